@@ -1,0 +1,138 @@
+"""What one fetch says about a page: ok, not_modified, gone, blocked or error, and why.
+
+Blocking is never mistaken for deletion: 401/403/429 and challenge pages are ``blocked``.
+"""
+
+from __future__ import annotations
+
+import difflib
+from dataclasses import dataclass
+from typing import Literal
+from urllib.parse import urlsplit
+
+from .fetch import Fetch
+from .reader import Reading
+
+OutcomeKind = Literal["ok", "not_modified", "gone", "blocked", "error"]
+
+# Phrases that, in a title or h1, mark a "not found" page served with 200.
+NOT_FOUND_PHRASES = (
+    "page not found",
+    "404 not found",
+    "not found",
+    "404",
+    "page does not exist",
+    "page doesn't exist",
+    "page no longer exists",
+    "no longer available",
+    "this page isn't available",
+    "页面不存在",
+    "页面未找到",
+    "找不到页面",
+    "找不到该页面",
+    "您访问的页面不存在",
+    "您访问的页面找不回来了",
+    "页面找不到",
+    "网页不存在",
+    "该页面不存在",
+    "页面已删除",
+    "信息不存在",
+    "职位不存在",
+    "职位已下线",
+    "抱歉，您访问的页面",
+)
+_CHALLENGE_TITLES = (
+    "just a moment...",
+    "attention required! | cloudflare",
+    "ddos-guard",
+    "access denied",
+    "请稍候…",
+    "安全验证",
+    "访问验证",
+)
+_ERRORS_NOW = {"forbidden_address"}
+
+
+@dataclass(frozen=True)
+class Outcome:
+    kind: OutcomeKind
+    reason: str | None = None
+    detail: str = ""
+
+    @property
+    def immediate(self) -> bool:
+        """Reported on the first sighting instead of after confirm_errors."""
+        return self.reason in _ERRORS_NOW
+
+
+def looks_not_found(reading: Reading) -> bool:
+    for text in (reading.title, reading.h1):
+        folded = text.casefold()
+        if folded and any(phrase in folded for phrase in NOT_FOUND_PHRASES):
+            return True
+    return False
+
+
+def _is_challenge(fetch: Fetch, reading: Reading | None) -> bool:
+    headers = fetch.header_map
+    if headers.get("cf-mitigated", "").lower() == "challenge":
+        return True
+    title = reading.title.casefold() if reading else ""
+    return bool(title) and any(t in title for t in _CHALLENGE_TITLES)
+
+
+def is_ancestor_redirect(watched: str, final: str) -> bool:
+    """``final`` is the site root or a parent folder of ``watched``'s path."""
+    path = urlsplit(watched).path or "/"
+    target = urlsplit(final).path or "/"
+    if target.rstrip("/") == path.rstrip("/"):
+        return False
+    if target == "/":
+        return True
+    parent = target.rstrip("/") + "/"
+    return path.startswith(parent)
+
+
+def classify(fetch: Fetch, reading: Reading | None, previous_final_url: str | None) -> Outcome:
+    """``previous_final_url``: where the last good check ended; None before the first one."""
+    if fetch.error:
+        if fetch.error == "dns":
+            return Outcome("gone", "dns", fetch.error_detail)
+        return Outcome("error", fetch.error, fetch.error_detail)
+    status = fetch.status or 0
+    if status == 304:
+        return Outcome("not_modified")
+    if status in (404, 410, 451):
+        return Outcome("gone", f"http_{status}")
+    if status in (401, 403, 407, 429) or _is_challenge(fetch, reading):
+        return Outcome("blocked", f"http_{status}" if status != 200 else "challenge")
+    if status >= 500:
+        return Outcome("error", "http_5xx", f"HTTP {status}")
+    if status >= 400:
+        return Outcome("error", "http_4xx", f"HTTP {status}")
+    if status >= 300:
+        return Outcome("error", "redirect", f"HTTP {status} without a usable Location")
+    if (
+        fetch.hops
+        and previous_final_url is not None
+        and is_ancestor_redirect(fetch.url, fetch.final_url)
+        and urlsplit(previous_final_url).path != urlsplit(fetch.final_url).path
+    ):
+        return Outcome("gone", "redirect", f"redirected to {fetch.final_url}")
+    if reading is not None and reading.kind == "html" and looks_not_found(reading):
+        return Outcome("gone", "soft_404", f"page titled {reading.title or reading.h1!r}")
+    return Outcome("ok")
+
+
+def same_as_missing_page(page: Reading, probe: Reading) -> bool:
+    """The page looks like what the host serves for a path that never existed."""
+    if page.kind != "html" or probe.kind != "html":
+        return False
+    if page.title != probe.title:
+        return False
+    a, b = page.page_text, probe.page_text
+    if a == b:
+        return True
+    return difflib.SequenceMatcher(None, a, b, autojunk=False).quick_ratio() >= 0.9 and (
+        difflib.SequenceMatcher(None, a[:2000], b[:2000], autojunk=False).ratio() >= 0.9
+    )

@@ -1,0 +1,268 @@
+"""The ``scrubwatch`` command.
+
+Exit codes: 0 the run completed (whatever it found), 2 bad watch list or usage,
+1 an internal failure.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import fcntl
+import json
+import logging
+import os
+import sys
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import TextIO
+
+from .config import ConfigError, Watchlist, load_watchlist
+from .diff import unified
+from .engine import Engine, Publisher, RunReport
+from .local_store import FolderEvidenceStore, SqliteStateStore
+from .publishers import ConsolePublisher, JsonLinesPublisher
+
+log = logging.getLogger("scrubwatch")
+
+
+class UsageError(Exception):
+    pass
+
+
+def _parser() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument(
+        "-c",
+        "--config",
+        default=argparse.SUPPRESS,
+        help="watch list file (default: $SCRUBWATCH_CONFIG or watchlist.yaml)",
+    )
+    common.add_argument(
+        "--state",
+        default=argparse.SUPPRESS,
+        help="state folder (default: $SCRUBWATCH_STATE or .scrubwatch beside the watch list)",
+    )
+    common.add_argument(
+        "-v", "--verbose", action="store_true", default=argparse.SUPPRESS, help="more logging"
+    )
+    parser = argparse.ArgumentParser(
+        prog="scrubwatch",
+        description="Watch web pages; hear once when one is edited, loses a part, or is gone.",
+        parents=[common],
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    sub.add_parser("validate", parents=[common], help="check the watch list and exit")
+    check = sub.add_parser("check", parents=[common], help="check the watches that are due")
+    check.add_argument("--force", action="store_true", help="check every watch, due or not")
+    check.add_argument("--only", nargs="+", metavar="ID", default=[], help="check only these")
+    check.add_argument("--json", action="store_true", help="events as JSON lines on stdout")
+    history = sub.add_parser("history", parents=[common], help="versions kept for a watch")
+    history.add_argument("id")
+    history.add_argument("--json", action="store_true", help="one JSON object per version")
+    diff = sub.add_parser("diff", parents=[common], help="text diff between two versions")
+    diff.add_argument("id")
+    diff.add_argument("--from", dest="from_version", metavar="V", help="version (or prefix)")
+    diff.add_argument("--to", dest="to_version", metavar="V", help="version (or prefix)")
+    demo = sub.add_parser("demo", parents=[common], help="watch a local site scrub itself")
+    demo.add_argument("--keep", action="store_true", help="keep the demo's state folder")
+    return parser
+
+
+def _config_path(args: argparse.Namespace) -> Path:
+    return Path(
+        getattr(args, "config", None) or os.environ.get("SCRUBWATCH_CONFIG") or "watchlist.yaml"
+    )
+
+
+def _state_dir(args: argparse.Namespace, config: Path) -> Path:
+    given = getattr(args, "state", None) or os.environ.get("SCRUBWATCH_STATE")
+    return Path(given) if given else config.resolve().parent / ".scrubwatch"
+
+
+class LocalBackend:
+    """The state folder: ``state.sqlite3`` and ``evidence/``."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.state = SqliteStateStore(root / "state.sqlite3")
+        self.evidence = FolderEvidenceStore(root / "evidence")
+
+    def close(self) -> None:
+        self.state.close()
+
+
+@contextlib.contextmanager
+def _run_lock(root: Path) -> Iterator[bool]:
+    root.mkdir(parents=True, exist_ok=True)
+    with open(root / "lock", "a+") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            yield False
+            return
+        try:
+            yield True
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+class _Progress:
+    def __init__(self, stream: TextIO) -> None:
+        self.stream = stream
+        self.shown = False
+
+    def __call__(self, done: int, total: int) -> None:
+        width = 30
+        filled = width * done // max(total, 1)
+        bar = "#" * filled + "-" * (width - filled)
+        self.stream.write(f"\r[{bar}] {done}/{total} checked")
+        self.stream.flush()
+        self.shown = True
+
+    def end(self) -> None:
+        if self.shown:
+            self.stream.write("\r" + " " * 60 + "\r")
+            self.stream.flush()
+
+
+def _summary(report: RunReport) -> str:
+    kinds: dict[str, int] = {}
+    for event in report.events:
+        kinds[event.kind] = kinds.get(event.kind, 0) + 1
+    found = ", ".join(f"{n} {k}" for k, n in sorted(kinds.items())) or "no changes"
+    line = f"Checked {report.checked} watch(es) in {report.seconds:.1f}s: {found}."
+    if report.undelivered:
+        line += f" {report.undelivered} event(s) not delivered; they will be sent on the next run."
+    return line
+
+
+def cmd_check(args: argparse.Namespace, watchlist: Watchlist, root: Path) -> int:
+    unknown = [i for i in args.only if watchlist.get(i) is None]
+    if unknown:
+        raise UsageError(f"{watchlist.path}: no watch with id {', '.join(map(repr, unknown))}")
+    with _run_lock(root) as locked:
+        if not locked:
+            print(f"scrubwatch: another check is running on {root}; skipping", file=sys.stderr)
+            return 0
+        backend = LocalBackend(root)
+        publishers: list[Publisher] = (
+            [JsonLinesPublisher(sys.stdout)] if args.json else [ConsolePublisher(sys.stdout)]
+        )
+        progress = _Progress(sys.stderr) if sys.stderr.isatty() else None
+        try:
+            engine = Engine(
+                watchlist, backend.state, backend.evidence, publishers, progress=progress
+            )
+            report = engine.run(args.only, args.force)
+        finally:
+            if progress:
+                progress.end()
+            backend.close()
+    print(_summary(report), file=sys.stderr if args.json else sys.stdout)
+    return 0
+
+
+def cmd_history(args: argparse.Namespace, root: Path) -> int:
+    backend = LocalBackend(root)
+    try:
+        rows = backend.state.history(args.id)
+    finally:
+        backend.close()
+    if not rows:
+        raise UsageError(f"no versions kept for {args.id!r} in {root}")
+    for row in rows:
+        if args.json:
+            print(json.dumps({"watch": args.id, **row}, ensure_ascii=False))
+        else:
+            print(
+                f"{row['fetched_at']}  {row['version'][:12]}  {row['status']}  {row['final_url']}"
+            )
+    return 0
+
+
+def _pick(rows: list[dict[str, object]], prefix: str | None, default: int) -> dict[str, object]:
+    if prefix is None:
+        return rows[default]
+    matches = [r for r in rows if str(r["version"]).startswith(prefix)]
+    if not matches:
+        raise UsageError(f"no version starting with {prefix!r}")
+    return matches[-1]
+
+
+def cmd_diff(args: argparse.Namespace, root: Path) -> int:
+    backend = LocalBackend(root)
+    try:
+        rows = backend.state.history(args.id)
+        if not rows:
+            raise UsageError(f"no versions kept for {args.id!r} in {root}")
+        old = _pick(rows, args.from_version, -2 if len(rows) > 1 else -1)
+        new = _pick(rows, args.to_version, -1)
+        texts = []
+        for row in (old, new):
+            text = backend.evidence.text(args.id, str(row["version"]))
+            if text is None:
+                raise UsageError(f"evidence for version {row['version']} is missing")
+            texts.append(text.splitlines())
+    finally:
+        backend.close()
+    out = unified(
+        texts[0],
+        texts[1],
+        f"{args.id} {str(old['version'])[:12]} {old['fetched_at']}",
+        f"{args.id} {str(new['version'])[:12]} {new['fetched_at']}",
+        max_lines=100_000,
+        max_chars=10**9,
+    )
+    colour = sys.stdout.isatty() and not os.environ.get("NO_COLOR")
+    for line in out.splitlines():
+        if colour and line.startswith("+") and not line.startswith("+++"):
+            line = f"\x1b[32m{line}\x1b[0m"
+        elif colour and line.startswith("-") and not line.startswith("---"):
+            line = f"\x1b[31m{line}\x1b[0m"
+        print(line)
+    if not out:
+        print("(no difference in the extracted text)")
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if getattr(args, "verbose", False) else logging.WARNING,
+        format="%(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    try:
+        if args.command == "demo":
+            from .demo import run_demo
+
+            return run_demo(keep=args.keep)
+        config = _config_path(args)
+        root = _state_dir(args, config)
+        if args.command == "history":
+            return cmd_history(args, root)
+        if args.command == "diff":
+            return cmd_diff(args, root)
+        watchlist = load_watchlist(config)
+        if args.command == "validate":
+            print(f"{config}: OK, {len(watchlist.watches)} watch(es)")
+            return 0
+        return cmd_check(args, watchlist, root)
+    except ConfigError as exc:
+        for problem in exc.problems:
+            print(problem, file=sys.stderr)
+        return 2
+    except UsageError as exc:
+        print(f"scrubwatch: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+    except Exception:
+        log.exception("internal error")
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,394 @@
+"""The watch list: parsing, validation and the problems it reports.
+
+Everything is checked before anything runs, and every problem names the file, the line
+and the field (``watchlist.yaml:14: watches[2].select: ...``) so a user can fix it at once.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import ipaddress
+import json
+import re
+import unicodedata
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import yaml
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+)
+from selectolax.lexbor import LexborHTMLParser
+
+DEFAULT_USER_AGENT = "scrubwatch/0.1 (+https://github.com/scrubwatch/scrubwatch)"
+CHANNELS = ("email", "slack")
+
+_DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)\s*(ms|s|m|h|d|w)")
+_DURATION_UNITS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+_SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(b|kb|kib|mb|mib|gb|gib)?\s*$", re.IGNORECASE)
+_SIZE_UNITS = {
+    None: 1,
+    "b": 1,
+    "kb": 1024,
+    "kib": 1024,
+    "mb": 1024**2,
+    "mib": 1024**2,
+    "gb": 1024**3,
+    "gib": 1024**3,
+}
+_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
+_PROBE_DOC = LexborHTMLParser("<html><body></body></html>")
+
+
+class ConfigError(Exception):
+    """The watch list cannot be used; ``problems`` holds one printable line each."""
+
+    def __init__(self, problems: list[str]) -> None:
+        super().__init__("\n".join(problems))
+        self.problems = problems
+
+
+def parse_duration(value: Any) -> float:
+    """``20s``, ``6h``, ``1h30m``, ``1d`` or a number of seconds, to seconds."""
+    if isinstance(value, bool):
+        raise ValueError("expected a duration such as 30s, 15m, 6h or 1d")
+    if isinstance(value, int | float):
+        seconds = float(value)
+    elif isinstance(value, str):
+        text = value.strip().lower().replace(" ", "")
+        parts = _DURATION_PART.findall(text)
+        if not text or "".join(n + u for n, u in parts) != text:
+            raise ValueError(f"invalid duration {value!r}: use e.g. 30s, 15m, 6h, 1h30m or 1d")
+        seconds = sum(float(n) * _DURATION_UNITS[u] for n, u in parts)
+    else:
+        raise ValueError("expected a duration such as 30s, 15m, 6h or 1d")
+    if seconds <= 0:
+        raise ValueError("duration must be greater than zero")
+    return seconds
+
+
+def parse_size(value: Any) -> int:
+    """``10MB``, ``512KB`` or a number of bytes (KB and MB are 1024-based)."""
+    if isinstance(value, bool):
+        raise ValueError("expected a size such as 512KB or 10MB")
+    if isinstance(value, int):
+        size = value
+    elif isinstance(value, str) and (m := _SIZE.match(value)):
+        unit = m.group(2).lower() if m.group(2) else None
+        size = int(float(m.group(1)) * _SIZE_UNITS[unit])
+    else:
+        raise ValueError(f"invalid size {value!r}: use e.g. 512KB or 10MB")
+    if size <= 0:
+        raise ValueError("size must be greater than zero")
+    return size
+
+
+def _check_selector(value: Any) -> Any:
+    if isinstance(value, str):
+        if not value.strip():
+            raise ValueError("empty CSS selector")
+        try:
+            _PROBE_DOC.css(value)
+        except Exception as exc:  # selectolax raises its own error type for bad selectors
+            raise ValueError(f"invalid CSS selector {value!r}: {exc}") from None
+    return value
+
+
+def _check_regex(value: Any) -> Any:
+    if isinstance(value, str):
+        try:
+            re.compile(value)
+        except re.error as exc:
+            raise ValueError(f"invalid regular expression {value!r}: {exc}") from None
+    return value
+
+
+def _check_url(value: Any) -> Any:
+    if not isinstance(value, str):
+        return value
+    from urllib.parse import urlsplit
+
+    try:
+        parts = urlsplit(value.strip())
+        parts.port  # noqa: B018 - raises on a bad port
+    except ValueError as exc:
+        raise ValueError(f"invalid URL {value!r}: {exc}") from None
+    if parts.scheme not in ("http", "https"):
+        raise ValueError(f"URL must start with http:// or https://, got {value!r}")
+    if not parts.hostname:
+        raise ValueError(f"URL has no host: {value!r}")
+    return value.strip()
+
+
+Duration = Annotated[float, BeforeValidator(parse_duration)]
+Size = Annotated[int, BeforeValidator(parse_size)]
+Selector = Annotated[str, BeforeValidator(_check_selector)]
+Regex = Annotated[str, BeforeValidator(_check_regex)]
+HttpUrl = Annotated[str, BeforeValidator(_check_url)]
+Channel = Literal["email", "slack"]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True)
+
+
+class Settings(_Strict):
+    user_agent: str = Field(DEFAULT_USER_AGENT, min_length=1)
+    timeout: Duration = 20.0
+    max_bytes: Size = 10 * 1024 * 1024
+    concurrency: int = Field(32, ge=1, le=1024)
+    per_host: int = Field(4, ge=1, le=64)
+    confirm_gone: int = Field(2, ge=1, le=100)
+    confirm_errors: int = Field(3, ge=1, le=100)
+    retries: int = Field(2, ge=0, le=10)
+    # A page suspected gone or failing is checked again this soon, so a deletion is
+    # confirmed within minutes rather than after a whole `every`.
+    recheck: Duration = 600.0
+    allow_networks: tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...] = ()
+
+    @field_validator("allow_networks", mode="before")
+    @classmethod
+    def _networks(cls, value: Any) -> Any:
+        if not isinstance(value, list | tuple):
+            raise ValueError("expected a list of CIDRs such as 127.0.0.1/32")
+        nets = []
+        for item in value:
+            try:
+                nets.append(ipaddress.ip_network(str(item), strict=False))
+            except ValueError:
+                raise ValueError(
+                    f"invalid network {item!r}: use a CIDR such as 10.0.0.0/8"
+                ) from None
+        return tuple(nets)
+
+
+class Defaults(_Strict):
+    every: Duration = 6 * 3600.0
+    notify: tuple[Channel, ...] = ("email",)
+    tags: tuple[str, ...] = ()
+    exclude: tuple[Selector, ...] = ()
+    ignore: tuple[Regex, ...] = ()
+
+
+class WatchSpec(_Strict):
+    id: str | None = None
+    name: str | None = None
+    url: HttpUrl
+    select: Selector | None = None
+    exclude: tuple[Selector, ...] | None = None
+    ignore: tuple[Regex, ...] | None = None
+    items: Selector | None = None
+    keywords: tuple[Annotated[str, Field(min_length=1)], ...] = ()
+    every: Duration | None = None
+    notify: tuple[Channel, ...] | None = None
+    tags: tuple[str, ...] | None = None
+
+    @field_validator("id")
+    @classmethod
+    def _id(cls, value: str | None) -> str | None:
+        if value is not None and not _ID.match(value):
+            raise ValueError(
+                f"invalid id {value!r}: use letters, digits, '.', '_' or '-' (at most 128)"
+            )
+        return value
+
+
+class WatchlistFile(_Strict):
+    settings: Settings = Settings()
+    defaults: Defaults = Defaults()
+    watches: tuple[WatchSpec, ...] = ()
+
+
+@dataclass(frozen=True)
+class Watch:
+    """One watched page with every default applied."""
+
+    id: str
+    name: str
+    url: str
+    select: str | None
+    exclude: tuple[str, ...]
+    ignore: tuple[str, ...]
+    items: str | None
+    keywords: tuple[str, ...]
+    every: float
+    notify: tuple[str, ...]
+    tags: tuple[str, ...]
+
+    @property
+    def settings_hash(self) -> str:
+        """Changes whenever how the page is read changes (not when or whom to tell)."""
+        reading = [self.url, self.select, self.exclude, self.ignore, self.items, self.keywords]
+        return hashlib.sha256(json.dumps(reading).encode()).hexdigest()[:16]
+
+
+@dataclass(frozen=True)
+class Watchlist:
+    path: str
+    settings: Settings
+    watches: tuple[Watch, ...]
+
+    def get(self, watch_id: str) -> Watch | None:
+        return next((w for w in self.watches if w.id == watch_id), None)
+
+
+def slugify(text: str) -> str:
+    text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
+    slug = re.sub(r"[^A-Za-z0-9]+", "-", text).strip("-").lower()
+    return slug[:64].strip("-") or "watch"
+
+
+# --- YAML with line numbers -------------------------------------------------------------
+
+
+class _Located:
+    """Builds plain Python data from a YAML node tree, remembering each path's line."""
+
+    def __init__(self) -> None:
+        self.lines: dict[tuple[str | int, ...], int] = {}
+        self.problems: list[tuple[tuple[str | int, ...], str]] = []
+        self._constructor = yaml.constructor.SafeConstructor()
+
+    def build(self, node: yaml.Node, path: tuple[str | int, ...]) -> Any:
+        self.lines.setdefault(path, node.start_mark.line + 1)
+        if isinstance(node, yaml.MappingNode):
+            result: dict[Any, Any] = {}
+            for key_node, value_node in node.value:
+                key = self._constructor.construct_object(key_node, deep=True)
+                if not isinstance(key, str):
+                    key = str(key)
+                child = (*path, key)
+                self.lines[child] = key_node.start_mark.line + 1
+                if key in result:
+                    self.problems.append((child, f"duplicate key {key!r}"))
+                result[key] = self.build(value_node, child)
+            return result
+        if isinstance(node, yaml.SequenceNode):
+            return [self.build(item, (*path, i)) for i, item in enumerate(node.value)]
+        return self._constructor.construct_object(node, deep=True)
+
+
+def _field_name(loc: tuple[str | int, ...]) -> str:
+    out = ""
+    for part in loc:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out or "(top level)"
+
+
+class _Problems:
+    def __init__(self, path: str, lines: dict[tuple[str | int, ...], int]) -> None:
+        self.path = path
+        self.lines = lines
+        self.items: list[tuple[int, str]] = []
+
+    def add(self, loc: tuple[str | int, ...], message: str) -> None:
+        line = 1
+        for n in range(len(loc), -1, -1):
+            if loc[:n] in self.lines:
+                line = self.lines[loc[:n]]
+                break
+        self.items.append((line, f"{self.path}:{line}: {_field_name(loc)}: {message}"))
+
+    def raise_if_any(self) -> None:
+        if self.items:
+            self.items.sort(key=lambda item: item[0])
+            raise ConfigError([text for _, text in self.items])
+
+
+def _pydantic_message(error: Any) -> str:
+    kind = error["type"]
+    if kind == "extra_forbidden":
+        return "unknown key (check the spelling)"
+    if kind == "missing":
+        return "required key is missing"
+    message = str(error["msg"])
+    return message.removeprefix("Value error, ")
+
+
+def _error_loc(error: Any) -> tuple[str | int, ...]:
+    # Pydantic reports a tuple element as (..., 'notify', 0) and an Annotated
+    # validator on a union member with the type name in loc; keep only real path parts.
+    return tuple(
+        p for p in error["loc"] if isinstance(p, int) or not str(p).startswith(("function-", "is-"))
+    )
+
+
+def parse_watchlist(text: str, path: str = "watchlist.yaml") -> Watchlist:
+    """Validates the whole file; raises ConfigError listing every problem found."""
+    try:
+        root = yaml.compose(text, Loader=yaml.SafeLoader)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
+        line = mark.line + 1 if mark else 1
+        problem = getattr(exc, "problem", None) or str(exc)
+        raise ConfigError([f"{path}:{line}: YAML syntax: {problem}"]) from None
+    located = _Located()
+    data = located.build(root, ()) if root is not None else {}
+    problems = _Problems(path, located.lines)
+    for loc, message in located.problems:
+        problems.add(loc, message)
+    if not isinstance(data, dict):
+        problems.add((), "the watch list must be a mapping with a 'watches' list")
+        problems.raise_if_any()
+    if data.get("watches") is None and "watches" in data:
+        data["watches"] = []
+    try:
+        parsed = WatchlistFile.model_validate(data)
+    except ValidationError as exc:
+        for error in exc.errors():
+            problems.add(_error_loc(error), _pydantic_message(error))
+        problems.raise_if_any()
+        raise AssertionError("unreachable") from exc
+    problems.raise_if_any()
+
+    defaults = parsed.defaults
+    watches: list[Watch] = []
+    seen: dict[str, int] = {}
+    for i, spec in enumerate(parsed.watches):
+        watch_id = spec.id or slugify(spec.name or spec.url.split("://", 1)[-1])
+        if watch_id in seen:
+            field = "id" if spec.id else "name"
+            problems.add(
+                ("watches", i, field),
+                f"duplicate id {watch_id!r} (also watches[{seen[watch_id]}]); give each watch "
+                "a unique id",
+            )
+            continue
+        seen[watch_id] = i
+        watches.append(
+            Watch(
+                id=watch_id,
+                name=spec.name or watch_id,
+                url=spec.url,
+                select=spec.select,
+                exclude=spec.exclude if spec.exclude is not None else defaults.exclude,
+                ignore=spec.ignore if spec.ignore is not None else defaults.ignore,
+                items=spec.items,
+                keywords=spec.keywords,
+                every=spec.every if spec.every is not None else defaults.every,
+                notify=spec.notify if spec.notify is not None else defaults.notify,
+                tags=spec.tags if spec.tags is not None else defaults.tags,
+            )
+        )
+    problems.raise_if_any()
+    return Watchlist(path=path, settings=parsed.settings, watches=tuple(watches))
+
+
+def load_watchlist(path: str | Path) -> Watchlist:
+    path = Path(path)
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise ConfigError([f"{path}: cannot read the watch list: {exc.strerror or exc}"]) from None
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = raw[: exc.start].count(b"\n") + 1
+        raise ConfigError([f"{path}:{line}: the watch list is not valid UTF-8"]) from None
+    return parse_watchlist(text, str(path))

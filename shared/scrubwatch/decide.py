@@ -1,0 +1,337 @@
+"""The state machine: from a watch's state and one check, its next state and at most one event.
+
+One event per transition. A page that stays gone, stays the same after a change or keeps
+failing produces nothing more; a page is only *suspected* gone until ``confirm_gone``
+consecutive checks agree, and a suspicion produces no event at all.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field, replace
+from datetime import datetime
+from typing import Any, Literal
+
+from .classify import Outcome
+from .config import Settings, Watch
+from .diff import unified, vanished
+from .events import Event, EventKind, VersionRef, event_id, rfc3339
+from .reader import Reading
+
+Condition = Literal["new", "up", "gone"]
+
+
+@dataclass(frozen=True)
+class WatchState:
+    watch_id: str
+    condition: Condition = "new"
+    current: VersionRef | None = None  # last version with content
+    fingerprint: str | None = None
+    region_found: bool = True
+    etag: str | None = None
+    last_modified: str | None = None
+    last_checked: float = 0.0
+    gone_streak: int = 0
+    gone_reason: str | None = None
+    error_streak: int = 0
+    error_reason: str | None = None
+    error_reported: bool = False
+    seq: int = 0  # events emitted so far: part of every event id
+    rev: int = 0  # bumped on every commit; stores refuse a commit on a stale rev
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> WatchState:
+        data = dict(data)
+        data["current"] = VersionRef.from_json(data.get("current"))
+        return cls(**data)
+
+
+@dataclass(frozen=True)
+class Observation:
+    """One check of one watch, reduced to what the decision needs."""
+
+    outcome: Outcome
+    checked_at: datetime
+    version: VersionRef | None = None  # this response, when it has a body worth keeping
+    reading: Reading | None = None
+    previous_reading: Reading | None = None  # the reading of state.current, when it differs
+    etag: str | None = None
+    last_modified: str | None = None
+
+
+@dataclass(frozen=True)
+class Transition:
+    state: WatchState
+    event: Event | None = None
+    keep_version: bool = False  # the observed version is new evidence to store
+    notes: list[str] = field(default_factory=list)
+
+
+def decide(watch: Watch, settings: Settings, state: WatchState, obs: Observation) -> Transition:
+    kind = obs.outcome.kind
+    base = replace(state, last_checked=obs.checked_at.timestamp())
+    if kind in ("ok", "not_modified"):
+        return _seen(watch, base, obs)
+    if kind == "gone":
+        return _gone(watch, settings, base, obs)
+    return _failed(watch, settings, base, obs)
+
+
+def _event(
+    watch: Watch,
+    state: WatchState,
+    obs: Observation,
+    kind: EventKind,
+    summary: str,
+    previous: VersionRef | None,
+    current: VersionRef | None,
+    **details: Any,
+) -> Event:
+    reason = obs.outcome.reason if kind in ("gone", "error") else details.pop("reason", None)
+    return Event(
+        event_id=event_id(
+            watch.id,
+            state.seq,
+            kind,
+            reason,
+            previous.version if previous else None,
+            current.version if current else None,
+        ),
+        watch=watch.id,
+        name=watch.name,
+        url=watch.url,
+        kind=kind,
+        reason=reason,
+        detected_at=rfc3339(obs.checked_at),
+        summary=summary,
+        previous=previous,
+        current=current,
+        **details,
+    )
+
+
+def _content_of(reading: Reading | None) -> list[str]:
+    if reading is None:
+        return []
+    return list(reading.items) if reading.items is not None else list(reading.lines)
+
+
+def _seen(watch: Watch, state: WatchState, obs: Observation) -> Transition:
+    cleared = replace(
+        state,
+        gone_streak=0,
+        gone_reason=None,
+        error_streak=0,
+        error_reason=None,
+        error_reported=False,
+        etag=obs.etag if obs.etag or obs.outcome.kind == "ok" else state.etag,
+        last_modified=(
+            obs.last_modified
+            if obs.last_modified or obs.outcome.kind == "ok"
+            else state.last_modified
+        ),
+    )
+    reading = obs.reading
+    if obs.outcome.kind == "not_modified" or reading is None or obs.version is None:
+        if state.condition == "gone":
+            # A 304 cannot prove content; the engine asks unconditionally once gone.
+            return Transition(replace(cleared, gone_streak=0))
+        return Transition(cleared)
+    same = reading.fingerprint == state.fingerprint
+    new = replace(
+        cleared,
+        condition="up",
+        current=obs.version if not same or state.current is None else state.current,
+        fingerprint=reading.fingerprint,
+        region_found=reading.region_found,
+    )
+    if state.condition == "new" or state.current is None:
+        note = "" if reading.region_found else f" (nothing matches {watch.select!r})"
+        event = _event(
+            watch,
+            state,
+            obs,
+            "first_seen",
+            f"First check of {watch.name}: {_size(reading)}{note}.",
+            None,
+            obs.version,
+        )
+        return _emit(new, event, keep=True)
+    if state.condition == "gone":
+        prev = obs.previous_reading
+        removed, added = _changes(prev, reading) if prev and not same else ([], [])
+        how = "unchanged" if same else "with different content"
+        event = _event(
+            watch,
+            state,
+            obs,
+            "restored",
+            f"RESTORED: {watch.name} answers again ({obs.version.status}), {how}.",
+            state.current,
+            obs.version,
+            removed=removed,
+            added=added,
+            diff=unified(prev.lines, reading.lines) if prev and not same else "",
+        )
+        return _emit(new, event, keep=not same)
+    if same:
+        return Transition(new)
+    prev = obs.previous_reading
+    if prev is not None and state.region_found and not reading.region_found:
+        event = _event(
+            watch,
+            state,
+            obs,
+            "element_missing",
+            f"REMOVED: the watched part of {watch.name} ({watch.select}) is gone from the page.",
+            state.current,
+            obs.version,
+            removed=list(prev.lines) + list(prev.refs),
+            diff=unified(prev.lines, reading.lines),
+        )
+        return _emit(new, event, keep=True)
+    removed, added = _changes(prev, reading)
+    kw_removed = [k for k in (prev.keywords if prev else ()) if k not in reading.keywords]
+    kw_added = [k for k in reading.keywords if not prev or k not in prev.keywords]
+    event = _event(
+        watch,
+        state,
+        obs,
+        "changed",
+        _changed_summary(watch, removed, added, kw_removed, kw_added, reading),
+        state.current,
+        obs.version,
+        removed=removed,
+        added=added,
+        keywords_removed=kw_removed,
+        keywords_added=kw_added,
+        diff=unified(prev.lines if prev else (), reading.lines),
+    )
+    return _emit(new, event, keep=True)
+
+
+def _changes(prev: Reading | None, cur: Reading) -> tuple[list[str], list[str]]:
+    if prev is None:
+        return [], _content_of(cur)
+    if cur.items is not None and prev.items is not None:
+        return vanished(prev.items, cur.items), vanished(cur.items, prev.items)
+    before = list(prev.lines) + list(prev.refs)
+    after = list(cur.lines) + list(cur.refs)
+    return vanished(before, after), vanished(after, before)
+
+
+def _size(reading: Reading) -> str:
+    if reading.items is not None:
+        return f"{len(reading.items)} items"
+    if reading.kind == "binary":
+        return reading.lines[0] if reading.lines else "binary content"
+    return f"{len(reading.lines)} lines of text"
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}" if n != 1 else f"1 {noun.removesuffix('s')}"
+
+
+def _changed_summary(
+    watch: Watch,
+    removed: list[str],
+    added: list[str],
+    kw_removed: list[str],
+    kw_added: list[str],
+    reading: Reading,
+) -> str:
+    parts = []
+    noun = "items" if reading.items is not None else "lines"
+    if reading.items is not None and not reading.items and removed:
+        parts.append(f"the list is now empty ({_count(len(removed), noun)} removed)")
+    else:
+        if removed:
+            parts.append(f"{_count(len(removed), noun)} removed")
+        if added:
+            parts.append(f"{_count(len(added), noun)} added")
+    if kw_removed:
+        parts.append("keyword gone: " + ", ".join(kw_removed))
+    if kw_added:
+        parts.append("keyword appeared: " + ", ".join(kw_added))
+    return f"CHANGED: {watch.name}: " + ("; ".join(parts) or "content changed") + "."
+
+
+_GONE_WORDS = {
+    "http_404": "now answers 404 Not Found",
+    "http_410": "now answers 410 Gone",
+    "http_451": "now answers 451 Unavailable For Legal Reasons",
+    "dns": "its domain name no longer resolves",
+    "redirect": "now redirects to the site's home or a parent page",
+    "soft_404": "now shows a 'page not found' page",
+}
+
+
+def _gone(watch: Watch, settings: Settings, state: WatchState, obs: Observation) -> Transition:
+    reason = obs.outcome.reason or "gone"
+    if state.condition == "gone":
+        return Transition(replace(state, error_streak=0, error_reported=False))
+    streak = state.gone_streak + 1 if state.gone_reason in (None, reason) else 1
+    suspected = replace(
+        state, gone_streak=streak, gone_reason=reason, etag=None, last_modified=None
+    )
+    if streak < settings.confirm_gone:
+        return Transition(suspected)
+    gone_state = replace(suspected, condition="gone", gone_streak=0, error_streak=0)
+    if reason == "redirect" and obs.version:
+        what = f"now redirects to {obs.version.final_url}"
+    else:
+        what = _GONE_WORDS.get(reason, "is gone")
+    prev = obs.previous_reading
+    event = _event(
+        watch,
+        state,
+        obs,
+        "gone",
+        f"GONE: {watch.name} {what}.",
+        state.current,
+        obs.version,
+        removed=_content_of(prev),
+        keywords_removed=list(prev.keywords) if prev else [],
+    )
+    return _emit(gone_state, event, keep=obs.version is not None)
+
+
+_ERROR_WORDS = {
+    "forbidden_address": "points at an address scrubwatch will not fetch",
+    "timeout": "timed out",
+    "connect": "could not be reached",
+    "http_5xx": "answers with a server error",
+    "too_large": "is larger than max_bytes",
+    "dns_error": "its name could not be looked up",
+}
+
+
+def _failed(watch: Watch, settings: Settings, state: WatchState, obs: Observation) -> Transition:
+    reason = obs.outcome.reason or obs.outcome.kind
+    streak = state.error_streak + 1
+    failing = replace(state, error_streak=streak, error_reason=reason)
+    threshold = 1 if obs.outcome.immediate else settings.confirm_errors
+    if state.error_reported or streak < threshold:
+        return Transition(failing)
+    if obs.outcome.kind == "blocked":
+        what = f"blocks scrubwatch ({reason}); this is not a deletion"
+    else:
+        what = _ERROR_WORDS.get(reason, f"failed ({reason})")
+    detail = f": {obs.outcome.detail}" if obs.outcome.detail else ""
+    times = f" {streak} checks in a row" if streak > 1 else ""
+    event = _event(
+        watch,
+        state,
+        obs,
+        "error",
+        f"ERROR: {watch.name} {what}{times}{detail}.",
+        state.current,
+        None,
+    )
+    return _emit(replace(failing, error_reported=True), event, keep=False)
+
+
+def _emit(state: WatchState, event: Event, keep: bool) -> Transition:
+    return Transition(replace(state, seq=state.seq + 1), event, keep_version=keep)

@@ -1,0 +1,164 @@
+"""``scrubwatch demo``: a small company site on 127.0.0.1 that scrubs itself between checks.
+
+Works offline. It runs the real engine against a real local HTTP server, three times:
+before the scrub (first sight), right after it (changes, and deletions only suspected),
+and once more (the deletions confirmed).
+"""
+
+from __future__ import annotations
+
+import shutil
+import sys
+import tempfile
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+from .config import parse_watchlist
+from .engine import Engine
+from .local_store import FolderEvidenceStore, SqliteStateStore
+from .publishers import ConsolePublisher
+
+_PAGE = """<!doctype html><html><head><meta charset="utf-8"><title>{title}</title></head>
+<body><nav><a href="/">Home</a> <a href="/careers.html">Careers</a></nav>
+<main>{body}</main><footer>© Lumen Optics</footer></body></html>"""
+
+_JOBS = [
+    ("Optical Engineer", "Shenzhen"),
+    ("Firmware Engineer", "Urumqi"),
+    ("Image Algorithm Researcher", "Urumqi"),
+    ("Sales Manager", "Hangzhou"),
+]
+
+_MAP = """<section id="rd-map"><h2>Our R&amp;D centres</h2>
+<iframe src="https://maps.example.net/embed?q=Lumen+R%26D+Urumqi"></iframe>
+<p>Urumqi R&amp;D Center — image recognition lab</p></section>"""
+
+
+def _site(scrubbed: bool) -> dict[str, tuple[int, dict[str, str], str]]:
+    jobs = [j for j in _JOBS if not (scrubbed and j[1] == "Urumqi")]
+    items = "".join(f'<li class="job">{t}, {c}</li>' for t, c in jobs)
+    recruit = "<h1>Campus recruitment</h1><p>Join us.</p>" + ("" if scrubbed else _MAP)
+    home = _PAGE.format(title="Lumen Optics", body="<h1>Lumen Optics</h1><p>Welcome.</p>")
+    site = {
+        "/": (200, {}, home),
+        "/careers.html": (
+            200,
+            {},
+            _PAGE.format(
+                title="Careers", body=f'<h1>Open positions</h1><ul id="jobs">{items}</ul>'
+            ),
+        ),
+        "/campus/recruit.html": (200, {}, _PAGE.format(title="Campus", body=recruit)),
+        "/agency/jobs/1002.html": (
+            200,
+            {},
+            _PAGE.format(
+                title="Agency ad 1002",
+                body="<h1>Firmware Engineer (Urumqi)</h1><p>Posted by Lumen Optics.</p>",
+            ),
+        ),
+        "/agency/": (200, {}, _PAGE.format(title="Agency", body="<h1>All our openings</h1>")),
+        "/products/eye-9.html": (
+            200,
+            {},
+            _PAGE.format(title="Eye-9 camera", body="<h1>Eye-9</h1><p>Ethnicity detection.</p>"),
+        ),
+    }
+    if scrubbed:
+        site["/agency/jobs/1002.html"] = (302, {"Location": "/agency/"}, "")
+        site["/products/eye-9.html"] = (404, {}, _PAGE.format(title="Not found", body="Not found"))
+    return site
+
+
+_WATCHLIST = """
+settings:
+  allow_networks: ["127.0.0.1/32"]
+  confirm_gone: 2
+  retries: 0
+watches:
+  - id: careers
+    name: Careers page
+    url: {base}/careers.html
+    select: "#jobs"
+    items: "li.job"
+    keywords: ["Urumqi"]
+  - id: rd-map
+    name: Campus recruitment R&D map
+    url: {base}/campus/recruit.html
+    select: "#rd-map"
+  - id: agency-1002
+    name: Agency ad 1002
+    url: {base}/agency/jobs/1002.html
+  - id: eye-9
+    name: Eye-9 product page
+    url: {base}/products/eye-9.html
+"""
+
+
+class _Site:
+    def __init__(self) -> None:
+        self.scrubbed = False
+        site = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                pages = _site(site.scrubbed)
+                status, headers, body = pages.get(self.path.split("?")[0], (404, {}, "Not found"))
+                data = body.encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "text/html; charset=utf-8")
+                self.send_header("Content-Length", str(len(data)))
+                for key, value in headers.items():
+                    self.send_header(key, value)
+                self.end_headers()
+                self.wfile.write(data)
+
+            def log_message(self, format: str, *args: object) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.base = f"http://127.0.0.1:{self.server.server_address[1]}"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    def __enter__(self) -> _Site:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def run_demo(keep: bool = False) -> int:
+    out = sys.stdout
+    root = Path(tempfile.mkdtemp(prefix="scrubwatch-demo-"))
+    try:
+        with _Site() as site:
+            watchlist = parse_watchlist(_WATCHLIST.format(base=site.base), "demo-watchlist.yaml")
+            state = SqliteStateStore(root / "state.sqlite3")
+            evidence = FolderEvidenceStore(root / "evidence")
+            console = ConsolePublisher(out, show_first_seen=True, max_lines=4)
+            steps = (
+                ("1. First check: scrubwatch reads each page and keeps its evidence.", False),
+                ("2. The company scrubs its site, and scrubwatch checks again.", True),
+                ("3. One more check confirms what is really gone (confirm_gone: 2).", True),
+            )
+            try:
+                for title, scrubbed in steps:
+                    site.scrubbed = scrubbed
+                    out.write(f"\n=== {title}\n\n")
+                    report = Engine(watchlist, state, evidence, [console], workers=1).run(
+                        force=True
+                    )
+                    if not report.events:
+                        out.write("(no alerts: a page is only suspected gone until confirmed)\n")
+            finally:
+                state.close()
+        out.write(f"\nEvidence (WARC, text) for every version is under {root}/evidence\n")
+        if not keep:
+            out.write("(removed again; run `scrubwatch demo --keep` to keep it)\n")
+        return 0
+    finally:
+        if not keep:
+            shutil.rmtree(root, ignore_errors=True)

@@ -1,0 +1,257 @@
+"""One run: check the due watches, decide, keep evidence, commit, then publish.
+
+Order matters for "exactly once": evidence is written first (content-addressed, so a
+repeat is harmless), then the new state and its event are committed together (the
+event goes into an outbox), and only then is the event handed to publishers. A crash at
+any point leaves either the old state (the next run repeats the check and derives the same
+event id) or a committed event still marked undelivered (the next run delivers it).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import secrets
+import time
+from collections import Counter
+from collections.abc import Callable, Sequence
+from concurrent.futures import Executor, ProcessPoolExecutor
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
+from multiprocessing import get_context
+from typing import Protocol
+from urllib.parse import urlsplit
+
+from .classify import Outcome, classify, same_as_missing_page
+from .config import Watch, Watchlist
+from .decide import Observation, WatchState, decide
+from .events import Event, VersionRef, rfc3339
+from .fetch import Fetch, FetchOptions, HttpFetcher
+from .netguard import Resolver
+from .reader import Reading, ReadSpec
+from .store import Commit, EvidenceStore, StateStore
+from .work import Analysis, analyse, read_probe
+
+log = logging.getLogger("scrubwatch")
+
+_FLUSH_EVERY = 256
+# Below this many watches, worker processes cost more to start than they save.
+_POOL_THRESHOLD = 24
+
+
+class Publisher(Protocol):
+    def publish(self, events: Sequence[Event]) -> list[str]:
+        """Delivers what it can; returns the ids it delivered."""
+        ...
+
+
+@dataclass
+class RunReport:
+    checked: int = 0
+    outcomes: Counter[str] = field(default_factory=Counter)
+    events: list[Event] = field(default_factory=list)
+    undelivered: int = 0
+    stale: list[str] = field(default_factory=list)
+    seconds: float = 0.0
+
+
+def is_due(watch: Watch, state: WatchState, now: float, recheck: float) -> bool:
+    if state.last_checked <= 0:
+        return True
+    interval = watch.every
+    if state.gone_streak or (state.error_streak and not state.error_reported):
+        interval = min(interval, recheck)
+    # Schedulers fire a little early or late; a run a few seconds early is still due.
+    slack = min(60.0, interval * 0.1)
+    return now - state.last_checked >= interval - slack
+
+
+def fetch_options(watchlist: Watchlist) -> FetchOptions:
+    s = watchlist.settings
+    return FetchOptions(
+        user_agent=s.user_agent,
+        timeout=s.timeout,
+        max_bytes=s.max_bytes,
+        concurrency=s.concurrency,
+        per_host=s.per_host,
+        retries=s.retries,
+        allow_networks=s.allow_networks,
+    )
+
+
+class Engine:
+    def __init__(
+        self,
+        watchlist: Watchlist,
+        state: StateStore,
+        evidence: EvidenceStore,
+        publishers: Sequence[Publisher] = (),
+        resolver: Resolver | None = None,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        workers: int | None = None,
+        progress: Callable[[int, int], None] | None = None,
+    ) -> None:
+        self.watchlist = watchlist
+        self.state = state
+        self.evidence = evidence
+        self.publishers = list(publishers)
+        self.resolver = resolver
+        self.clock = clock
+        self.workers = workers if workers is not None else (os.cpu_count() or 1)
+        self.progress = progress
+        self._probes: dict[str, asyncio.Task[Reading | None]] = {}
+        self._pending: list[Commit] = []
+        self._report = RunReport()
+
+    def due(self, only: Sequence[str] = (), force: bool = False) -> list[Watch]:
+        watches = [w for w in self.watchlist.watches if not only or w.id in only]
+        if force:
+            return watches
+        states = self.state.load(w.id for w in watches)
+        now = self.clock().timestamp()
+        recheck = self.watchlist.settings.recheck
+        return [w for w in watches if is_due(w, states[w.id], now, recheck)]
+
+    def run(self, only: Sequence[str] = (), force: bool = False) -> RunReport:
+        return asyncio.run(self.run_async(only, force))
+
+    async def run_async(self, only: Sequence[str] = (), force: bool = False) -> RunReport:
+        started = time.monotonic()
+        self._report = report = RunReport()
+        self.deliver()  # whatever a crashed or offline run left behind goes first
+        watches = self.due(only, force)
+        states = self.state.load(w.id for w in watches)
+        executor: Executor | None = None
+        if self.workers > 1 and len(watches) >= _POOL_THRESHOLD:
+            executor = ProcessPoolExecutor(self.workers, mp_context=get_context("forkserver"))
+        try:
+            async with HttpFetcher(fetch_options(self.watchlist), self.resolver) as fetcher:
+                gate = asyncio.Semaphore(self.watchlist.settings.concurrency * 2)
+                total = len(watches)
+
+                async def one(watch: Watch) -> None:
+                    async with gate:
+                        commit = await self._check(fetcher, executor, watch, states[watch.id])
+                    self._pending.append(commit)
+                    report.checked += 1
+                    if self.progress:
+                        self.progress(report.checked, total)
+                    if len(self._pending) >= _FLUSH_EVERY:
+                        self.flush()
+
+                await asyncio.gather(*(one(w) for w in watches))
+        finally:
+            if executor is not None:
+                executor.shutdown(cancel_futures=True)
+            self.flush()
+        report.seconds = time.monotonic() - started
+        return report
+
+    def flush(self) -> None:
+        batch, self._pending = self._pending, []
+        if batch:
+            stale = self.state.commit(batch)
+            if stale:
+                log.warning("another run changed %s meanwhile; not applied", ", ".join(stale))
+                self._report.stale.extend(stale)
+        self.deliver()
+
+    def deliver(self) -> None:
+        events = self.state.undelivered()
+        if not events:
+            return
+        delivered: set[str] = {e.event_id for e in events}
+        for publisher in self.publishers:
+            delivered &= set(publisher.publish(events))
+        self.state.delivered(delivered)
+        known = {e.event_id for e in self._report.events}
+        self._report.events.extend(e for e in events if e.event_id not in known)
+        self._report.undelivered = len(events) - len(delivered)
+
+    async def _check(
+        self, fetcher: HttpFetcher, executor: Executor | None, watch: Watch, state: WatchState
+    ) -> Commit:
+        conditional = state.condition == "up" and not state.gone_streak
+        fetch = await fetcher.fetch(
+            watch.url,
+            state.etag if conditional else None,
+            state.last_modified if conditional else None,
+        )
+        analysis: Analysis | None = None
+        if fetch.error is None and fetch.status not in (None, 304):
+            spec = ReadSpec(watch.select, watch.exclude, watch.ignore, watch.items, watch.keywords)
+            analysis = await self._in_worker(
+                executor, analyse, fetch, spec, watch.id, state.fingerprint
+            )
+        reading = analysis.reading if analysis else None
+        previous_final = state.current.final_url if state.current else None
+        outcome = classify(fetch, reading, previous_final)
+        changed = reading is not None and reading.fingerprint != state.fingerprint
+        if (
+            outcome.kind == "ok"
+            and changed
+            and state.condition != "new"
+            and reading is not None
+            and reading.kind == "html"
+        ):
+            probe = await self._probe(fetcher, executor, fetch.final_url)
+            if probe is not None and same_as_missing_page(reading, probe):
+                outcome = Outcome("gone", "soft_404", "same page as for a path that never existed")
+        self._report.outcomes[outcome.kind] += 1
+        version = None
+        if analysis is not None:
+            version = VersionRef(
+                version=analysis.version,
+                fetched_at=rfc3339(fetch.fetched_at),
+                status=fetch.status,
+                final_url=fetch.final_url,
+                evidence=self.evidence.uri(watch.id, analysis.version),
+            )
+        previous_reading = None
+        if changed and state.current is not None:
+            previous_reading = self.evidence.reading(watch.id, state.current.version)
+        obs = Observation(
+            outcome=outcome,
+            checked_at=fetch.fetched_at,
+            version=version,
+            reading=reading,
+            previous_reading=previous_reading,
+            etag=fetch.header_map.get("etag") if outcome.kind == "ok" else None,
+            last_modified=fetch.header_map.get("last-modified") if outcome.kind == "ok" else None,
+        )
+        transition = decide(watch, self.watchlist.settings, state, obs)
+        keep = transition.keep_version and analysis is not None and version is not None
+        if keep and analysis is not None and analysis.evidence is not None:
+            self.evidence.put(watch.id, analysis.version, analysis.evidence)
+        if transition.event:
+            log.info("%s: %s", watch.id, transition.event.summary)
+        return Commit(
+            state=replace(transition.state, rev=state.rev),
+            version=version if keep else None,
+            event=transition.event,
+        )
+
+    async def _in_worker(self, executor: Executor | None, fn, *args):  # type: ignore[no-untyped-def]
+        if executor is None:
+            return fn(*args)
+        return await asyncio.get_running_loop().run_in_executor(executor, fn, *args)
+
+    async def _probe(
+        self, fetcher: HttpFetcher, executor: Executor | None, url: str
+    ) -> Reading | None:
+        """What the host serves for a path that cannot exist; asked once per host per run."""
+        parts = urlsplit(url)
+        origin = f"{parts.scheme}://{parts.netloc}"
+        if origin not in self._probes:
+
+            async def probe() -> Reading | None:
+                missing = f"{origin}/scrubwatch-probe-{secrets.token_hex(8)}"
+                result: Fetch = await fetcher.fetch(missing)
+                if result.error or result.status != 200:
+                    return None
+                reading: Reading = await self._in_worker(executor, read_probe, result)
+                return reading
+
+            self._probes[origin] = asyncio.ensure_future(probe())
+        return await self._probes[origin]

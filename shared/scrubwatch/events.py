@@ -1,0 +1,95 @@
+"""The event: one record, ``scrubwatch.event/1``, carried by every channel."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from typing import Any, Literal
+
+SCHEMA = "scrubwatch.event/1"
+EventKind = Literal["first_seen", "changed", "element_missing", "gone", "restored", "error"]
+KINDS: tuple[EventKind, ...] = (
+    "first_seen",
+    "changed",
+    "element_missing",
+    "gone",
+    "restored",
+    "error",
+)
+SEVERITY = {
+    "gone": "high",
+    "element_missing": "high",
+    "changed": "medium",
+    "restored": "medium",
+    "error": "low",
+    "first_seen": "info",
+}
+
+
+def rfc3339(moment: datetime) -> str:
+    return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+@dataclass(frozen=True)
+class VersionRef:
+    """Where one version of a page can be found again."""
+
+    version: str
+    fetched_at: str
+    status: int | None
+    final_url: str
+    evidence: str | None
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any] | None) -> VersionRef | None:
+        return cls(**data) if data else None
+
+
+@dataclass(frozen=True)
+class Event:
+    event_id: str
+    watch: str
+    name: str
+    url: str
+    kind: EventKind
+    reason: str | None
+    detected_at: str
+    summary: str
+    removed: list[str] = field(default_factory=list)
+    added: list[str] = field(default_factory=list)
+    keywords_removed: list[str] = field(default_factory=list)
+    keywords_added: list[str] = field(default_factory=list)
+    previous: VersionRef | None = None
+    current: VersionRef | None = None
+    diff: str = ""
+    schema: str = SCHEMA
+
+    @property
+    def severity(self) -> str:
+        return SEVERITY[self.kind]
+
+    def to_json(self) -> dict[str, Any]:
+        data = asdict(self)
+        ordered = {"schema": data.pop("schema"), "event_id": data.pop("event_id")}
+        ordered.update(data)
+        return ordered
+
+    def dumps(self) -> str:
+        return json.dumps(self.to_json(), ensure_ascii=False, separators=(",", ":"))
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Event:
+        data = dict(data)
+        data["previous"] = VersionRef.from_json(data.get("previous"))
+        data["current"] = VersionRef.from_json(data.get("current"))
+        return cls(**data)
+
+
+def event_id(
+    watch: str, seq: int, kind: str, reason: str | None, previous: str | None, current: str | None
+) -> str:
+    """Same transition, same id: a check retried after a crash re-emits an identical id."""
+    key = "\x1f".join([watch, str(seq), kind, reason or "", previous or "", current or ""])
+    return hashlib.sha256(key.encode()).hexdigest()[:32]

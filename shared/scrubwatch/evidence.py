@@ -1,0 +1,101 @@
+"""Evidence of one version, built in memory: a gzipped WARC of the exchange, the text, the reading.
+
+No I/O here; stores decide where the bytes go.
+"""
+
+from __future__ import annotations
+
+import gzip
+import io
+import json
+from dataclasses import dataclass
+
+from warcio.statusandheaders import StatusAndHeaders
+from warcio.warcwriter import BufferWARCWriter
+
+from .events import rfc3339
+from .fetch import Fetch
+from .reader import Reading
+
+# Headers that describe the connection, not the entity: the body we keep is de-chunked,
+# so a recorded "Transfer-Encoding: chunked" would make the record unreadable.
+_HOP_HEADERS = {"transfer-encoding"}
+
+
+@dataclass(frozen=True)
+class Evidence:
+    warc_gz: bytes
+    text: str
+    reading_json: bytes
+
+
+def _record_gz(record_bytes: bytes) -> bytes:
+    # One gzip member per record, as WARC readers expect; level 6 keeps cold runs fast.
+    return gzip.compress(record_bytes, compresslevel=6, mtime=0)
+
+
+def build_warc(fetch: Fetch, version: str, watch_id: str) -> bytes:
+    writer = BufferWARCWriter(gzip=False)
+    date = rfc3339(fetch.fetched_at)
+    target = fetch.final_url
+    parts = target.split("://", 1)[-1].split("/", 1)
+    path = "/" + (parts[1] if len(parts) > 1 else "")
+    host = parts[0]
+    req_headers = [(k, v) for k, v in fetch.request_headers if k.lower() != "host"]
+    request = writer.create_warc_record(
+        target,
+        "request",
+        payload=io.BytesIO(b""),
+        warc_headers_dict={"WARC-Date": date},
+        http_headers=StatusAndHeaders(
+            f"GET {path} HTTP/1.1", [("Host", host), *req_headers], is_http_request=True
+        ),
+    )
+    status = fetch.status or 0
+    headers = [(k, v) for k, v in fetch.headers if k.lower() not in _HOP_HEADERS]
+    response = writer.create_warc_record(
+        target,
+        "response",
+        payload=io.BytesIO(fetch.body),
+        length=len(fetch.body),
+        warc_headers_dict={
+            "WARC-Date": date,
+            **({"WARC-IP-Address": fetch.peer} if fetch.peer else {}),
+        },
+        http_headers=StatusAndHeaders(
+            f"{status} {fetch.reason_phrase}".strip(), headers, protocol="HTTP/1.1"
+        ),
+    )
+    request.rec_headers.add_header("WARC-Concurrent-To", response.rec_headers["WARC-Record-ID"])
+    meta = {
+        "scrubwatch_watch": watch_id,
+        "scrubwatch_version": version,
+        "requested_url": fetch.url,
+        "redirects": [
+            {"url": h.url, "status": h.status, "location": h.location} for h in fetch.hops
+        ],
+    }
+    metadata = writer.create_warc_record(
+        target,
+        "metadata",
+        payload=io.BytesIO(json.dumps(meta, ensure_ascii=False).encode()),
+        warc_content_type="application/json",
+        warc_headers_dict={
+            "WARC-Date": date,
+            "WARC-Concurrent-To": response.rec_headers["WARC-Record-ID"],
+        },
+    )
+    out = io.BytesIO()
+    for record in (response, request, metadata):
+        single = BufferWARCWriter(gzip=False)
+        single.write_record(record)
+        out.write(_record_gz(single.get_contents()))
+    return out.getvalue()
+
+
+def build_evidence(fetch: Fetch, reading: Reading, version: str, watch_id: str) -> Evidence:
+    return Evidence(
+        warc_gz=build_warc(fetch, version, watch_id),
+        text=reading.text + "\n" if reading.lines else "",
+        reading_json=json.dumps(reading.to_json(), ensure_ascii=False).encode(),
+    )

@@ -1,0 +1,196 @@
+"""The embedded backend: state in SQLite, evidence in a folder, both under ``.scrubwatch/``."""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import tempfile
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import Any
+
+from .decide import WatchState
+from .events import Event
+from .evidence import Evidence
+from .reader import Reading
+from .store import Commit
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS watch_state (
+    watch_id TEXT PRIMARY KEY,
+    rev INTEGER NOT NULL,
+    state TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS version (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    watch_id TEXT NOT NULL,
+    version TEXT NOT NULL,
+    fetched_at TEXT NOT NULL,
+    status INTEGER,
+    final_url TEXT,
+    evidence TEXT
+);
+CREATE INDEX IF NOT EXISTS version_by_watch ON version (watch_id, id);
+CREATE TABLE IF NOT EXISTS outbox (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    event_id TEXT NOT NULL UNIQUE,
+    watch_id TEXT NOT NULL,
+    event TEXT NOT NULL,
+    delivered INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX IF NOT EXISTS outbox_pending ON outbox (delivered, seq);
+"""
+
+
+class SqliteStateStore:
+    def __init__(self, path: str | Path) -> None:
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        self._db = sqlite3.connect(str(path), isolation_level=None, timeout=30)
+        # WAL with synchronous=NORMAL survives a crash of this process without an fsync per
+        # commit; only a power loss can take back the last commits (never half of one).
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=NORMAL")
+        self._db.executescript(_SCHEMA)
+
+    def load(self, watch_ids: Iterable[str]) -> dict[str, WatchState]:
+        wanted = set(watch_ids)
+        out = {}
+        for watch_id, rev, state in self._db.execute(
+            "SELECT watch_id, rev, state FROM watch_state"
+        ):
+            if watch_id in wanted:
+                loaded = WatchState.from_json(json.loads(state))
+                out[watch_id] = WatchState(**{**loaded.__dict__, "rev": rev})
+        for watch_id in wanted - out.keys():
+            out[watch_id] = WatchState(watch_id=watch_id)
+        return out
+
+    def commit(self, commits: Sequence[Commit]) -> list[str]:
+        stale: list[str] = []
+        self._db.execute("BEGIN IMMEDIATE")
+        try:
+            for c in commits:
+                if not self._apply(c):
+                    stale.append(c.state.watch_id)
+            self._db.execute("COMMIT")
+        except BaseException:
+            self._db.execute("ROLLBACK")
+            raise
+        return stale
+
+    def _apply(self, c: Commit) -> bool:
+        db = self._db
+        db.execute("SAVEPOINT one")
+        state = c.state
+        body = json.dumps({**state.to_json(), "rev": state.rev + 1}, ensure_ascii=False)
+        if state.rev == 0:
+            cur = db.execute(
+                "INSERT OR IGNORE INTO watch_state (watch_id, rev, state) VALUES (?, 1, ?)",
+                (state.watch_id, body),
+            )
+        else:
+            cur = db.execute(
+                "UPDATE watch_state SET rev = rev + 1, state = ? WHERE watch_id = ? AND rev = ?",
+                (body, state.watch_id, state.rev),
+            )
+        if cur.rowcount != 1:
+            db.execute("ROLLBACK TO one")
+            db.execute("RELEASE one")
+            return False
+        if c.version is not None:
+            v = c.version
+            db.execute(
+                "INSERT INTO version (watch_id, version, fetched_at, status, final_url, evidence)"
+                " VALUES (?, ?, ?, ?, ?, ?)",
+                (state.watch_id, v.version, v.fetched_at, v.status, v.final_url, v.evidence),
+            )
+        if c.event is not None:
+            db.execute(
+                "INSERT OR IGNORE INTO outbox (event_id, watch_id, event) VALUES (?, ?, ?)",
+                (c.event.event_id, state.watch_id, c.event.dumps()),
+            )
+        db.execute("RELEASE one")
+        return True
+
+    def undelivered(self) -> list[Event]:
+        rows = self._db.execute("SELECT event FROM outbox WHERE delivered = 0 ORDER BY seq")
+        return [Event.from_json(json.loads(row[0])) for row in rows]
+
+    def delivered(self, event_ids: Iterable[str]) -> None:
+        self._db.executemany(
+            "UPDATE outbox SET delivered = 1 WHERE event_id = ?", [(e,) for e in event_ids]
+        )
+
+    def history(self, watch_id: str) -> list[dict[str, Any]]:
+        rows = self._db.execute(
+            "SELECT version, fetched_at, status, final_url, evidence FROM version"
+            " WHERE watch_id = ? ORDER BY id",
+            (watch_id,),
+        )
+        keys = ("version", "fetched_at", "status", "final_url", "evidence")
+        return [dict(zip(keys, row, strict=True)) for row in rows]
+
+    def known_watches(self) -> list[str]:
+        return [row[0] for row in self._db.execute("SELECT watch_id FROM watch_state")]
+
+    def close(self) -> None:
+        self._db.close()
+
+
+def _write_atomic(path: Path, data: bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+class FolderEvidenceStore:
+    """``evidence/<watch>/<version>.warc.gz`` plus ``.txt`` and ``.reading.json`` beside it.
+
+    Files are written whole (temporary file, then rename) and never rewritten: a version
+    id names its content, so a second put of the same version keeps the first copy.
+    """
+
+    def __init__(self, root: str | Path) -> None:
+        self.root = Path(root).resolve()
+
+    def _base(self, watch_id: str, version: str) -> Path:
+        return self.root / watch_id / version
+
+    def uri(self, watch_id: str, version: str) -> str:
+        return self._base(watch_id, version).with_suffix(".warc.gz").as_uri()
+
+    def warc_path(self, watch_id: str, version: str) -> Path:
+        return self._base(watch_id, version).with_suffix(".warc.gz")
+
+    def put(self, watch_id: str, version: str, evidence: Evidence) -> str:
+        base = self._base(watch_id, version)
+        # The WARC goes last: its presence says the other two are complete.
+        files = (
+            (base.with_suffix(".txt"), evidence.text.encode("utf-8")),
+            (base.with_suffix(".reading.json"), evidence.reading_json),
+            (base.with_suffix(".warc.gz"), evidence.warc_gz),
+        )
+        if not files[-1][0].exists():
+            for path, data in files:
+                _write_atomic(path, data)
+        return self.uri(watch_id, version)
+
+    def reading(self, watch_id: str, version: str) -> Reading | None:
+        path = self._base(watch_id, version).with_suffix(".reading.json")
+        try:
+            return Reading.from_json(json.loads(path.read_bytes()))
+        except FileNotFoundError:
+            return None
+
+    def text(self, watch_id: str, version: str) -> str | None:
+        try:
+            return self._base(watch_id, version).with_suffix(".txt").read_text("utf-8")
+        except FileNotFoundError:
+            return None

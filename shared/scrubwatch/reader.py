@@ -1,0 +1,219 @@
+"""Reading the part of a page that matters: its text lines, links, embeds, items, keywords.
+
+Pure and CPU-bound: it runs in worker processes so parsing uses every core.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import unicodedata
+from dataclasses import dataclass, field
+from urllib.parse import urljoin
+
+from selectolax.lexbor import LexborHTMLParser, LexborNode
+
+from .decode import content_type, decode_text
+
+# Block elements start a new line. A private-use character marks them in the source, so
+# one C-level text() call yields lines without walking the tree in Python.
+_BREAK = "\ue000"
+_BLOCK_OPEN = re.compile(
+    r"<(?:p|div|li|dt|dd|td|th|h[1-6]|br|hr|section|article|header|footer|aside|nav|main|"
+    r"blockquote|pre|option|figcaption|caption|address|summary|details|legend|label)(?=[\s/>])"
+    r"[^>]*>",
+    re.IGNORECASE,
+)
+_SPACE = re.compile(r"[^\S\n]+")
+_DROP = ["script", "style", "template", "noscript"]
+_EMBEDS = (
+    ("a", "href", "link"),
+    ("img", "src", "img"),
+    ("iframe", "src", "iframe"),
+    ("embed", "src", "embed"),
+    ("object", "data", "object"),
+    ("video", "src", "video"),
+    ("audio", "src", "audio"),
+    ("source", "src", "source"),
+)
+_REF_SELECTOR = ",".join(f"{tag}[{attr}]" for tag, attr, _ in _EMBEDS)
+_REF_KIND = {tag: (attr, kind) for tag, attr, kind in _EMBEDS}
+_TEXT_TYPES = ("text/", "application/json", "application/xml", "application/javascript")
+_HTML_TYPES = ("text/html", "application/xhtml+xml")
+
+
+@dataclass(frozen=True)
+class ReadSpec:
+    """How one watch reads its page (the picklable part of a Watch)."""
+
+    select: str | None = None
+    exclude: tuple[str, ...] = ()
+    ignore: tuple[str, ...] = ()
+    items: str | None = None
+    keywords: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Reading:
+    kind: str  # html, text or binary
+    region_found: bool
+    lines: tuple[str, ...]
+    refs: tuple[str, ...] = ()
+    items: tuple[str, ...] | None = None
+    keywords: tuple[str, ...] = ()
+    title: str = ""
+    h1: str = ""
+    encoding: str | None = None
+    page_text: str = field(default="", compare=False)
+    fingerprint: str = ""
+
+    @property
+    def text(self) -> str:
+        return "\n".join(self.lines)
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "kind": self.kind,
+            "region_found": self.region_found,
+            "lines": list(self.lines),
+            "refs": list(self.refs),
+            "items": None if self.items is None else list(self.items),
+            "keywords": list(self.keywords),
+            "title": self.title,
+            "h1": self.h1,
+            "encoding": self.encoding,
+            "fingerprint": self.fingerprint,
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, object]) -> Reading:
+        items = data.get("items")
+        return cls(
+            kind=str(data["kind"]),
+            region_found=bool(data["region_found"]),
+            lines=tuple(data["lines"]),  # type: ignore[arg-type]
+            refs=tuple(data.get("refs") or ()),  # type: ignore[arg-type]
+            items=None if items is None else tuple(items),  # type: ignore[arg-type]
+            keywords=tuple(data.get("keywords") or ()),  # type: ignore[arg-type]
+            title=str(data.get("title") or ""),
+            h1=str(data.get("h1") or ""),
+            encoding=data.get("encoding"),  # type: ignore[arg-type]
+            fingerprint=str(data.get("fingerprint") or ""),
+        )
+
+
+def normalise(text: str) -> str:
+    """NFC, one space for any run of blanks, no blank lines, no edge whitespace."""
+    text = unicodedata.normalize("NFC", text.replace(_BREAK, "\n"))
+    out = []
+    for line in text.split("\n"):
+        line = _SPACE.sub(" ", line).strip()
+        if line:
+            out.append(line)
+    return "\n".join(out)
+
+
+def _one_line(text: str) -> str:
+    return " ".join(unicodedata.normalize("NFC", text.replace(_BREAK, " ")).split())
+
+
+def _apply_ignore(text: str, patterns: tuple[str, ...]) -> str:
+    for pattern in patterns:
+        text = re.sub(pattern, "", text)
+    return normalise(text) if patterns else text
+
+
+def _fingerprint(kind: str, lines: tuple[str, ...], refs: tuple[str, ...], items: object) -> str:
+    h = hashlib.sha256(kind.encode())
+    for part in ("\n".join(lines), "\n".join(refs), repr(items)):
+        h.update(b"\x00")
+        h.update(part.encode("utf-8", "surrogatepass"))
+    return h.hexdigest()
+
+
+def _keywords_present(text: str, keywords: tuple[str, ...]) -> tuple[str, ...]:
+    folded = text.casefold()
+    return tuple(k for k in keywords if normalise(k).casefold() in folded)
+
+
+def read_page(body: bytes, headers: dict[str, str], url: str, spec: ReadSpec) -> Reading:
+    """Reads a response body; never raises on odd bytes, empty bodies or unknown charsets."""
+    media, charset = content_type(headers)
+    head = body[:1024].lstrip().lower()
+    looks_html = head.startswith((b"<!doctype html", b"<html", b"<head", b"<body")) or (
+        b"<html" in head
+    )
+    if media in _HTML_TYPES or (not media and looks_html):
+        return _read_html(body, charset, url, spec)
+    if media.startswith(_TEXT_TYPES) or (not media and b"\x00" not in body[:4096]):
+        text, encoding = decode_text(body, charset, html=False)
+        text = _apply_ignore(normalise(text), spec.ignore)
+        lines = tuple(text.split("\n")) if text else ()
+        return Reading(
+            kind="text",
+            region_found=True,
+            lines=lines,
+            keywords=_keywords_present(text, spec.keywords),
+            encoding=encoding,
+            page_text=text[:4000],
+            fingerprint=_fingerprint("text", lines, (), None),
+        )
+    digest = hashlib.sha256(body).hexdigest()
+    return Reading(
+        kind="binary",
+        region_found=True,
+        lines=(f"{media or 'application/octet-stream'}, {len(body)} bytes, sha256 {digest}",),
+        fingerprint=digest,
+    )
+
+
+def _read_html(body: bytes, charset: str | None, url: str, spec: ReadSpec) -> Reading:
+    source, encoding = decode_text(body, charset, html=True)
+    tree = LexborHTMLParser(_BLOCK_OPEN.sub(lambda m: m.group(0) + _BREAK, source))
+    title_node = tree.css_first("title")
+    title = _one_line(title_node.text()) if title_node else ""
+    tree.strip_tags(_DROP)
+    h1_node = tree.css_first("h1")
+    h1 = _one_line(h1_node.text()) if h1_node else ""
+    root = tree.body or tree.root
+    # The whole page, before `exclude`: what the soft-404 check compares across watches.
+    page_text = normalise(root.text(separator="")) if root is not None else ""
+    for selector in spec.exclude:
+        for node in tree.css(selector):
+            node.decompose()
+    if spec.select:
+        regions: list[LexborNode] = tree.css(spec.select)
+    else:
+        regions = [root] if root is not None else []
+    found = bool(regions)
+    raw_text = "\n".join(node.text(separator="") for node in regions)
+    text = _apply_ignore(normalise(raw_text), spec.ignore)
+    lines = tuple(text.split("\n")) if text else ()
+    refs: list[str] = []
+    items: list[str] | None = [] if spec.items else None
+    for node in regions:
+        for ref in node.css(_REF_SELECTOR):
+            attr, kind = _REF_KIND[ref.tag or ""]
+            value = (ref.attributes.get(attr) or "").strip()
+            if value and not value.startswith(("javascript:", "#", "data:")):
+                refs.append(f"{kind}: {urljoin(url, value)}")
+        if items is not None and spec.items:
+            for item in node.css(spec.items):
+                item_text = _apply_ignore(_one_line(item.text(separator="")), spec.ignore)
+                if item_text:
+                    items.append(item_text.replace("\n", " "))
+    item_tuple = tuple(items) if items is not None else None
+    ref_tuple = tuple(refs)
+    return Reading(
+        kind="html",
+        region_found=found,
+        lines=lines,
+        refs=ref_tuple,
+        items=item_tuple,
+        keywords=_keywords_present(text, spec.keywords),
+        title=title,
+        h1=h1,
+        encoding=encoding,
+        page_text=page_text[:4000],
+        fingerprint=_fingerprint("html" if found else "html-missing", lines, ref_tuple, item_tuple),
+    )

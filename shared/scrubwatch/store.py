@@ -1,0 +1,53 @@
+"""The storage interfaces the engine talks to; SQLite/folder here, DynamoDB/S3 on AWS."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from .decide import WatchState
+from .events import Event, VersionRef
+from .evidence import Evidence
+from .reader import Reading
+
+
+class StaleState(Exception):
+    """Someone else committed this watch since we read it; our change was not applied."""
+
+
+@dataclass(frozen=True)
+class Commit:
+    """Everything one check changes for one watch, applied together or not at all."""
+
+    state: WatchState  # the new state; its rev is the rev that was read
+    version: VersionRef | None = None  # a new version row for the history
+    event: Event | None = None
+
+
+class StateStore(Protocol):
+    def load(self, watch_ids: Iterable[str]) -> dict[str, WatchState]: ...
+
+    def commit(self, commits: Sequence[Commit]) -> list[str]:
+        """Applies each commit atomically; returns the ids of watches that were stale."""
+        ...
+
+    def undelivered(self) -> list[Event]:
+        """Events committed but not yet handed to every publisher, oldest first."""
+        ...
+
+    def delivered(self, event_ids: Iterable[str]) -> None: ...
+
+    def history(self, watch_id: str) -> list[dict[str, Any]]: ...
+
+    def close(self) -> None: ...
+
+
+class EvidenceStore(Protocol):
+    def uri(self, watch_id: str, version: str) -> str: ...
+
+    def put(self, watch_id: str, version: str, evidence: Evidence) -> str: ...
+
+    def reading(self, watch_id: str, version: str) -> Reading | None: ...
+
+    def text(self, watch_id: str, version: str) -> str | None: ...

@@ -1,0 +1,36 @@
+"""The CPU-bound part of a check, run in worker processes: read the page, build evidence."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+
+from .evidence import Evidence, build_evidence
+from .fetch import Fetch
+from .reader import Reading, ReadSpec, read_page
+
+
+@dataclass(frozen=True)
+class Analysis:
+    reading: Reading
+    version: str
+    evidence: Evidence | None  # built only when the content differs from what we had
+
+
+def version_id(status: int | None, reading: Reading) -> str:
+    """A version is what the page said (status and fingerprint), not its incidental bytes."""
+    return hashlib.sha256(f"{status}\n{reading.fingerprint}".encode()).hexdigest()
+
+
+def analyse(fetch: Fetch, spec: ReadSpec, watch_id: str, known_fingerprint: str | None) -> Analysis:
+    headers = fetch.header_map
+    reading = read_page(fetch.content, headers, fetch.final_url, spec)
+    version = version_id(fetch.status, reading)
+    evidence = None
+    if reading.fingerprint != known_fingerprint:
+        evidence = build_evidence(fetch, reading, version, watch_id)
+    return Analysis(reading, version, evidence)
+
+
+def read_probe(fetch: Fetch) -> Reading:
+    return read_page(fetch.content, fetch.header_map, fetch.final_url, ReadSpec())
