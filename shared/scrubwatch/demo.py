@@ -99,7 +99,7 @@ watches:
 class _Site:
     def __init__(self) -> None:
         self.scrubbed = False
-        site = self
+        site: _Site = self
 
         class Handler(BaseHTTPRequestHandler):
             def do_GET(self) -> None:
