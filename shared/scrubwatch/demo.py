@@ -40,7 +40,7 @@ def _site(scrubbed: bool) -> dict[str, tuple[int, dict[str, str], str]]:
     items = "".join(f'<li class="job">{t}, {c}</li>' for t, c in jobs)
     recruit = "<h1>Campus recruitment</h1><p>Join us.</p>" + ("" if scrubbed else _MAP)
     home = _PAGE.format(title="Lumen Optics", body="<h1>Lumen Optics</h1><p>Welcome.</p>")
-    site = {
+    site: dict[str, tuple[int, dict[str, str], str]] = {
         "/": (200, {}, home),
         "/careers.html": (
             200,
