@@ -201,7 +201,7 @@ class HttpFetcher:
         except (httpx.HTTPError, httpx.InvalidURL, OSError) as exc:
             result.error, result.error_detail = "protocol", f"{type(exc).__name__}: {exc}"
         if result.error:
-            result.status = None if result.error != "too_large" else result.status
+            # A failed fetch says nothing about the page; keep no half-read body.
             result.body = result.content = b""
         result.elapsed = time.monotonic() - started
         return result
