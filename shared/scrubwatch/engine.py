@@ -40,6 +40,10 @@ _FLUSH_EVERY = 256
 _POOL_THRESHOLD = 24
 
 
+class PublishFailed(Exception):
+    pass
+
+
 class Publisher(Protocol):
     def publish(self, events: Sequence[Event]) -> list[str]:
         """Delivers what it can; returns the ids it delivered."""
@@ -54,6 +58,7 @@ class RunReport:
     undelivered: int = 0
     stale: list[str] = field(default_factory=list)
     seconds: float = 0.0
+    fetch_seconds: float = 0.0
 
 
 def is_due(watch: Watch, state: WatchState, now: float, recheck: float) -> bool:
@@ -91,6 +96,7 @@ class Engine:
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         workers: int | None = None,
         progress: Callable[[int, int], None] | None = None,
+        publish_first: bool = False,
     ) -> None:
         self.watchlist = watchlist
         self.state = state
@@ -100,6 +106,11 @@ class Engine:
         self.clock = clock
         self.workers = workers if workers is not None else (os.cpu_count() or 1)
         self.progress = progress
+        # On AWS there is no local outbox: an event is published, then its state is
+        # committed on the condition that nobody else committed first. A failure anywhere
+        # raises with the state untouched, so the queue retries the check and the retry
+        # republishes the same event id.
+        self.publish_first = publish_first
         self._probes: dict[str, asyncio.Task[Reading | None]] = {}
         self._pending: list[Commit] = []
         self._report = RunReport()
@@ -133,20 +144,39 @@ class Engine:
                 async def one(watch: Watch) -> None:
                     async with gate:
                         commit = await self._check(fetcher, executor, watch, states[watch.id])
-                    self._pending.append(commit)
+                    if self.publish_first:
+                        self._publish_then_commit(commit)
+                    else:
+                        self._pending.append(commit)
                     report.checked += 1
                     if self.progress:
                         self.progress(report.checked, total)
                     if len(self._pending) >= _FLUSH_EVERY:
                         self.flush()
 
-                await asyncio.gather(*(one(w) for w in watches))
+                # Every check finishes before a failure is raised, so one bad watch does not
+                # abandon the others half-way.
+                results = await asyncio.gather(*(one(w) for w in watches), return_exceptions=True)
+                failures = [r for r in results if isinstance(r, BaseException)]
+                if failures:
+                    raise failures[0]
         finally:
             if executor is not None:
                 executor.shutdown(cancel_futures=True)
             self.flush()
         report.seconds = time.monotonic() - started
         return report
+
+    def _publish_then_commit(self, commit: Commit) -> None:
+        if commit.event is not None:
+            for publisher in self.publishers:
+                if commit.event.event_id not in publisher.publish([commit.event]):
+                    raise PublishFailed(f"{commit.state.watch_id}: event not published")
+            self._report.events.append(commit.event)
+        stale = self.state.commit([commit])
+        if stale:
+            log.warning("another checker committed %s first; its result stands", stale[0])
+            self._report.stale.extend(stale)
 
     def flush(self) -> None:
         batch, self._pending = self._pending, []
@@ -178,6 +208,7 @@ class Engine:
             state.etag if conditional else None,
             state.last_modified if conditional else None,
         )
+        self._report.fetch_seconds += fetch.elapsed
         analysis: Analysis | None = None
         if fetch.error is None and fetch.status not in (None, 304):
             spec = ReadSpec(watch.select, watch.exclude, watch.ignore, watch.items, watch.keywords)

@@ -1,0 +1,50 @@
+"""CheckerFunction: checks the watches named by each queue message; failed records retry."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.batch import (
+    BatchProcessor,
+    EventType,
+    process_partial_response,
+)
+from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+from aws_lambda_powertools.utilities.typing import LambdaContext
+from scrubwatch import aws_app
+from scrubwatch.scheduling import CheckRequest
+
+logger = Logger(service="scrubwatch-checker")
+tracer = Tracer(service="scrubwatch-checker")
+metrics = Metrics(namespace="scrubwatch", service="scrubwatch-checker")
+processor = BatchProcessor(event_type=EventType.SQS)
+
+
+@tracer.capture_method
+def record_handler(record: SQSRecord) -> None:
+    try:
+        request = CheckRequest.model_validate_json(record.body)
+    except ValueError:
+        logger.exception("malformed check message", extra={"message_id": record.message_id})
+        raise
+    logger.append_keys(watch=",".join(request.watches), host=request.host)
+    report = aws_app.check(request)
+    kinds = [e.kind for e in report.events]
+    metrics.add_metric(name="Checks", unit=MetricUnit.Count, value=report.checked)
+    metrics.add_metric(name="Changes", unit=MetricUnit.Count, value=kinds.count("changed"))
+    metrics.add_metric(name="Gone", unit=MetricUnit.Count, value=kinds.count("gone"))
+    metrics.add_metric(name="Errors", unit=MetricUnit.Count, value=kinds.count("error"))
+    metrics.add_metric(name="FetchSeconds", unit=MetricUnit.Seconds, value=report.fetch_seconds)
+    for event in report.events:
+        logger.info(event.summary, extra={"watch": event.watch, "kind": event.kind})
+
+
+@logger.inject_lambda_context
+@tracer.capture_lambda_handler
+@metrics.log_metrics
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    return process_partial_response(
+        event=event, record_handler=record_handler, processor=processor, context=context
+    )

@@ -1,0 +1,99 @@
+"""What the Lambda functions do, behind their thin handlers (no Lambda types here).
+
+Configuration comes from the environment the SAM template sets: TABLE_NAME, BUCKET_NAME,
+QUEUE_URL, TOPIC_ARN, WATCHLIST_PATH and SLACK_WEBHOOK_PARAM.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import os
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import boto3
+
+from .aws_store import DynamoStateStore, S3EvidenceStore
+from .config import Watchlist, load_watchlist
+from .engine import Engine, RunReport
+from .scheduling import CheckRequest, batches, due_watches, pack
+from .sns_publisher import SnsPublisher
+
+log = logging.getLogger("scrubwatch")
+
+DEFAULT_WATCHLIST = "/opt/watchlist.yaml"  # the layer carries the watch list it was built with
+
+
+@functools.cache
+def watchlist() -> Watchlist:
+    return load_watchlist(os.environ.get("WATCHLIST_PATH", DEFAULT_WATCHLIST))
+
+
+def _env(name: str) -> str:
+    value = os.environ.get(name)
+    if not value:
+        raise RuntimeError(f"{name} is not set")
+    return value
+
+
+@dataclass(frozen=True)
+class ScheduleReport:
+    due: int
+    messages: int
+
+
+def schedule(now: float | None = None, sqs: Any = None, dynamodb: Any = None) -> ScheduleReport:
+    """Finds the due watches and queues them, grouped by host."""
+    wl = watchlist()
+    store = DynamoStateStore(_env("TABLE_NAME"), dynamodb)
+    states = store.load(w.id for w in wl.watches)
+    due = due_watches(wl, states, time.time() if now is None else now)
+    requests = pack(due)
+    queue = _env("QUEUE_URL")
+    sqs = sqs or boto3.client("sqs")
+    for batch in batches(requests):
+        entries = [{"Id": str(i), "MessageBody": r.body()} for i, r in enumerate(batch)]
+        for _ in range(3):
+            reply = sqs.send_message_batch(QueueUrl=queue, Entries=entries)
+            failed = {f["Id"] for f in reply.get("Failed", [])}
+            entries = [e for e in entries if e["Id"] in failed]
+            if not entries:
+                break
+        if entries:
+            raise RuntimeError(f"SQS refused {len(entries)} check message(s)")
+    return ScheduleReport(due=len(due), messages=len(requests))
+
+
+def check(
+    request: CheckRequest,
+    dynamodb: Any = None,
+    s3: Any = None,
+    sns: Any = None,
+    resolver: Any = None,
+) -> RunReport:
+    """Checks one message's watches; raises (state untouched) if an event cannot be sent."""
+    wl = watchlist()
+    unknown = [i for i in request.watches if wl.get(i) is None]
+    if unknown:
+        # The list changed since the message was queued: nothing to check for these.
+        log.warning("watches no longer in the watch list: %s", ", ".join(unknown))
+    ids = [i for i in request.watches if wl.get(i) is not None]
+    if not ids:
+        return RunReport()
+
+    def channels(watch_id: str) -> tuple[str, ...]:
+        watch = wl.get(watch_id)
+        return watch.notify if watch else ()
+
+    engine = Engine(
+        wl,
+        DynamoStateStore(_env("TABLE_NAME"), dynamodb),
+        S3EvidenceStore(_env("BUCKET_NAME"), s3),
+        [SnsPublisher(_env("TOPIC_ARN"), channels, sns)],
+        resolver=resolver,
+        workers=1,  # one vCPU or less per Lambda at this memory size
+        publish_first=True,
+    )
+    return engine.run(ids, force=True)

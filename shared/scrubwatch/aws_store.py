@@ -1,0 +1,175 @@
+"""The AWS backend: watch state and history in DynamoDB, evidence in S3.
+
+Same interfaces as the local backend, so the engine is the same code on both. One table:
+
+- ``pk = W#<watch>``, ``sk = STATE``: the state (JSON), ``rev`` and ``last_checked``;
+- ``pk = W#<watch>``, ``sk = V#<fetched_at>#<version>``: one history row per kept version.
+
+A commit is one transaction: the state update, conditional on the ``rev`` that was read
+(so two checkers racing on a watch cannot both win), and the history row.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+import boto3
+from botocore.exceptions import ClientError
+
+from .decide import WatchState
+from .events import Event
+from .evidence import Evidence
+from .reader import Reading
+from .store import Commit
+
+_BATCH_GET = 100  # DynamoDB's limit for BatchGetItem
+
+
+def _state_key(watch_id: str) -> dict[str, Any]:
+    return {"pk": {"S": f"W#{watch_id}"}, "sk": {"S": "STATE"}}
+
+
+class DynamoStateStore:
+    def __init__(self, table: str, client: Any = None) -> None:
+        self.table = table
+        self.db = client or boto3.client("dynamodb")
+
+    def load(self, watch_ids: Iterable[str]) -> dict[str, WatchState]:
+        ids = list(dict.fromkeys(watch_ids))
+        out: dict[str, WatchState] = {}
+        for start in range(0, len(ids), _BATCH_GET):
+            keys = [_state_key(i) for i in ids[start : start + _BATCH_GET]]
+            request: dict[str, Any] = {self.table: {"Keys": keys, "ConsistentRead": True}}
+            while request:
+                reply = self.db.batch_get_item(RequestItems=request)
+                for item in reply["Responses"].get(self.table, []):
+                    state = WatchState.from_json(json.loads(item["state"]["S"]))
+                    out[state.watch_id] = WatchState(
+                        **{**state.__dict__, "rev": int(item["rev"]["N"])}
+                    )
+                request = reply.get("UnprocessedKeys") or {}
+        for watch_id in ids:
+            out.setdefault(watch_id, WatchState(watch_id=watch_id))
+        return out
+
+    def commit(self, commits: Sequence[Commit]) -> list[str]:
+        stale = []
+        for c in commits:
+            if not self._apply(c):
+                stale.append(c.state.watch_id)
+        return stale
+
+    def _apply(self, c: Commit) -> bool:
+        state = c.state
+        body = json.dumps({**state.to_json(), "rev": state.rev + 1}, ensure_ascii=False)
+        update: dict[str, Any] = {
+            "TableName": self.table,
+            "Key": _state_key(state.watch_id),
+            "UpdateExpression": "SET #s = :s, #r = :next, last_checked = :lc",
+            "ExpressionAttributeNames": {"#s": "state", "#r": "rev"},
+            "ExpressionAttributeValues": {
+                ":s": {"S": body},
+                ":next": {"N": str(state.rev + 1)},
+                ":lc": {"N": repr(state.last_checked)},
+            },
+        }
+        if state.rev == 0:
+            update["ConditionExpression"] = "attribute_not_exists(pk)"
+        else:
+            update["ConditionExpression"] = "#r = :rev"
+            update["ExpressionAttributeValues"][":rev"] = {"N": str(state.rev)}
+        items: list[dict[str, Any]] = [{"Update": update}]
+        if c.version is not None:
+            v = c.version
+            row = {
+                "pk": {"S": f"W#{state.watch_id}"},
+                "sk": {"S": f"V#{v.fetched_at}#{v.version}"},
+                "row": {"S": json.dumps(v.__dict__, ensure_ascii=False)},
+            }
+            items.append({"Put": {"TableName": self.table, "Item": row}})
+        try:
+            self.db.transact_write_items(TransactItems=items)
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] == "TransactionCanceledException":
+                reasons = exc.response.get("CancellationReasons") or []
+                if any(r.get("Code") == "ConditionalCheckFailed" for r in reasons) or not reasons:
+                    return False
+            raise
+        return True
+
+    def undelivered(self) -> list[Event]:
+        # On AWS an event is published before its state commits (see the checker), so no
+        # committed event can be undelivered: a failure leaves the state as it was.
+        return []
+
+    def delivered(self, event_ids: Iterable[str]) -> None:
+        return None
+
+    def history(self, watch_id: str) -> list[dict[str, Any]]:
+        rows: list[dict[str, Any]] = []
+        kwargs: dict[str, Any] = {
+            "TableName": self.table,
+            "KeyConditionExpression": "pk = :pk AND begins_with(sk, :v)",
+            "ExpressionAttributeValues": {":pk": {"S": f"W#{watch_id}"}, ":v": {"S": "V#"}},
+        }
+        while True:
+            reply = self.db.query(**kwargs)
+            rows.extend(json.loads(item["row"]["S"]) for item in reply["Items"])
+            if "LastEvaluatedKey" not in reply:
+                return rows
+            kwargs["ExclusiveStartKey"] = reply["LastEvaluatedKey"]
+
+    def close(self) -> None:
+        return None
+
+
+class S3EvidenceStore:
+    """``evidence/<watch>/<version>.warc.gz`` (+ ``.txt``, ``.reading.json``) in a bucket.
+
+    Keys are named by the version, which is a hash of the content; the WARC goes last so
+    its presence says the set is complete.
+    """
+
+    def __init__(self, bucket: str, client: Any = None, prefix: str = "evidence") -> None:
+        self.bucket = bucket
+        self.prefix = prefix
+        self.s3 = client or boto3.client("s3")
+
+    def _key(self, watch_id: str, version: str, suffix: str) -> str:
+        return f"{self.prefix}/{watch_id}/{version}{suffix}"
+
+    def uri(self, watch_id: str, version: str) -> str:
+        return f"s3://{self.bucket}/{self._key(watch_id, version, '.warc.gz')}"
+
+    def put(self, watch_id: str, version: str, evidence: Evidence) -> str:
+        for suffix, data, kind in (
+            (".txt", evidence.text.encode("utf-8"), "text/plain; charset=utf-8"),
+            (".reading.json", evidence.reading_json, "application/json"),
+            (".warc.gz", evidence.warc_gz, "application/warc"),
+        ):
+            self.s3.put_object(
+                Bucket=self.bucket,
+                Key=self._key(watch_id, version, suffix),
+                Body=data,
+                ContentType=kind,
+            )
+        return self.uri(watch_id, version)
+
+    def _get(self, key: str) -> bytes | None:
+        try:
+            body: bytes = self.s3.get_object(Bucket=self.bucket, Key=key)["Body"].read()
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] in ("NoSuchKey", "404"):
+                return None
+            raise
+        return body
+
+    def reading(self, watch_id: str, version: str) -> Reading | None:
+        data = self._get(self._key(watch_id, version, ".reading.json"))
+        return Reading.from_json(json.loads(data)) if data is not None else None
+
+    def text(self, watch_id: str, version: str) -> str | None:
+        data = self._get(self._key(watch_id, version, ".txt"))
+        return data.decode("utf-8") if data is not None else None

@@ -1,0 +1,82 @@
+"""Which watches are due, packed into check-queue messages grouped by host (pure).
+
+A message names the watches of one host, so one checker fetches them together under the
+per-host limit. Messages stay well under SQS's 256 KB, and a message holds few enough
+watches for a checker to finish them inside its timeout.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from collections.abc import Iterable, Mapping
+from urllib.parse import urlsplit
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from .config import Watch, Watchlist
+from .decide import WatchState
+from .engine import is_due
+
+MESSAGE_SCHEMA = "scrubwatch.check/1"
+SQS_MAX_BYTES = 256 * 1024
+SQS_BATCH_ENTRIES = 10
+WATCHES_PER_MESSAGE = 25
+
+
+class CheckRequest(BaseModel):
+    """The body of one check-queue message."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    schema_: str = Field(MESSAGE_SCHEMA, alias="schema", pattern=r"^scrubwatch\.check/1$")
+    host: str
+    watches: tuple[str, ...] = Field(min_length=1)
+
+    def body(self) -> str:
+        return json.dumps(self.model_dump(by_alias=True), separators=(",", ":"))
+
+
+def host_of(watch: Watch) -> str:
+    return (urlsplit(watch.url).hostname or "").lower()
+
+
+def due_watches(watchlist: Watchlist, states: Mapping[str, WatchState], now: float) -> list[Watch]:
+    recheck = watchlist.settings.recheck
+    return [
+        w
+        for w in watchlist.watches
+        if is_due(w, states.get(w.id) or WatchState(watch_id=w.id), now, recheck)
+    ]
+
+
+def pack(watches: Iterable[Watch], per_message: int = WATCHES_PER_MESSAGE) -> list[CheckRequest]:
+    by_host: dict[str, list[str]] = defaultdict(list)
+    for watch in watches:
+        by_host[host_of(watch)].append(watch.id)
+    requests = []
+    for host in sorted(by_host):
+        ids = by_host[host]
+        for start in range(0, len(ids), per_message):
+            requests.append(
+                CheckRequest(host=host, watches=tuple(ids[start : start + per_message]))
+            )
+    for request in requests:
+        # Ids are at most 128 characters, so 25 of them cannot approach the limit; this
+        # guards the invariant if either number changes.
+        assert len(request.body().encode()) < SQS_MAX_BYTES
+    return requests
+
+
+def batches(requests: list[CheckRequest]) -> list[list[CheckRequest]]:
+    """SendMessageBatch takes 10 entries and 256 KB in all."""
+    out: list[list[CheckRequest]] = []
+    size = 0
+    for request in requests:
+        body = len(request.body().encode())
+        if not out or len(out[-1]) >= SQS_BATCH_ENTRIES or size + body > SQS_MAX_BYTES:
+            out.append([])
+            size = 0
+        out[-1].append(request)
+        size += body
+    return out

@@ -1,0 +1,69 @@
+"""Posting to a Slack incoming webhook: escaping page text, 429 Retry-After, retried 5xx."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Any
+
+import httpx
+
+from .events import Event
+from .formatting import LABELS, one_line
+
+
+class SlackDeliveryFailed(Exception):
+    pass
+
+
+def escape(text: str) -> str:
+    """Slack's three control characters; page text like ``<!channel>`` then shows literally."""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def message(event: Event, shown: int = 10) -> dict[str, Any]:
+    head = f"{LABELS[event.kind]}: {one_line(event.name)}"
+    lines = [escape(event.summary), f"<{escape(event.url)}|{escape(event.url)}>"]
+    if event.removed:
+        lines.append("*Removed:*")
+        lines += [f"• {escape(one_line(e))}" for e in event.removed[:shown]]
+        if len(event.removed) > shown:
+            lines.append(f"… and {len(event.removed) - shown} more")
+    text = "\n".join(lines)[:2900]
+    return {
+        "text": escape(f"{head}: {event.summary}")[:3000],
+        "blocks": [
+            {"type": "header", "text": {"type": "plain_text", "text": head[:150]}},
+            {"type": "section", "text": {"type": "mrkdwn", "text": text}},
+        ],
+    }
+
+
+def post(
+    client: httpx.Client,
+    url: str,
+    payload: dict[str, Any],
+    attempts: int = 4,
+    sleep: Callable[[float], None] = time.sleep,
+    max_wait: float = 30.0,
+) -> None:
+    """Posts once; waits out 429 Retry-After and retries 5xx and network errors."""
+    last = ""
+    for attempt in range(attempts):
+        try:
+            reply = client.post(url, json=payload)
+        except httpx.HTTPError as exc:
+            last = f"{type(exc).__name__}: {exc}"
+            sleep(min(max_wait, 0.5 * 2**attempt))
+            continue
+        if reply.status_code < 300:
+            return
+        last = f"HTTP {reply.status_code}: {reply.text[:200]}"
+        if reply.status_code == 429:
+            retry_after = reply.headers.get("retry-after", "1")
+            sleep(min(max_wait, float(retry_after) if retry_after.isdigit() else 1.0))
+        elif reply.status_code >= 500:
+            sleep(min(max_wait, 0.5 * 2**attempt))
+        else:
+            break  # 4xx other than 429: the payload or the hook is wrong; retrying won't help
+    raise SlackDeliveryFailed(last)
