@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: install run test lint typecheck unit demo bench clean
+.PHONY: install run test lint typecheck unit demo bench clean build build-ScrubwatchLayer
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -35,3 +35,28 @@ bench: $(STAMP)
 
 clean:
 	rm -rf $(VENV) .scrubwatch
+
+# --- AWS ---------------------------------------------------------------------------------
+# `sam build` needs Python 3.12 (the Lambda runtime) on PATH; with pyenv:
+#   PYENV_VERSION=3.11.7:3.12.1 make build
+SAM_VENV := .tools/sam
+SAM      := $(SAM_VENV)/bin/sam
+LAYER_PY ?= python3.12
+
+$(SAM):
+	$(LAYER_PY) -m venv $(SAM_VENV)
+	$(SAM_VENV)/bin/pip install -q aws-sam-cli
+
+build: $(SAM)
+	$(SAM) build
+
+# Called by `sam build` (template.yaml: BuildMethod makefile, build_in_source in
+# samconfig.toml). Installs the package and its Lambda dependencies for the target
+# platform, then refuses to go on if watchlist.yaml does not validate.
+build-ScrubwatchLayer:
+	rm -rf .tools/wheel && $(LAYER_PY) -m pip wheel -q --no-deps -w .tools/wheel .
+	$(LAYER_PY) -m pip install -q --target "$(ARTIFACTS_DIR)/python" \
+	  --platform manylinux2014_x86_64 --implementation cp --python-version 3.12 \
+	  --only-binary=:all: "scrubwatch[lambda] @ file://$(CURDIR)/$$(ls .tools/wheel/*.whl)"
+	PYTHONPATH="$(ARTIFACTS_DIR)/python" $(LAYER_PY) -m scrubwatch.cli validate -c watchlist.yaml
+	cp watchlist.yaml "$(ARTIFACTS_DIR)/watchlist.yaml"

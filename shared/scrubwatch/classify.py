@@ -6,6 +6,7 @@ Blocking is never mistaken for deletion: 401/403/429 and challenge pages are ``b
 from __future__ import annotations
 
 import difflib
+import re
 from dataclasses import dataclass
 from typing import Literal
 from urllib.parse import urlsplit
@@ -20,7 +21,6 @@ NOT_FOUND_PHRASES = (
     "page not found",
     "404 not found",
     "not found",
-    "404",
     "page does not exist",
     "page doesn't exist",
     "page no longer exists",
@@ -65,10 +65,16 @@ class Outcome:
         return self.reason in _ERRORS_NOW
 
 
+# "404" on its own, not inside a number or a name such as "24049" or "Room 404B".
+_STATUS_404 = re.compile(r"(?<!\w)404(?!\w)")
+
+
 def looks_not_found(reading: Reading) -> bool:
     for text in (reading.title, reading.h1):
         folded = text.casefold()
-        if folded and any(phrase in folded for phrase in NOT_FOUND_PHRASES):
+        if folded and (
+            any(phrase in folded for phrase in NOT_FOUND_PHRASES) or _STATUS_404.search(folded)
+        ):
             return True
     return False
 
@@ -102,10 +108,12 @@ def classify(fetch: Fetch, reading: Reading | None, previous_final_url: str | No
     status = fetch.status or 0
     if status == 304:
         return Outcome("not_modified")
+    if _is_challenge(fetch, reading):
+        return Outcome("blocked", "challenge", f"challenge page (HTTP {status})")
     if status in (404, 410, 451):
         return Outcome("gone", f"http_{status}")
-    if status in (401, 403, 407, 429) or _is_challenge(fetch, reading):
-        return Outcome("blocked", f"http_{status}" if status != 200 else "challenge")
+    if status in (401, 403, 407, 429):
+        return Outcome("blocked", f"http_{status}")
     if status >= 500:
         return Outcome("error", "http_5xx", f"HTTP {status}")
     if status >= 400:

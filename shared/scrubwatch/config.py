@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import ipaddress
 import json
+import math
 import re
 import unicodedata
 from dataclasses import dataclass
@@ -68,8 +69,8 @@ def parse_duration(value: Any) -> float:
         seconds = sum(float(n) * _DURATION_UNITS[u] for n, u in parts)
     else:
         raise ValueError("expected a duration such as 30s, 15m, 6h or 1d")
-    if seconds <= 0:
-        raise ValueError("duration must be greater than zero")
+    if not math.isfinite(seconds) or seconds <= 0:
+        raise ValueError("duration must be a finite number greater than zero")
     return seconds
 
 
@@ -254,13 +255,32 @@ class _Located:
         self.lines: dict[tuple[str | int, ...], int] = {}
         self.problems: list[tuple[tuple[str | int, ...], str]] = []
         self._constructor = yaml.constructor.SafeConstructor()
+        self._open: set[int] = set()
 
     def build(self, node: yaml.Node, path: tuple[str | int, ...]) -> Any:
         self.lines.setdefault(path, node.start_mark.line + 1)
+        if id(node) in self._open:
+            raise yaml.YAMLError(f"line {node.start_mark.line + 1}: an alias refers to itself")
+        self._open.add(id(node))
+        try:
+            return self._build(node, path)
+        finally:
+            self._open.discard(id(node))
+
+    def _construct(self, node: yaml.Node) -> Any:
+        try:
+            return self._constructor.construct_object(node, deep=True)
+        except Exception as exc:
+            # e.g. `!!int abc`: PyYAML raises plain Python errors for bad tagged values.
+            raise yaml.constructor.ConstructorError(
+                None, None, f"cannot read value: {exc}", node.start_mark
+            ) from None
+
+    def _build(self, node: yaml.Node, path: tuple[str | int, ...]) -> Any:
         if isinstance(node, yaml.MappingNode):
             result: dict[Any, Any] = {}
             for key_node, value_node in node.value:
-                key = self._constructor.construct_object(key_node, deep=True)
+                key = self._construct(key_node)
                 if not isinstance(key, str):
                     key = str(key)
                 child = (*path, key)
@@ -271,7 +291,7 @@ class _Located:
             return result
         if isinstance(node, yaml.SequenceNode):
             return [self.build(item, (*path, i)) for i, item in enumerate(node.value)]
-        return self._constructor.construct_object(node, deep=True)
+        return self._construct(node)
 
 
 def _field_name(loc: tuple[str | int, ...]) -> str:
@@ -321,15 +341,15 @@ def _error_loc(error: Any) -> tuple[str | int, ...]:
 
 def parse_watchlist(text: str, path: str = "watchlist.yaml") -> Watchlist:
     """Validates the whole file; raises ConfigError listing every problem found."""
+    located = _Located()
     try:
         root = yaml.compose(text, Loader=yaml.SafeLoader)
+        data = located.build(root, ()) if root is not None else {}
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
         line = mark.line + 1 if mark else 1
         problem = getattr(exc, "problem", None) or str(exc)
         raise ConfigError([f"{path}:{line}: YAML syntax: {problem}"]) from None
-    located = _Located()
-    data = located.build(root, ()) if root is not None else {}
     problems = _Problems(path, located.lines)
     for loc, message in located.problems:
         problems.add(loc, message)

@@ -272,7 +272,8 @@ def _gone(watch: Watch, settings: Settings, state: WatchState, obs: Observation)
     reason = obs.outcome.reason or "gone"
     if state.condition == "gone":
         return Transition(replace(state, error_streak=0, error_reported=False))
-    streak = state.gone_streak + 1 if state.gone_reason in (None, reason) else 1
+    # Any gone sighting counts: a 404 followed by a redirect home is still a page gone.
+    streak = state.gone_streak + 1
     suspected = replace(
         state, gone_streak=streak, gone_reason=reason, etag=None, last_modified=None
     )

@@ -50,11 +50,9 @@ def normalise_label(label: str | None) -> str | None:
     label = label.strip().strip("\"'").lower()
     label = _SUPERSETS.get(label, label)
     try:
-        name = codecs.lookup(label).name
-    except LookupError:
+        return codecs.lookup(label).name
+    except (LookupError, ValueError):
         return None
-    # A <meta> claiming UTF-16 on bytes we already parsed as ASCII-compatible is a lie.
-    return "utf-8" if name.startswith("utf-16") else name
 
 
 def content_type(headers: dict[str, str]) -> tuple[str, str | None]:
@@ -78,7 +76,8 @@ def sniff_encoding(body: bytes, http_charset: str | None, html: bool) -> str:
         return label
     meta = _META.search(body[:1024]) if html else None
     if meta and (label := normalise_label(meta.group(1).decode("ascii", "replace"))):
-        return label
+        # A <meta> claiming UTF-16 in bytes we could read as ASCII is wrong (as WHATWG says).
+        return "utf-8" if label.startswith("utf-16") else label
     try:
         body.decode("utf-8")
     except UnicodeDecodeError:
@@ -121,4 +120,6 @@ def decode_content(raw: bytes, content_encoding: str | None, limit: int) -> byte
         return raw
     if len(out) > limit:
         raise BodyTooLarge(f"body inflates past {limit} bytes")
+    if not inflater.eof:
+        return raw  # truncated: what we would read is not what the server meant
     return out

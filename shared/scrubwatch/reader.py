@@ -15,19 +15,23 @@ from selectolax.lexbor import LexborHTMLParser, LexborNode
 
 from .decode import content_type, decode_text
 
-# Block elements start a new line. A private-use character marks them in the source, so
-# one C-level text() call yields lines without walking the tree in Python.
-_BREAK = "\ue000"
+# Block elements start a new line. A Unicode noncharacter (never valid in a page) marks
+# them in the source, so one C-level text() call yields lines without a walk in Python.
+_BREAK = "\ufdd0"
 _BLOCK_TAGS = (
     r"(?:p|div|li|dt|dd|td|th|h[1-6]|br|hr|section|article|header|footer|aside|nav|main|"
     r"blockquote|pre|option|figcaption|caption|address|summary|details|legend|label)"
 )
 # Case-insensitive matching is three times slower, and upper-case tags are rare: the
 # slow pattern runs only on pages that have them.
-_BLOCK_OPEN = re.compile(rf"<{_BLOCK_TAGS}(?=[\s/>])[^>]*>")
-_BLOCK_OPEN_ANY_CASE = re.compile(rf"<{_BLOCK_TAGS}(?=[\s/>])[^>]*>", re.IGNORECASE)
+_BLOCK_OPEN = re.compile(rf"</?{_BLOCK_TAGS}(?=[\s/>])[^>]*>")
+_BLOCK_OPEN_ANY_CASE = re.compile(rf"</?{_BLOCK_TAGS}(?=[\s/>])[^>]*>", re.IGNORECASE)
 _UPPER_TAG = re.compile(r"<[A-Z]")
-_MARK_BLOCK = "\\g<0>" + _BREAK
+# Preformatted text keeps its line breaks; everywhere else a source newline is a space.
+_PRE = re.compile(r"<pre\b.*?</pre\s*>", re.IGNORECASE | re.DOTALL)
+# Both sides of every block tag, open or close: a break inside a table row that the parser
+# moves before the table is still only a line break.
+_MARK_BLOCK = _BREAK + "\\g<0>" + _BREAK
 _DROP = "script,style,template,noscript"
 _EMBEDS = (
     ("a", "href", "link"),
@@ -106,9 +110,13 @@ class Reading:
         )
 
 
-def normalise(text: str) -> str:
-    """NFC, one space for any run of blanks, no blank lines, no edge whitespace."""
-    text = text.replace(_BREAK, "\n")
+def normalise(text: str, html: bool = False) -> str:
+    """NFC, one space for any run of blanks, no blank lines, no edge whitespace.
+
+    In HTML a newline in the source is a space; only block boundaries break lines.
+    """
+    if html:
+        text = text.replace("\r", " ").replace("\n", " ").replace(_BREAK, "\n")
     if not unicodedata.is_normalized("NFC", text):
         text = unicodedata.normalize("NFC", text)
     lines = (" ".join(line.split()) for line in text.split("\n"))
@@ -180,6 +188,8 @@ def read_page(body: bytes, headers: dict[str, str], url: str, spec: ReadSpec) ->
 
 def _read_html(body: bytes, charset: str | None, url: str, spec: ReadSpec) -> Reading:
     source, encoding = decode_text(body, charset, html=True)
+    if "<pre" in source or "<PRE" in source:
+        source = _PRE.sub(lambda m: m.group(0).replace("\n", _BREAK), source)
     blocks = _BLOCK_OPEN_ANY_CASE if _UPPER_TAG.search(source) else _BLOCK_OPEN
     tree = LexborHTMLParser(blocks.sub(_MARK_BLOCK, source))
     title_node = tree.css_first("title")
@@ -190,7 +200,8 @@ def _read_html(body: bytes, charset: str | None, url: str, spec: ReadSpec) -> Re
     h1 = _one_line(h1_node.text()) if h1_node else ""
     root = tree.body or tree.root
     # The whole page, before `exclude`: what the soft-404 check compares across watches.
-    page_text = normalise(root.text(separator="")[: _PAGE_TEXT * 2])[:_PAGE_TEXT] if root else ""
+    head = root.text(separator="")[: _PAGE_TEXT * 2] if root else ""
+    page_text = normalise(head, html=True)[:_PAGE_TEXT]
     for selector in spec.exclude:
         for node in tree.css(selector):
             node.decompose()
@@ -199,8 +210,8 @@ def _read_html(body: bytes, charset: str | None, url: str, spec: ReadSpec) -> Re
     else:
         regions = [root] if root is not None else []
     found = bool(regions)
-    raw_text = "\n".join(node.text(separator="") for node in regions)
-    text = _apply_ignore(normalise(raw_text), spec.ignore)
+    raw_text = _BREAK.join(node.text(separator="") for node in regions)
+    text = _apply_ignore(normalise(raw_text, html=True), spec.ignore)
     lines = tuple(text.split("\n")) if text else ()
     refs: list[str] = []
     origin = url[: url.find("/", url.find("//") + 2)] if url.count("/") >= 3 else url
