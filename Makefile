@@ -1,16 +1,28 @@
 # Two commands set everything up on a fresh machine: `make run` and `make test`.
-PYTHON ?= python3
-VENV   := .venv
-BIN    := $(VENV)/bin
-STAMP  := $(VENV)/.installed
+PYTHON   ?= python3
+VENV     := .venv
+BIN      := $(VENV)/bin
+STAMP    := $(VENV)/.installed
+# SAM CLI lives in its own venv: its pins must not steer the project's dependencies.
+SAM_VENV := .tools/sam
+SAM      := $(SAM_VENV)/bin/sam
+# `sam build` needs Python 3.12 (the Lambda runtime) on PATH; with pyenv:
+#   PYENV_VERSION=3.11.7:3.12.1 make build
+LAYER_PY ?= python3.12
 
-.PHONY: install run test lint typecheck unit demo bench clean build build-ScrubwatchLayer
+export SAM_CLI_TELEMETRY := 0
+
+.PHONY: install run test lint typecheck demo bench clean build build-ScrubwatchLayer
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 	$(BIN)/pip install -q -e '.[dev]'
 	touch $(STAMP)
+
+$(SAM):
+	$(PYTHON) -m venv $(SAM_VENV)
+	$(SAM_VENV)/bin/pip install -q aws-sam-cli
 
 install: $(STAMP)
 
@@ -27,36 +39,25 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
-test: lint typecheck
-	$(BIN)/pytest
+test: lint typecheck $(SAM)
+	SAM_CLI=$(abspath $(SAM)) $(BIN)/pytest
 
 bench: $(STAMP)
 	$(BIN)/python bench/run.py
 
-clean:
-	rm -rf $(VENV) .scrubwatch
-
-# --- AWS ---------------------------------------------------------------------------------
-# `sam build` needs Python 3.12 (the Lambda runtime) on PATH; with pyenv:
-#   PYENV_VERSION=3.11.7:3.12.1 make build
-SAM_VENV := .tools/sam
-SAM      := $(SAM_VENV)/bin/sam
-LAYER_PY ?= python3.12
-
-$(SAM):
-	$(LAYER_PY) -m venv $(SAM_VENV)
-	$(SAM_VENV)/bin/pip install -q aws-sam-cli
-
 build: $(SAM)
 	$(SAM) build
 
-# Called by `sam build` (template.yaml: BuildMethod makefile, build_in_source in
+# Called by `sam build` (template.yaml: BuildMethod makefile; build_in_source in
 # samconfig.toml). Installs the package and its Lambda dependencies for the target
 # platform, then refuses to go on if watchlist.yaml does not validate.
 build-ScrubwatchLayer:
 	rm -rf .tools/wheel && $(LAYER_PY) -m pip wheel -q --no-deps -w .tools/wheel .
 	$(LAYER_PY) -m pip install -q --target "$(ARTIFACTS_DIR)/python" \
 	  --platform manylinux2014_x86_64 --implementation cp --python-version 3.12 \
-	  --only-binary=:all: "scrubwatch[lambda] @ file://$(CURDIR)/$$(ls .tools/wheel/*.whl)"
+	  --only-binary=:all: "scrubwatch[aws] @ file://$(CURDIR)/$$(ls .tools/wheel/*.whl)"
 	PYTHONPATH="$(ARTIFACTS_DIR)/python" $(LAYER_PY) -m scrubwatch.cli validate -c watchlist.yaml
 	cp watchlist.yaml "$(ARTIFACTS_DIR)/watchlist.yaml"
+
+clean:
+	rm -rf $(VENV) .tools .aws-sam .scrubwatch
