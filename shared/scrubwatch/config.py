@@ -44,6 +44,7 @@ _SIZE_UNITS = {
     "gib": 1024**3,
 }
 _ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
+_MAX_NODES = 200_000  # far beyond any real watch list; stops alias "billion laughs" files
 _PROBE_DOC = LexborHTMLParser("<html><body></body></html>")
 
 
@@ -256,9 +257,13 @@ class _Located:
         self.problems: list[tuple[tuple[str | int, ...], str]] = []
         self._constructor = yaml.constructor.SafeConstructor()
         self._open: set[int] = set()
+        self._built = 0
 
     def build(self, node: yaml.Node, path: tuple[str | int, ...]) -> Any:
         self.lines.setdefault(path, node.start_mark.line + 1)
+        self._built += 1
+        if self._built > _MAX_NODES:
+            raise yaml.YAMLError(f"more than {_MAX_NODES} values (aliases expanding too far?)")
         if id(node) in self._open:
             raise yaml.YAMLError(f"line {node.start_mark.line + 1}: an alias refers to itself")
         self._open.add(id(node))
@@ -292,6 +297,10 @@ class _Located:
         if isinstance(node, yaml.SequenceNode):
             return [self.build(item, (*path, i)) for i, item in enumerate(node.value)]
         return self._construct(node)
+
+
+def _one_line(text: str) -> str:
+    return " ".join(str(text).split())
 
 
 def _field_name(loc: tuple[str | int, ...]) -> str:
@@ -348,8 +357,10 @@ def parse_watchlist(text: str, path: str = "watchlist.yaml") -> Watchlist:
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
         line = mark.line + 1 if mark else 1
-        problem = getattr(exc, "problem", None) or str(exc)
-        raise ConfigError([f"{path}:{line}: YAML syntax: {problem}"]) from None
+        problem = getattr(exc, "problem", None) or str(exc).split("\n", 1)[0]
+        raise ConfigError([f"{path}:{line}: YAML syntax: {_one_line(problem)}"]) from None
+    except RecursionError:
+        raise ConfigError([f"{path}:1: YAML syntax: nested too deeply"]) from None
     problems = _Problems(path, located.lines)
     for loc, message in located.problems:
         problems.add(loc, message)

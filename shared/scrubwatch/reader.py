@@ -9,7 +9,7 @@ import hashlib
 import re
 import unicodedata
 from dataclasses import dataclass, field
-from urllib.parse import urljoin
+from urllib.parse import urljoin, urlsplit
 
 from selectolax.lexbor import LexborHTMLParser, LexborNode
 
@@ -23,15 +23,16 @@ _BLOCK_TAGS = (
     r"blockquote|pre|option|figcaption|caption|address|summary|details|legend|label)"
 )
 # Case-insensitive matching is three times slower, and upper-case tags are rare: the
-# slow pattern runs only on pages that have them.
-_BLOCK_OPEN = re.compile(rf"</?{_BLOCK_TAGS}(?=[\s/>])[^>]*>")
-_BLOCK_OPEN_ANY_CASE = re.compile(rf"</?{_BLOCK_TAGS}(?=[\s/>])[^>]*>", re.IGNORECASE)
-_UPPER_TAG = re.compile(r"<[A-Z]")
+# slow pattern runs only on pages that have them. The replacement is a literal (no group
+# reference), which keeps re.sub in C instead of expanding a template per match.
+_BLOCK_TAG = re.compile(rf"<(?=/?{_BLOCK_TAGS}[\s/>])")
+_BLOCK_TAG_ANY_CASE = re.compile(rf"<(?=/?{_BLOCK_TAGS}[\s/>])", re.IGNORECASE)
+_UPPER_TAG = re.compile(r"</?[A-Z]")
 # Preformatted text keeps its line breaks; everywhere else a source newline is a space.
 _PRE = re.compile(r"<pre\b.*?</pre\s*>", re.IGNORECASE | re.DOTALL)
-# Both sides of every block tag, open or close: a break inside a table row that the parser
-# moves before the table is still only a line break.
-_MARK_BLOCK = _BREAK + "\\g<0>" + _BREAK
+# A break before every block tag, open or close: inside the element before its end, in the
+# parent before its start. A break the parser moves out of a table is still a line break.
+_MARK_BLOCK = _BREAK + "<"
 _DROP = "script,style,template,noscript"
 _EMBEDS = (
     ("a", "href", "link"),
@@ -142,6 +143,8 @@ def _fingerprint(kind: str, lines: tuple[str, ...], refs: tuple[str, ...], items
 
 
 def _keywords_present(text: str, keywords: tuple[str, ...]) -> tuple[str, ...]:
+    if not keywords:
+        return ()
     folded = text.casefold()
     return tuple(k for k in keywords if normalise(k).casefold() in folded)
 
@@ -190,7 +193,7 @@ def _read_html(body: bytes, charset: str | None, url: str, spec: ReadSpec) -> Re
     source, encoding = decode_text(body, charset, html=True)
     if "<pre" in source or "<PRE" in source:
         source = _PRE.sub(lambda m: m.group(0).replace("\n", _BREAK), source)
-    blocks = _BLOCK_OPEN_ANY_CASE if _UPPER_TAG.search(source) else _BLOCK_OPEN
+    blocks = _BLOCK_TAG_ANY_CASE if _UPPER_TAG.search(source) else _BLOCK_TAG
     tree = LexborHTMLParser(blocks.sub(_MARK_BLOCK, source))
     title_node = tree.css_first("title")
     title = _one_line(title_node.text()) if title_node else ""
@@ -214,7 +217,8 @@ def _read_html(body: bytes, charset: str | None, url: str, spec: ReadSpec) -> Re
     text = _apply_ignore(normalise(raw_text, html=True), spec.ignore)
     lines = tuple(text.split("\n")) if text else ()
     refs: list[str] = []
-    origin = url[: url.find("/", url.find("//") + 2)] if url.count("/") >= 3 else url
+    parts = urlsplit(url)
+    origin = f"{parts.scheme}://{parts.netloc}"
     items: list[str] | None = [] if spec.items else None
     for node in regions:
         for ref in node.css(_REF_SELECTOR):
