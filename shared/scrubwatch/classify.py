@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import Literal
 from urllib.parse import urlsplit
 
-from .fetch import Fetch
+from .exchange import Fetch
 from .reader import Reading
 
 OutcomeKind = Literal["ok", "not_modified", "gone", "blocked", "error"]

@@ -27,7 +27,8 @@ from .classify import Outcome, classify, same_as_missing_page
 from .config import Watch, Watchlist
 from .decide import Observation, WatchState, decide
 from .events import Event, VersionRef, rfc3339
-from .fetch import Fetch, FetchOptions, HttpFetcher
+from .exchange import Fetch
+from .fetch import FetchOptions, HttpFetcher
 from .netguard import Resolver
 from .reader import Reading, ReadSpec
 from .store import Commit, EvidenceStore, StateStore
@@ -240,7 +241,7 @@ class Engine:
                 evidence=self.evidence.uri(watch.id, analysis.version),
             )
         previous_reading = None
-        if changed and state.current is not None:
+        if state.current is not None and (changed or outcome.kind == "gone"):
             previous_reading = self.evidence.reading(watch.id, state.current.version)
         obs = Observation(
             outcome=outcome,

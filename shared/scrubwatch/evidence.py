@@ -9,12 +9,13 @@ import gzip
 import io
 import json
 from dataclasses import dataclass
+from urllib.parse import urlsplit
 
 from warcio.statusandheaders import StatusAndHeaders
 from warcio.warcwriter import BufferWARCWriter
 
 from .events import rfc3339
-from .fetch import Fetch
+from .exchange import Fetch
 from .reader import Reading
 
 # Headers that describe the connection, not the entity: the body we keep is de-chunked,
@@ -37,10 +38,9 @@ def _record_gz(record_bytes: bytes) -> bytes:
 def build_warc(fetch: Fetch, version: str, watch_id: str) -> bytes:
     writer = BufferWARCWriter(gzip=False)
     date = rfc3339(fetch.fetched_at)
-    target = fetch.final_url
-    parts = target.split("://", 1)[-1].split("/", 1)
-    path = "/" + (parts[1] if len(parts) > 1 else "")
-    host = parts[0]
+    target = fetch.final_url.split("#", 1)[0]
+    host = urlsplit(target).netloc
+    sent_host = [v for k, v in fetch.request_headers if k.lower() == "host"]
     req_headers = [(k, v) for k, v in fetch.request_headers if k.lower() != "host"]
     request = writer.create_warc_record(
         target,
@@ -48,7 +48,9 @@ def build_warc(fetch: Fetch, version: str, watch_id: str) -> bytes:
         payload=io.BytesIO(b""),
         warc_headers_dict={"WARC-Date": date},
         http_headers=StatusAndHeaders(
-            f"GET {path} HTTP/1.1", [("Host", host), *req_headers], is_http_request=True
+            f"GET {fetch.request_target} HTTP/1.1",
+            [("Host", sent_host[0] if sent_host else host), *req_headers],
+            is_http_request=True,
         ),
     )
     status = fetch.status or 0
@@ -63,7 +65,7 @@ def build_warc(fetch: Fetch, version: str, watch_id: str) -> bytes:
             **({"WARC-IP-Address": fetch.peer} if fetch.peer else {}),
         },
         http_headers=StatusAndHeaders(
-            f"{status} {fetch.reason_phrase}".strip(), headers, protocol="HTTP/1.1"
+            f"{status} {fetch.reason_phrase}".strip(), headers, protocol=fetch.http_version
         ),
     )
     request.rec_headers.add_header("WARC-Concurrent-To", response.rec_headers["WARC-Record-ID"])

@@ -1,8 +1,11 @@
 """Fetching pages with httpx: hop-by-hop redirects, vetted addresses, bounded bodies.
 
-Each host gets its own small connection pool. httpx's single pool spends most of its
-time in bookkeeping once dozens of requests are in flight; a pool per host holds at most
-``per_host`` connections, so that cost stays small and the per-host limit is the pool size.
+httpx's own pool spends most of its CPU in bookkeeping once dozens of requests are in
+flight (bench/README.md has the numbers), so requests go through httpx's transport API to
+an aiohttp connection pool (the httpx-aiohttp transport). aiohttp's connector enforces the
+global and per-host limits and resolves through our guarded resolver. Requests are built
+as ``httpx.Request`` and sent to the transport directly: the client layer's per-request
+work (cookies, auth, event hooks, URL merging) is unused here and cost as much again.
 """
 
 from __future__ import annotations
@@ -11,23 +14,26 @@ import asyncio
 import random
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from urllib.parse import urljoin, urlsplit
 
-import httpcore
+import aiohttp
 import httpx
+from httpx_aiohttp import AiohttpTransport
 
 from .decode import BodyTooLarge, decode_content
+from .exchange import Fetch, Hop
 from .netguard import (
     ForbiddenAddress,
-    GuardedBackend,
+    GuardedResolver,
     IPNetwork,
     NameNotFound,
     ResolveFailed,
     Resolver,
     SystemResolver,
+    vet,
 )
 
 MAX_REDIRECTS = 10
@@ -35,38 +41,6 @@ _REDIRECTS = {301, 302, 303, 307, 308}
 _TRANSIENT_STATUS = {429, 502, 503, 504}
 # Longer waits than this are not worth holding a run for; the next run tries again.
 _MAX_RETRY_AFTER = 30.0
-
-
-@dataclass(frozen=True)
-class Hop:
-    url: str
-    status: int
-    location: str | None
-
-
-@dataclass
-class Fetch:
-    """One fetch of one URL: what was sent, what came back, or why nothing did."""
-
-    url: str
-    final_url: str
-    fetched_at: datetime
-    status: int | None = None
-    reason_phrase: str = ""
-    http_version: str = "HTTP/1.1"
-    headers: list[tuple[str, str]] = field(default_factory=list)
-    request_headers: list[tuple[str, str]] = field(default_factory=list)
-    body: bytes = b""  # exactly as received (content-encoded, de-chunked)
-    content: bytes = b""  # content-encoding undone
-    hops: list[Hop] = field(default_factory=list)
-    peer: str | None = None
-    elapsed: float = 0.0
-    error: str | None = None  # timeout, connect, dns, dns_error, forbidden_address, ...
-    error_detail: str = ""
-
-    @property
-    def header_map(self) -> dict[str, str]:
-        return {k.lower(): v for k, v in self.headers}
 
 
 @dataclass(frozen=True)
@@ -81,40 +55,21 @@ class FetchOptions:
     backoff: float = 0.5
 
 
-class _HostPools(httpx.AsyncBaseTransport):
-    """Routes each origin to its own pool, all sharing one guarded network backend."""
-
-    def __init__(self, backend: GuardedBackend, per_host: int, timeout: float) -> None:
-        self._backend = backend
-        self._per_host = per_host
-        self._pools: dict[tuple[bytes, bytes, int | None], httpx.AsyncHTTPTransport] = {}
-        self._ssl = httpx.create_ssl_context()
-        self._keepalive = max(5.0, timeout)
-
-    def _pool(self, url: httpx.URL) -> httpx.AsyncHTTPTransport:
-        key = (url.raw_scheme, url.raw_host, url.port)
-        pool = self._pools.get(key)
-        if pool is None:
-            pool = httpx.AsyncHTTPTransport(trust_env=False)
-            # httpx does not take a network backend; its pool does. Replacing the pool is
-            # the one place we reach inside httpx, and it is what puts the address check
-            # on the socket itself.
-            pool._pool = httpcore.AsyncConnectionPool(
-                ssl_context=self._ssl,
-                max_connections=self._per_host,
-                max_keepalive_connections=self._per_host,
-                keepalive_expiry=self._keepalive,
-                network_backend=self._backend,
-            )
-            self._pools[key] = pool
-        return pool
-
-    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        return await self._pool(request.url).handle_async_request(request)
-
-    async def aclose(self) -> None:
-        for pool in self._pools.values():
-            await pool.aclose()
+def _error_reason(exc: BaseException) -> str:
+    # httpx-aiohttp maps every aiohttp connection error to ConnectTimeout; the aiohttp
+    # error it wraps says what really happened.
+    cause = exc.__cause__
+    if isinstance(cause, aiohttp.ClientConnectorError) and not isinstance(
+        cause, aiohttp.ClientConnectorDNSError
+    ):
+        return "connect"
+    if isinstance(cause, aiohttp.ServerTimeoutError) or isinstance(
+        exc, httpx.TimeoutException | TimeoutError
+    ):
+        return "timeout"
+    if isinstance(exc, httpx.ConnectError | ConnectionError):
+        return "connect"
+    return "protocol"
 
 
 def _retry_after(value: str | None) -> float | None:
@@ -138,15 +93,28 @@ class HttpFetcher:
 
     def __init__(self, options: FetchOptions, resolver: Resolver | None = None) -> None:
         self.options = options
-        self._backend = GuardedBackend(resolver or SystemResolver(), options.allow_networks)
-        self._slots = asyncio.Semaphore(options.concurrency)
-        self._transport = _HostPools(self._backend, options.per_host, options.timeout)
-        self._client = httpx.AsyncClient(
-            transport=self._transport,
-            timeout=httpx.Timeout(options.timeout),
-            follow_redirects=False,
-            trust_env=False,
+        self._resolver = resolver or SystemResolver()
+        self._guard = GuardedResolver(self._resolver, options.allow_networks)
+        self._timeout = httpx.Timeout(options.timeout).as_dict()
+        self._session: aiohttp.ClientSession | None = None
+        self._transport = AiohttpTransport(client=self._new_session)
+
+    def _new_session(self) -> aiohttp.ClientSession:
+        connector = aiohttp.TCPConnector(
+            resolver=self._guard,
+            limit=self.options.concurrency,
+            limit_per_host=self.options.per_host,
+            ssl=httpx.create_ssl_context(),
+            ttl_dns_cache=300,
         )
+        self._session = aiohttp.ClientSession(
+            connector=connector,
+            auto_decompress=False,
+            trust_env=False,
+            # Each check is a first visit: no cookie from one page may change another's.
+            cookie_jar=aiohttp.DummyCookieJar(),
+        )
+        return self._session
 
     async def __aenter__(self) -> HttpFetcher:
         return self
@@ -155,7 +123,7 @@ class HttpFetcher:
         await self.aclose()
 
     async def aclose(self) -> None:
-        await self._client.aclose()
+        await self._transport.aclose()
 
     async def fetch(
         self, url: str, etag: str | None = None, last_modified: str | None = None
@@ -194,12 +162,9 @@ class HttpFetcher:
             result.error, result.error_detail = "dns_error", str(exc)
         except BodyTooLarge as exc:
             result.error, result.error_detail = "too_large", str(exc)
-        except (httpx.TimeoutException, TimeoutError) as exc:
-            result.error, result.error_detail = "timeout", str(exc) or "timed out"
-        except httpx.ConnectError as exc:
-            result.error, result.error_detail = "connect", str(exc) or "connection failed"
-        except (httpx.HTTPError, httpx.InvalidURL, OSError) as exc:
-            result.error, result.error_detail = "protocol", f"{type(exc).__name__}: {exc}"
+        except (httpx.HTTPError, httpx.InvalidURL, OSError, TimeoutError) as exc:
+            result.error = _error_reason(exc)
+            result.error_detail = str(exc) or type(exc).__name__
         if result.error:
             # A failed fetch says nothing about the page; keep no half-read body.
             result.body = result.content = b""
@@ -221,9 +186,8 @@ class HttpFetcher:
         attempt = 0
         while True:
             try:
-                async with self._slots:
-                    await self._once(result, url, headers)
-            except (httpx.TimeoutException, httpx.ConnectError, TimeoutError):
+                await self._once(result, url, headers)
+            except (httpx.TimeoutException, httpx.NetworkError, TimeoutError):
                 if attempt >= self.options.retries:
                     raise
                 await asyncio.sleep(self._backoff(attempt))
@@ -246,22 +210,30 @@ class HttpFetcher:
 
     async def _once(self, result: Fetch, url: str, headers: dict[str, str]) -> None:
         limit = self.options.max_bytes
+        request = httpx.Request("GET", url, headers=headers, extensions={"timeout": self._timeout})
+        host = request.url.host
+        # aiohttp skips its resolver for IP literals: vet those here, before any packet.
+        await vet(host, request.url.port or 0, self._resolver, self.options.allow_networks)
         async with asyncio.timeout(self.options.timeout * 2):
-            request = self._client.build_request("GET", url, headers=headers)
-            response = await self._client.send(request, stream=True)
+            response = await self._transport.handle_async_request(request)
             try:
                 result.status = response.status_code
                 result.reason_phrase = response.reason_phrase
-                result.http_version = response.http_version
                 result.headers = [
                     (k.decode("latin-1"), v.decode("latin-1")) for k, v in response.headers.raw
                 ]
-                result.request_headers = [
-                    (k.decode("latin-1"), v.decode("latin-1")) for k, v in request.headers.raw
-                ]
-                stream = response.extensions.get("network_stream")
-                peer = stream.get_extra_info("server_addr") if stream is not None else None
-                result.peer = str(peer[0]) if peer else None
+                # What went on the wire is what aiohttp sent (its header case, its Host),
+                # not the httpx.Request we handed it; the evidence records the former.
+                sent = getattr(response.stream, "_aiohttp_response", None)
+                if sent is not None:
+                    result.request_headers = list(sent.request_info.headers.items())
+                    result.http_version = f"HTTP/{sent.version.major}.{sent.version.minor}"
+                else:
+                    result.request_headers = [
+                        (k.decode("latin-1"), v.decode("latin-1")) for k, v in request.headers.raw
+                    ]
+                result.request_target = request.url.raw_path.decode("ascii")
+                result.peer = self._guard.last.get(host, host)
                 declared = response.headers.get("content-length", "")
                 if declared.isdigit() and int(declared) > limit:
                     raise BodyTooLarge(f"Content-Length {declared} exceeds max_bytes {limit}")

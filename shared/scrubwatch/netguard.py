@@ -1,8 +1,8 @@
-"""Which addresses scrubwatch may connect to, enforced at the socket, for every hop.
+"""Which addresses scrubwatch may connect to, enforced where connections are made, every hop.
 
 A watch list is user input and a redirect is a site's input: either could point the
 checker at the cloud metadata service or a database on the private network. The check
-runs inside the HTTP connection pool, on the addresses a name resolved to, so the
+runs in the connection pool's resolver, on the addresses a name resolved to, so the
 connection goes to exactly the address that was checked (no re-resolution in between).
 """
 
@@ -14,8 +14,7 @@ import socket
 import typing
 from collections.abc import Iterable, Mapping, Sequence
 
-import httpcore
-from httpcore._backends.auto import AutoBackend
+from aiohttp.abc import AbstractResolver, ResolveResult
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
@@ -96,56 +95,52 @@ class StaticResolver:
         return self._table[host.lower()]
 
 
-class GuardedBackend(httpcore.AsyncNetworkBackend):
-    """httpcore network backend that resolves, vets and connects to the vetted address."""
+def _literal(host: str) -> IPAddress | None:
+    try:
+        return ipaddress.ip_address(host.strip("[]"))
+    except ValueError:
+        return None
+
+
+async def vet(host: str, port: int, resolver: Resolver, allow: Sequence[IPNetwork]) -> list[str]:
+    """The addresses of ``host`` that may be connected to; ForbiddenAddress if none."""
+    literal = _literal(host)
+    addresses = [str(literal)] if literal else await resolver.resolve(host, port)
+    good = [a for a in addresses if allowed(ipaddress.ip_address(a.split("%")[0]), allow)]
+    if not good:
+        raise ForbiddenAddress(host, addresses[0] if addresses else "(none)")
+    return good
+
+
+class GuardedResolver(AbstractResolver):
+    """aiohttp resolver that hands the connector only vetted addresses.
+
+    aiohttp connects to exactly what its resolver returns, so the check and the
+    connection use the same address. IP-literal URLs bypass resolvers; the fetcher vets
+    those itself before each request.
+    """
 
     def __init__(self, resolver: Resolver, allow: Sequence[IPNetwork]) -> None:
-        self._inner = AutoBackend()
         self._resolver = resolver
         self._allow = tuple(allow)
+        self.last: dict[str, str] = {}  # host -> address handed out, for the evidence
 
-    async def vet(self, host: str, port: int) -> list[str]:
-        try:
-            literal: IPAddress | None = ipaddress.ip_address(host.strip("[]"))
-        except ValueError:
-            literal = None
-        addresses = [str(literal)] if literal else await self._resolver.resolve(host, port)
-        good = [a for a in addresses if allowed(ipaddress.ip_address(a.split("%")[0]), self._allow)]
-        if not good:
-            raise ForbiddenAddress(host, addresses[0] if addresses else "(none)")
-        return good
+    async def resolve(
+        self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_INET
+    ) -> list[ResolveResult]:
+        addresses = await vet(host, port, self._resolver, self._allow)
+        self.last[host] = addresses[0]
+        return [
+            {
+                "hostname": host,
+                "host": address,
+                "port": port,
+                "family": socket.AF_INET6 if ":" in address else socket.AF_INET,
+                "proto": 0,
+                "flags": socket.AI_NUMERICHOST,
+            }
+            for address in addresses
+        ]
 
-    async def connect_tcp(
-        self,
-        host: str,
-        port: int,
-        timeout: float | None = None,
-        local_address: str | None = None,
-        socket_options: typing.Iterable[httpcore.SOCKET_OPTION] | None = None,
-    ) -> httpcore.AsyncNetworkStream:
-        addresses = await self.vet(host, port)
-        last: Exception | None = None
-        for address in addresses:
-            try:
-                return await self._inner.connect_tcp(
-                    address,
-                    port,
-                    timeout=timeout,
-                    local_address=local_address,
-                    socket_options=socket_options,
-                )
-            except (httpcore.ConnectError, httpcore.ConnectTimeout) as exc:
-                last = exc
-        assert last is not None
-        raise last
-
-    async def connect_unix_socket(
-        self,
-        path: str,
-        timeout: float | None = None,
-        socket_options: typing.Iterable[httpcore.SOCKET_OPTION] | None = None,
-    ) -> httpcore.AsyncNetworkStream:
-        raise ForbiddenAddress(path, "unix socket")
-
-    async def sleep(self, seconds: float) -> None:
-        await self._inner.sleep(seconds)
+    async def close(self) -> None:
+        return None

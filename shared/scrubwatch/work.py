@@ -6,7 +6,7 @@ import hashlib
 from dataclasses import dataclass
 
 from .evidence import Evidence, build_evidence
-from .fetch import Fetch
+from .exchange import Fetch
 from .reader import Reading, ReadSpec, read_page
 
 

@@ -1,0 +1,39 @@
+"""What one fetch sent and received (plain data: worker processes import it, not the client)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+
+@dataclass(frozen=True)
+class Hop:
+    url: str
+    status: int
+    location: str | None
+
+
+@dataclass
+class Fetch:
+    """One fetch of one URL: what was sent, what came back, or why nothing did."""
+
+    url: str
+    final_url: str
+    fetched_at: datetime
+    status: int | None = None
+    reason_phrase: str = ""
+    http_version: str = "HTTP/1.1"
+    headers: list[tuple[str, str]] = field(default_factory=list)
+    request_headers: list[tuple[str, str]] = field(default_factory=list)
+    request_target: str = "/"  # path and query as sent (never the fragment)
+    body: bytes = b""  # exactly as received (content-encoded, de-chunked)
+    content: bytes = b""  # content-encoding undone
+    hops: list[Hop] = field(default_factory=list)
+    peer: str | None = None
+    elapsed: float = 0.0
+    error: str | None = None  # timeout, connect, dns, dns_error, forbidden_address, ...
+    error_detail: str = ""
+
+    @property
+    def header_map(self) -> dict[str, str]:
+        return {k.lower(): v for k, v in self.headers}
