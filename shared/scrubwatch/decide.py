@@ -35,6 +35,8 @@ class WatchState:
     error_streak: int = 0
     error_reason: str | None = None
     error_reported: bool = False
+    body_sha256: str | None = None  # raw body of the last good response
+    settings_hash: str | None = None  # Watch.settings_hash the fingerprint was made with
     seq: int = 0  # events emitted so far: part of every event id
     rev: int = 0  # bumped on every commit; stores refuse a commit on a stale rev
 
@@ -59,6 +61,10 @@ class Observation:
     previous_reading: Reading | None = None  # the reading of state.current, when it differs
     etag: str | None = None
     last_modified: str | None = None
+    body_sha256: str | None = None
+    # The watch's select/items/ignore... changed since the last version: the new reading
+    # becomes the baseline without an event, as the page itself did not change.
+    rebaseline: bool = False
 
 
 @dataclass(frozen=True)
@@ -146,7 +152,11 @@ def _seen(watch: Watch, state: WatchState, obs: Observation) -> Transition:
         current=obs.version if not same or state.current is None else state.current,
         fingerprint=reading.fingerprint,
         region_found=reading.region_found,
+        body_sha256=obs.body_sha256,
+        settings_hash=watch.settings_hash,
     )
+    if obs.rebaseline and state.condition == "up" and state.current is not None:
+        return Transition(new, keep_version=not same)
     if state.condition == "new" or state.current is None:
         note = "" if reading.region_found else f" (nothing matches {watch.select!r})"
         event = _event(

@@ -50,9 +50,13 @@ def normalise_label(label: str | None) -> str | None:
     label = label.strip().strip("\"'").lower()
     label = _SUPERSETS.get(label, label)
     try:
-        return codecs.lookup(label).name
+        info = codecs.lookup(label)
     except (LookupError, ValueError):
         return None
+    # Python also registers codecs that are no text encoding (base64, rot13, undefined).
+    if not getattr(info, "_is_text_encoding", True) or info.name == "undefined":
+        return None
+    return info.name
 
 
 def content_type(headers: dict[str, str]) -> tuple[str, str | None]:
@@ -90,7 +94,11 @@ def decode_text(body: bytes, http_charset: str | None, html: bool) -> tuple[str,
     encoding = sniff_encoding(body, http_charset, html)
     if encoding == "utf-8" and body.startswith(codecs.BOM_UTF8):
         encoding = "utf-8-sig"
-    text = body.decode(encoding, errors="replace").removeprefix("\ufeff")
+    try:
+        text = body.decode(encoding, errors="replace").removeprefix("\ufeff")
+    except (UnicodeError, LookupError):
+        encoding = "utf-8"
+        text = body.decode(encoding, errors="replace")
     return text.replace("\x00", "\ufffd"), encoding.removesuffix("-sig")
 
 
