@@ -19,11 +19,14 @@ from scrubwatch.scheduling import CheckRequest
 logger = Logger(service="scrubwatch-checker")
 tracer = Tracer(service="scrubwatch-checker")
 metrics = Metrics(namespace="scrubwatch", service="scrubwatch-checker")
-processor = BatchProcessor(event_type=EventType.SQS)
+# A batch whose every record failed is reported like any other (the failed ids), so one
+# bad message alone does not count as a function error.
+processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
 
 
 @tracer.capture_method
 def record_handler(record: SQSRecord) -> None:
+    logger.remove_keys(["watch", "host"])  # keys of the previous record must not stick
     try:
         request = CheckRequest.model_validate_json(record.body)
     except ValueError:

@@ -44,6 +44,8 @@ _SIZE_UNITS = {
     "gib": 1024**3,
 }
 _ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
+# libyaml's composer is ten times faster and keeps the same line marks.
+_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _MAX_NODES = 200_000  # far beyond any real watch list; stops alias "billion laughs" files
 _PROBE_DOC = LexborHTMLParser("<html><body></body></html>")
 
@@ -352,7 +354,7 @@ def parse_watchlist(text: str, path: str = "watchlist.yaml") -> Watchlist:
     """Validates the whole file; raises ConfigError listing every problem found."""
     located = _Located()
     try:
-        root = yaml.compose(text, Loader=yaml.SafeLoader)
+        root = yaml.compose(text, Loader=_LOADER)
         data = located.build(root, ()) if root is not None else {}
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)

@@ -195,7 +195,12 @@ class Engine:
             return
         delivered: set[str] = {e.event_id for e in events}
         for publisher in self.publishers:
-            delivered &= set(publisher.publish(events))
+            try:
+                delivered &= set(publisher.publish(events))
+            except Exception:
+                # A broken channel must not stop the checks; the outbox keeps the events.
+                log.exception("%s failed; events kept for the next run", type(publisher).__name__)
+                delivered = set()
         self.state.delivered(delivered)
         known = {e.event_id for e in self._report.events}
         self._report.events.extend(e for e in events if e.event_id not in known)

@@ -1,0 +1,147 @@
+"""The sample events in events/ are what AWS would send, and the handlers take them as they are.
+
+`sam local invoke -e events/<name>.json` uses the same files; the SQS and SNS samples name
+the watches of the repository's watchlist.yaml, which the build bundles.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable
+from types import SimpleNamespace
+from typing import Any
+
+import boto3
+import pytest
+from aws_lambda_powertools.utilities.data_classes import SNSEvent, SQSEvent
+from pytest_httpserver import HTTPServer
+from scrubwatch.config import load_watchlist
+from scrubwatch.events import SCHEMA, SEVERITY, Event
+from scrubwatch.formatting import subject
+from scrubwatch.scheduling import CheckRequest, host_of
+from scrubwatch.sns_publisher import fit
+
+from .conftest import (
+    IGNORE_EMPTY_METRICS,
+    REPO,
+    LambdaContext,
+    Site,
+    Stack,
+    page,
+    sample_event,
+)
+
+pytestmark = IGNORE_EMPTY_METRICS
+
+BUNDLED = load_watchlist(REPO / "watchlist.yaml")
+
+
+def test_schedule_event_is_the_input_the_template_sets() -> None:
+    assert sample_event("schedule.json") == {"source": "scrubwatch.schedule"}
+
+
+def test_sqs_sample_is_a_batch_of_check_messages() -> None:
+    raw = sample_event("sqs-check.json")
+    event = SQSEvent(raw)
+    records = list(event.records)
+    assert len(records) == 2
+    assert len({r.message_id for r in records}) == 2
+    for record, data in zip(records, raw["Records"], strict=True):
+        assert record.event_source == "aws:sqs"
+        assert record.event_source_arn.startswith(f"arn:aws:sqs:{record.aws_region}:")
+        assert record.md5_of_body == hashlib.md5(record.body.encode()).hexdigest()
+        assert record.receipt_handle
+        assert record.attributes.approximate_receive_count == "1"
+        assert set(data["attributes"]) >= {
+            "ApproximateReceiveCount",
+            "SentTimestamp",
+            "SenderId",
+            "ApproximateFirstReceiveTimestamp",
+        }
+        request = CheckRequest.model_validate_json(record.body)
+        for watch_id in request.watches:
+            watch = BUNDLED.get(watch_id)
+            assert watch is not None, f"{watch_id} is not in watchlist.yaml"
+            assert host_of(watch) == request.host
+
+
+def test_sns_sample_is_a_gone_alert_as_the_checker_publishes_it() -> None:
+    raw = sample_event("sns-alert.json")
+    [record] = list(SNSEvent(raw).records)
+    assert record.event_source == "aws:sns"
+    sns = record.sns
+    data = json.loads(sns.message)
+    assert data["schema"] == SCHEMA
+    event = Event.from_json(data)
+    assert event.kind == "gone"
+    watch = BUNDLED.get(event.watch)
+    assert watch is not None and watch.url == event.url
+    for ref in (event.previous, event.current):
+        assert ref is not None and ref.evidence is not None
+        assert ref.evidence.startswith("s3://")
+        assert ref.evidence.endswith(f"/evidence/{event.watch}/{ref.version}.warc.gz")
+    # The Message is exactly the `default` the publisher would send for this event.
+    channels = ["email", "slack"]
+    _, structured = fit(event, channels)
+    assert json.loads(structured)["default"] == sns.message
+    assert sns.subject == subject(event)
+    attrs = raw["Records"][0]["Sns"]["MessageAttributes"]
+    assert attrs["kind"] == {"Type": "String", "Value": "gone"}
+    assert attrs["watch"] == {"Type": "String", "Value": event.watch}
+    assert attrs["severity"] == {"Type": "String", "Value": SEVERITY["gone"]}
+    assert attrs["channels"]["Type"] == "String.Array"
+    assert json.loads(attrs["channels"]["Value"]) == channels
+
+
+def test_checker_takes_the_sqs_sample_as_it_is(
+    aws: Stack, handlers: SimpleNamespace, site: Site, watchlist: Callable[..., Any]
+) -> None:
+    """The sample's watch ids, served from 127.0.0.1 instead of their real hosts."""
+    site.pages["/example"] = page("Example Domain", "<div><h1>Example Domain</h1></div>")
+    site.pages["/reserved"] = page("IANA", "<div id='main_right'><p>Reserved domains</p></div>")
+    watchlist(
+        [
+            {"id": "example-home", "url": site.url("/example")},
+            {"id": "iana-reserved", "url": site.url("/reserved")},
+        ]
+    )
+
+    reply = handlers.checker.lambda_handler(sample_event("sqs-check.json"), LambdaContext())
+
+    assert reply == {"batchItemFailures": []}
+    assert aws.state("example-home")["condition"] == "up"
+    assert aws.state("iana-reserved")["condition"] == "up"
+    assert sorted(site.paths) == ["/example", "/reserved"]
+
+
+def test_notifier_takes_the_sns_sample_as_it_is(
+    aws: Stack,
+    handlers: SimpleNamespace,
+    slack_hook: HTTPServer,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    path = "/services/T0000/B0000/sample"
+    boto3.client("ssm").put_parameter(
+        Name="/scrubwatch/slack", Type="SecureString", Value=slack_hook.url_for(path)
+    )
+    monkeypatch.setenv("SLACK_WEBHOOK_PARAM", "/scrubwatch/slack")
+    slack_hook.expect_oneshot_request(path, method="POST").respond_with_data("ok")
+
+    reply = handlers.notifier.lambda_handler(sample_event("sns-alert.json"), LambdaContext())
+
+    assert reply == {"posted": 1}
+    slack_hook.check_assertions()
+    posted = json.loads(slack_hook.log[0][0].get_data())
+    assert posted["text"].startswith("GONE: Example Domain home page")
+    assert posted["blocks"][0]["text"]["text"] == "GONE: Example Domain home page"
+
+
+def test_notifier_without_a_webhook_posts_nothing(
+    aws: Stack, handlers: SimpleNamespace, slack_hook: HTTPServer
+) -> None:
+    """The template's default: SlackWebhookParameter empty, so no Slack at all."""
+    reply = handlers.notifier.lambda_handler(sample_event("sns-alert.json"), LambdaContext())
+
+    assert reply == {"posted": 0}
+    assert slack_hook.log == []

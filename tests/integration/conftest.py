@@ -1,0 +1,59 @@
+"""Fixtures for the integration tests; every server listens on a loopback address."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from pytest_httpserver import HTTPServer
+
+from .helpers import Harness, Listener, RawServer, Site
+
+
+@pytest.fixture
+def site(httpserver: HTTPServer) -> Site:
+    return Site(httpserver)
+
+
+@pytest.fixture
+def harness(tmp_path: Path) -> Iterator[Callable[..., Harness]]:
+    made: list[Harness] = []
+
+    def make(watches: list[dict[str, Any]], **kwargs: Any) -> Harness:
+        h = Harness(tmp_path / f"state{len(made)}", watches, **kwargs)
+        made.append(h)
+        return h
+
+    yield make
+    for h in made:
+        h.close()
+
+
+@pytest.fixture
+def raw_server() -> Iterator[Callable[..., RawServer]]:
+    made: list[RawServer] = []
+
+    def make(reply: Callable[[bytes, Any], None], host: str = "127.0.0.1") -> RawServer:
+        server = RawServer(reply, host)
+        made.append(server)
+        return server
+
+    yield make
+    for server in made:
+        server.close()
+
+
+@pytest.fixture
+def listener() -> Iterator[Callable[..., Listener]]:
+    made: list[Listener] = []
+
+    def make(host: str, port: int = 0) -> Listener:
+        sock = Listener(host, port)
+        made.append(sock)
+        return sock
+
+    yield make
+    for sock in made:
+        sock.close()

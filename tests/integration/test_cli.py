@@ -1,0 +1,394 @@
+"""The ``scrubwatch`` command against a real local server."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from scrubwatch.cli import main
+
+from .helpers import Page, Site, page
+
+SCRUBWATCH = str(Path(sys.executable).with_name("scrubwatch"))
+PROBLEM = re.compile(r"^(?P<file>[^:]+\.yaml):(?P<line>\d+): (?P<field>[^:]+): (?P<msg>.+)$")
+
+BAD = """\
+settings:
+  timeout: 20 parsecs
+watches:
+  - id: careers
+    url: https://example.com/careers.html
+    selector: "#jobs"
+  - id: ftp
+    url: ftp://example.com/file.txt
+    ignore: ['(unclosed']
+  - id: map
+    url: https://example.com/campus.html
+    select: "div[["
+"""
+
+
+def write_watchlist(path: Path, site: Site, **extra: Any) -> Path:
+    site.set("/careers.html", jobs(["Optical Engineer", "Firmware Engineer, Urumqi"]))
+    site.set("/campus.html", page("Campus", '<div id="rd-map"><p>Urumqi R&amp;D</p></div>'))
+    data = {
+        "settings": {"allow_networks": ["127.0.0.1/32"], "retries": 0, "confirm_gone": 2},
+        "watches": [
+            {
+                "id": "careers",
+                "url": site.url("/careers.html"),
+                "select": "#jobs",
+                "items": "li.job",
+            },
+            {"id": "rd-map", "url": site.url("/campus.html"), "select": "#rd-map"},
+        ],
+        **extra,
+    }
+    path.write_text(yaml.safe_dump(data, sort_keys=False), "utf-8")
+    return path
+
+
+def jobs(items: list[str]) -> str:
+    lis = "".join(f'<li class="job">{i}</li>' for i in items)
+    return page("Careers", f'<ul id="jobs">{lis}</ul>')
+
+
+def run_cli(*args: str, cwd: Path, env: dict[str, str] | None = None) -> Any:
+    full_env = {k: v for k, v in os.environ.items() if not k.startswith("SCRUBWATCH_")}
+    full_env.update(env or {})
+    return subprocess.run(
+        [SCRUBWATCH, *args],
+        cwd=cwd,
+        env=full_env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+@pytest.fixture(autouse=True)
+def _no_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("SCRUBWATCH_CONFIG", raising=False)
+    monkeypatch.delenv("SCRUBWATCH_STATE", raising=False)
+
+
+# --- validate ------------------------------------------------------------------------------
+
+
+def test_validate_good_file(tmp_path: Path, site: Site, capsys: pytest.CaptureFixture[str]) -> None:
+    config = write_watchlist(tmp_path / "watchlist.yaml", site)
+
+    assert main(["validate", "-c", str(config)]) == 0
+
+    out = capsys.readouterr().out
+    assert "2 watch" in out
+    assert not (tmp_path / ".scrubwatch").exists()
+    assert site.seen() == []  # validating fetches nothing
+
+
+def test_validate_bad_file_lists_every_problem(tmp_path: Path) -> None:
+    config = tmp_path / "watchlist.yaml"
+    config.write_text(BAD, "utf-8")
+
+    proc = run_cli("validate", "-c", str(config), cwd=tmp_path)
+
+    assert proc.returncode == 2
+    assert "Traceback" not in proc.stderr
+    lines = proc.stderr.strip().splitlines()
+    problems = [PROBLEM.match(line) for line in lines]
+    assert all(problems), lines
+    found = {(int(m["line"]), m["field"]) for m in problems if m}
+    assert found == {
+        (2, "settings.timeout"),
+        (6, "watches[0].selector"),
+        (8, "watches[1].url"),
+        (9, "watches[1].ignore[0]"),
+        (12, "watches[2].select"),
+    }
+    assert all(m["file"] == str(config) for m in problems if m)
+    assert not (tmp_path / ".scrubwatch").exists()
+
+
+@pytest.mark.parametrize(
+    ("text", "line", "field"),
+    [
+        ("watches:\n  - url: https://a.example/\n    every: soon\n", 3, "watches[0].every"),
+        ("settings:\n  max_bytes: lots\nwatches: []\n", 2, "settings.max_bytes"),
+        (
+            "watches:\n  - id: x\n    url: https://a.example/\n"
+            "  - id: x\n    url: https://b.example/\n",
+            4,
+            "watches[1].id",
+        ),
+        ("watches:\n  - id: x\n    name: a: b\n    url: https://a.example/\n", 3, "YAML syntax"),
+    ],
+    ids=["duration", "size", "duplicate-id", "yaml-syntax"],
+)
+def test_validate_reports_file_line_and_field(
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    text: str,
+    line: int,
+    field: str,
+) -> None:
+    config = tmp_path / "w.yaml"
+    config.write_text(text, "utf-8")
+
+    assert main(["validate", "-c", str(config)]) == 2
+
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1, err
+    assert err[0].startswith(f"{config}:{line}: {field}: ")
+
+
+def test_check_on_a_bad_file_touches_no_state(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    config = tmp_path / "watchlist.yaml"
+    config.write_text(BAD, "utf-8")
+    state = tmp_path / "state"
+    monkeypatch.chdir(tmp_path)
+
+    assert main(["check", "--force", "-c", str(config), "--state", str(state)]) == 2
+    assert main(["check", "--force", "-c", str(config)]) == 2
+
+    err = capsys.readouterr().err.splitlines()
+    assert len(err) == 10  # five problems, twice
+    assert all(PROBLEM.match(line) for line in err)
+    assert not state.exists()
+    assert not (tmp_path / ".scrubwatch").exists()
+
+
+# --- check ---------------------------------------------------------------------------------
+
+
+def test_check_json_writes_one_event_per_line(tmp_path: Path, site: Site) -> None:
+    config = write_watchlist(tmp_path / "watchlist.yaml", site)
+
+    proc = run_cli("check", "--force", "--json", "-c", str(config), cwd=tmp_path)
+
+    assert proc.returncode == 0, proc.stderr
+    lines = proc.stdout.splitlines()
+    events = [json.loads(line) for line in lines]
+    assert sorted((e["watch"], e["kind"]) for e in events) == [
+        ("careers", "first_seen"),
+        ("rd-map", "first_seen"),
+    ]
+    assert all(e["schema"] == "scrubwatch.event/1" for e in events)
+    assert "Checked 2 watch" in proc.stderr
+    assert (tmp_path / ".scrubwatch" / "state.sqlite3").exists()
+
+    # The page is scrubbed: the next check prints only the change.
+    site.set("/careers.html", jobs(["Optical Engineer"]))
+    site.set("/campus.html", page("Campus", "<p>Nothing here</p>"))
+    proc = run_cli("check", "--force", "--json", "-c", str(config), cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    events = [json.loads(line) for line in proc.stdout.splitlines()]
+    assert sorted((e["watch"], e["kind"]) for e in events) == [
+        ("careers", "changed"),
+        ("rd-map", "element_missing"),
+    ]
+    careers = next(e for e in events if e["watch"] == "careers")
+    assert careers["removed"] == ["Firmware Engineer, Urumqi"]
+
+    # Nothing new: nothing on stdout.
+    proc = run_cli("check", "--force", "--json", "-c", str(config), cwd=tmp_path)
+    assert proc.returncode == 0
+    assert proc.stdout == ""
+
+
+def test_check_without_json_prints_readable_alerts(
+    tmp_path: Path, site: Site, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = write_watchlist(tmp_path / "watchlist.yaml", site)
+    assert main(["check", "--force", "-c", str(config)]) == 0
+    capsys.readouterr()
+    site.set("/careers.html", jobs(["Optical Engineer"]))
+
+    assert main(["check", "--force", "-c", str(config)]) == 0
+
+    out = capsys.readouterr().out
+    assert "[CHANGED]" in out
+    assert "Firmware Engineer, Urumqi" in out
+    assert "Checked 2 watch" in out
+
+
+def test_check_only_checks_the_named_watch(
+    tmp_path: Path, site: Site, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = write_watchlist(tmp_path / "watchlist.yaml", site)
+
+    assert main(["check", "--force", "--json", "--only", "rd-map", "-c", str(config)]) == 0
+
+    events = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert [e["watch"] for e in events] == ["rd-map"]
+    assert site.seen("/careers.html") == []
+
+
+def test_check_only_unknown_id_is_a_usage_error(
+    tmp_path: Path, site: Site, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = write_watchlist(tmp_path / "watchlist.yaml", site)
+    state = tmp_path / "state"
+
+    code = main(["check", "--only", "unknown-id", "-c", str(config), "--state", str(state)])
+
+    assert code == 2
+    assert "unknown-id" in capsys.readouterr().err
+    assert site.seen() == []
+    assert not state.exists()
+
+
+def test_check_without_force_checks_only_due_watches(
+    tmp_path: Path, site: Site, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = write_watchlist(tmp_path / "watchlist.yaml", site)
+    assert main(["check", "--json", "-c", str(config)]) == 0
+    assert len(capsys.readouterr().out.splitlines()) == 2
+    mark = site.mark()
+
+    assert main(["check", "--json", "-c", str(config)]) == 0  # every: 6h, nothing is due
+
+    assert site.seen(since=mark) == []
+    assert main(["check", "--json", "--force", "-c", str(config)]) == 0
+    assert len(site.seen(since=mark)) == 2
+
+
+def test_check_exits_0_when_it_finds_problems(
+    tmp_path: Path, site: Site, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = tmp_path / "watchlist.yaml"
+    site.set("/x.html", Page("nope", status=404))
+    config.write_text(
+        yaml.safe_dump(
+            {
+                "settings": {"confirm_gone": 1, "retries": 0},  # no allow_networks
+                "watches": [{"id": "x", "url": site.url("/x.html")}],
+            }
+        ),
+        "utf-8",
+    )
+
+    assert main(["check", "--force", "--json", "-c", str(config)]) == 0
+
+    [event] = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert (event["kind"], event["reason"]) == ("error", "forbidden_address")
+    assert site.seen() == []
+
+
+# --- history and diff ----------------------------------------------------------------------
+
+
+def test_history_and_diff(tmp_path: Path, site: Site, capsys: pytest.CaptureFixture[str]) -> None:
+    config = write_watchlist(tmp_path / "watchlist.yaml", site)
+    assert main(["check", "--force", "-c", str(config)]) == 0
+    site.set("/careers.html", jobs(["Optical Engineer", "Buyer, Hangzhou"]))
+    assert main(["check", "--force", "-c", str(config)]) == 0
+    capsys.readouterr()
+
+    assert main(["history", "careers", "--json", "-c", str(config)]) == 0
+    rows = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert len(rows) == 2
+    for row in rows:
+        assert {"version", "fetched_at", "status", "evidence"} <= row.keys()
+        assert row["status"] == 200
+        assert re.fullmatch(r"[0-9a-f]{64}", row["version"])
+        assert Path(row["evidence"].removeprefix("file://")).is_file()
+    assert rows[0]["version"] != rows[1]["version"]
+    assert rows[0]["fetched_at"] <= rows[1]["fetched_at"]
+
+    assert main(["history", "careers", "-c", str(config)]) == 0
+    assert len(capsys.readouterr().out.splitlines()) == 2
+
+    assert main(["diff", "careers", "-c", str(config)]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert "-Firmware Engineer, Urumqi" in out
+    assert "+Buyer, Hangzhou" in out
+    assert " Optical Engineer" in out
+    assert not any("\x1b[" in line for line in out)  # not a terminal: no colour
+
+    old, new = rows[0]["version"][:10], rows[1]["version"][:10]
+    assert main(["diff", "careers", "--from", new, "--to", old, "-c", str(config)]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert "+Firmware Engineer, Urumqi" in out
+    assert "-Buyer, Hangzhou" in out
+
+
+def test_history_of_an_unknown_watch_is_a_usage_error(
+    tmp_path: Path, site: Site, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = write_watchlist(tmp_path / "watchlist.yaml", site)
+    assert main(["check", "--force", "-c", str(config)]) == 0
+    capsys.readouterr()
+
+    assert main(["history", "nope", "--json", "-c", str(config)]) == 2
+    assert capsys.readouterr().out == ""
+
+
+# --- environment ---------------------------------------------------------------------------
+
+
+def test_environment_variables_choose_config_and_state(
+    tmp_path: Path,
+    site: Site,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    (tmp_path / "conf").mkdir()
+    config = write_watchlist(tmp_path / "conf" / "mine.yaml", site)
+    state = tmp_path / "elsewhere" / "state"
+    cwd = tmp_path / "cwd"
+    cwd.mkdir()
+    monkeypatch.chdir(cwd)
+    monkeypatch.setenv("SCRUBWATCH_CONFIG", str(config))
+    monkeypatch.setenv("SCRUBWATCH_STATE", str(state))
+
+    assert main(["validate"]) == 0
+    assert str(config) in capsys.readouterr().out
+    assert main(["check", "--force", "--json"]) == 0
+    events = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+
+    assert len(events) == 2
+    assert (state / "state.sqlite3").is_file()
+    assert not (cwd / ".scrubwatch").exists()
+    assert not (tmp_path / "conf" / ".scrubwatch").exists()
+    assert all(e["current"]["evidence"].startswith(state.resolve().as_uri()) for e in events)
+    assert main(["history", "careers", "--json"]) == 0
+    assert len(capsys.readouterr().out.splitlines()) == 1
+
+
+def test_default_state_is_beside_the_watch_list(
+    tmp_path: Path, site: Site, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "conf").mkdir()
+    config = write_watchlist(tmp_path / "conf" / "watchlist.yaml", site)
+    cwd = tmp_path / "cwd"
+    cwd.mkdir()
+    monkeypatch.chdir(cwd)
+
+    assert main(["check", "--force", "-c", str(config)]) == 0
+
+    assert (tmp_path / "conf" / ".scrubwatch" / "state.sqlite3").is_file()
+    assert not (cwd / ".scrubwatch").exists()
+
+
+# --- demo ----------------------------------------------------------------------------------
+
+
+def test_demo(tmp_path: Path) -> None:
+    proc = run_cli("demo", cwd=tmp_path)
+
+    assert proc.returncode == 0, proc.stderr
+    assert "Traceback" not in proc.stderr
+    for label in ("GONE", "REMOVED", "CHANGED"):
+        assert f"[{label}]" in proc.stdout
+    assert "iframe: https://maps.example.net/" in proc.stdout
+    assert "now answers 404" in proc.stdout
+    assert "redirects to" in proc.stdout

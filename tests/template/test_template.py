@@ -1,0 +1,438 @@
+"""template.yaml: linted by cfn-lint and `sam validate --lint`, and checked after the SAM
+transform (what CloudFormation will actually create).
+
+`sam validate --lint` needs the SAM CLI: the path in $SAM_CLI, else `sam` on PATH.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from samtranslator.translator.transform import transform
+from samtranslator.yaml_helper import yaml_parse
+from scrubwatch.aws_app import DEFAULT_WATCHLIST
+from scrubwatch.config import CHANNELS
+
+REPO = Path(__file__).resolve().parents[2]
+TEMPLATE = REPO / "template.yaml"
+PARAMETERS = {"AlertEmail": "alerts@example.org"}
+
+
+# --- linters --------------------------------------------------------------------------
+
+
+def test_cfn_lint_is_clean() -> None:
+    cfn_lint = Path(sys.executable).with_name("cfn-lint")
+    command = str(cfn_lint) if cfn_lint.exists() else shutil.which("cfn-lint")
+    assert command, "cfn-lint is not installed (it is in the dev extra)"
+    result = subprocess.run(
+        [command, str(TEMPLATE)], cwd=REPO, capture_output=True, text=True, timeout=300
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_sam_validate_lint_is_clean() -> None:
+    sam = os.environ.get("SAM_CLI") or shutil.which("sam")
+    assert sam, "the SAM CLI is needed: set SAM_CLI to its path or put `sam` on PATH"
+    env = {**os.environ, "SAM_CLI_TELEMETRY": "0", "AWS_DEFAULT_REGION": "us-east-1"}
+    result = subprocess.run(
+        [sam, "validate", "--lint", "--template-file", str(TEMPLATE), "--region", "us-east-1"],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "is a valid SAM Template" in result.stdout + result.stderr
+
+
+# --- the translated template ------------------------------------------------------------
+
+
+class _NoManagedPolicies:
+    """The managed-policy loader `transform` wants; this template names no managed policy
+    by name, so nothing needs looking up in IAM."""
+
+    def load(self) -> dict[str, str]:
+        return {}
+
+
+def translate(parameters: dict[str, Any]) -> dict[str, Any]:
+    sam = yaml_parse(TEMPLATE.read_text())
+    # As `sam validate` does: local code folders become S3 locations, as after packaging.
+    for resource in sam["Resources"].values():
+        props = resource.get("Properties", {})
+        for key in ("CodeUri", "ContentUri"):
+            if key in props:
+                props[key] = "s3://packaged/code.zip"
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("AWS_DEFAULT_REGION", "us-east-1")  # the translator's boto3 session asks
+        out: dict[str, Any] = transform(sam, dict(parameters), _NoManagedPolicies())
+    return out
+
+
+@pytest.fixture(scope="module")
+def cfn() -> dict[str, Any]:
+    return translate(PARAMETERS)
+
+
+def of_type(cfn: dict[str, Any], kind: str) -> dict[str, dict[str, Any]]:
+    return {name: r for name, r in cfn["Resources"].items() if r["Type"] == kind}
+
+
+def props(cfn: dict[str, Any], name: str) -> dict[str, Any]:
+    p: dict[str, Any] = cfn["Resources"][name]["Properties"]
+    return p
+
+
+def target(value: Any) -> str | None:
+    """The logical id a Ref or GetAtt points at."""
+    if isinstance(value, dict):
+        if "Ref" in value:
+            return str(value["Ref"])
+        if "Fn::GetAtt" in value:
+            att = value["Fn::GetAtt"]
+            return str(att[0] if isinstance(att, list) else att.split(".")[0])
+    return None
+
+
+def function_named(cfn: dict[str, Any], logical_id: str) -> dict[str, Any]:
+    assert cfn["Resources"][logical_id]["Type"] == "AWS::Lambda::Function"
+    return props(cfn, logical_id)
+
+
+def alarms_on_queue(cfn: dict[str, Any], queue: str) -> list[dict[str, Any]]:
+    out = []
+    for alarm in of_type(cfn, "AWS::CloudWatch::Alarm").values():
+        p = alarm["Properties"]
+        dims = {d["Name"]: target(d["Value"]) for d in p.get("Dimensions", [])}
+        if p.get("Namespace") == "AWS/SQS" and dims.get("QueueName") == queue:
+            out.append(p)
+    return out
+
+
+def test_every_function_has_a_failure_destination(cfn: dict[str, Any]) -> None:
+    functions = of_type(cfn, "AWS::Lambda::Function")
+    assert set(functions) == {"SchedulerFunction", "CheckerFunction", "NotifierFunction"}
+    on_failure = {
+        target(p["Properties"]["FunctionName"]): p["Properties"]["DestinationConfig"]["OnFailure"]
+        for p in of_type(cfn, "AWS::Lambda::EventInvokeConfig").values()
+        if p["Properties"].get("DestinationConfig", {}).get("OnFailure")
+    }
+    for name, function in functions.items():
+        p = function["Properties"]
+        destination = p.get("DeadLetterConfig", {}).get("TargetArn") or on_failure.get(
+            name, {}
+        ).get("Destination")
+        assert destination, f"{name} has neither a DeadLetterConfig nor an OnFailure destination"
+        queue = target(destination)
+        assert queue is not None
+        assert cfn["Resources"][queue]["Type"] == "AWS::SQS::Queue"
+        # Someone hears of it: an alarm watches that queue and tells a topic.
+        watching = alarms_on_queue(cfn, queue)
+        assert watching, f"no alarm on {queue}, where {name}'s failures go"
+        assert all(a["AlarmActions"] for a in watching)
+
+
+def _statements(document: dict[str, Any]) -> list[dict[str, Any]]:
+    statements = document.get("Statement", [])
+    return statements if isinstance(statements, list) else [statements]
+
+
+def _actions(statement: dict[str, Any]) -> list[str]:
+    actions = statement.get("Action", statement.get("NotAction", []))
+    return [actions] if isinstance(actions, str) else list(actions)
+
+
+def iam_statements(cfn: dict[str, Any]) -> Iterator[tuple[str, dict[str, Any]]]:
+    for name, role in of_type(cfn, "AWS::IAM::Role").items():
+        for policy in role["Properties"].get("Policies", []):
+            for statement in _statements(policy["PolicyDocument"]):
+                yield f"{name}/{policy['PolicyName']}", statement
+    for kind in ("AWS::IAM::Policy", "AWS::IAM::ManagedPolicy"):
+        for name, policy in of_type(cfn, kind).items():
+            for statement in _statements(policy["Properties"]["PolicyDocument"]):
+                yield name, statement
+
+
+def test_no_iam_statement_has_a_wildcard_action(cfn: dict[str, Any]) -> None:
+    statements = list(iam_statements(cfn))
+    assert len(statements) >= 6  # the functions' own policies are there to be checked
+    for where, statement in statements:
+        assert "NotAction" not in statement, f"{where}: NotAction grants by exclusion"
+        for action in _actions(statement):
+            assert "*" not in action, f"{where}: wildcard action {action!r}"
+        if statement.get("Effect") == "Allow":
+            assert statement.get("Resource") != "*", f"{where}: Resource '*'"
+
+
+def test_resource_policies_allow_no_wildcard_action(cfn: dict[str, Any]) -> None:
+    """Resource policies (bucket, topic) are not IAM identity policies, but what they Allow
+    must be as narrow. A Deny is different: the bucket's TLS-only statement denies `s3:*`
+    on purpose, since it must cover every action; it is accepted only with a Condition."""
+    documents = [
+        (name, r["Properties"]["PolicyDocument"])
+        for kind in ("AWS::S3::BucketPolicy", "AWS::SNS::TopicPolicy", "AWS::SQS::QueuePolicy")
+        for name, r in of_type(cfn, kind).items()
+    ]
+    assert documents
+    for name, document in documents:
+        for statement in _statements(document):
+            wildcard = [a for a in _actions(statement) if "*" in a]
+            if statement["Effect"] == "Allow":
+                assert not wildcard, f"{name}: Allow with wildcard action {wildcard}"
+            elif wildcard:
+                assert statement.get("Condition"), f"{name}: unconditional Deny {wildcard}"
+
+
+def test_managed_policies_are_only_the_lambda_basics(cfn: dict[str, Any]) -> None:
+    """SAM attaches AWS-managed policies for logs, X-Ray and the SQS event source; nothing
+    broader may come in that way."""
+    allowed = {
+        "arn:aws:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole",
+        "arn:aws:iam::aws:policy/AWSXrayWriteOnlyAccess",
+        "arn:aws:iam::aws:policy/service-role/AWSLambdaSQSQueueExecutionRole",
+    }
+    for name, role in of_type(cfn, "AWS::IAM::Role").items():
+        arns = set(map(str, role["Properties"].get("ManagedPolicyArns", [])))
+        assert arns <= allowed, f"{name}: {sorted(arns - allowed)}"
+
+
+def test_runtime_and_architecture(cfn: dict[str, Any]) -> None:
+    layers = of_type(cfn, "AWS::Lambda::LayerVersion")
+    assert len(layers) == 1
+    [(layer_id, layer)] = layers.items()
+    assert layer["Properties"]["CompatibleRuntimes"] == ["python3.12"]
+    assert layer["Properties"]["CompatibleArchitectures"] == ["x86_64"]
+    for name, function in of_type(cfn, "AWS::Lambda::Function").items():
+        p = function["Properties"]
+        assert p["Runtime"] == "python3.12", name
+        assert p["Architectures"] == ["x86_64"], name
+        assert p["Handler"] == "handler.lambda_handler", name
+        assert [target(x) for x in p["Layers"]] == [layer_id], name
+        assert p["TracingConfig"] == {"Mode": "Active"}, name
+
+
+def test_functions_are_given_their_configuration(cfn: dict[str, Any]) -> None:
+    expected = {
+        "TABLE_NAME": "Table",
+        "BUCKET_NAME": "EvidenceBucket",
+        "QUEUE_URL": "CheckQueue",
+        "TOPIC_ARN": "AlertTopic",
+        "SLACK_WEBHOOK_PARAM": "SlackWebhookParameter",
+    }
+    for name, function in of_type(cfn, "AWS::Lambda::Function").items():
+        variables = function["Properties"]["Environment"]["Variables"]
+        for variable, logical_id in expected.items():
+            assert target(variables[variable]) == logical_id, f"{name}: {variable}"
+        assert variables["WATCHLIST_PATH"] == DEFAULT_WATCHLIST  # where the layer puts it
+
+
+def test_check_queue_feeds_the_checker_with_room_for_retries(cfn: dict[str, Any]) -> None:
+    [mapping] = of_type(cfn, "AWS::Lambda::EventSourceMapping").values()
+    m = mapping["Properties"]
+    checker = function_named(cfn, "CheckerFunction")
+    assert target(m["FunctionName"]) == "CheckerFunction"
+    queue_id = target(m["EventSourceArn"])
+    assert queue_id == "CheckQueue"
+    assert m["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+    assert 1 <= m["BatchSize"] <= 10
+    queue = props(cfn, queue_id)
+    assert queue["VisibilityTimeout"] >= 6 * checker["Timeout"]
+    redrive = queue["RedrivePolicy"]
+    assert redrive["maxReceiveCount"] == 3
+    dlq = target(redrive["deadLetterTargetArn"])
+    assert dlq is not None and dlq != queue_id
+    assert cfn["Resources"][dlq]["Type"] == "AWS::SQS::Queue"
+    assert props(cfn, dlq)["MessageRetentionPeriod"] == 1209600
+    assert alarms_on_queue(cfn, dlq), "nobody hears of messages in the dead-letter queue"
+
+
+def test_schedule_has_no_fixed_name_and_an_explicit_input(cfn: dict[str, Any]) -> None:
+    [schedule] = of_type(cfn, "AWS::Scheduler::Schedule").values()
+    p = schedule["Properties"]
+    assert "Name" not in p  # OmitName: two stacks in one account do not collide
+    assert target(p["ScheduleExpression"]) == "Schedule"
+    t = p["Target"]
+    assert target(t["Arn"]) == "SchedulerFunction"
+    sample = json.loads((REPO / "events" / "schedule.json").read_text())
+    assert json.loads(t["Input"]) == sample
+    assert t["RetryPolicy"]["MaximumRetryAttempts"] >= 1
+    assert cfn["Resources"][target(t["DeadLetterConfig"]["Arn"])]["Type"] == "AWS::SQS::Queue"
+
+
+def test_evidence_bucket_is_private_encrypted_versioned_and_tls_only(
+    cfn: dict[str, Any],
+) -> None:
+    bucket = cfn["Resources"]["EvidenceBucket"]
+    assert bucket["DeletionPolicy"] == "Retain"
+    p = bucket["Properties"]
+    assert p["PublicAccessBlockConfiguration"] == {
+        "BlockPublicAcls": True,
+        "BlockPublicPolicy": True,
+        "IgnorePublicAcls": True,
+        "RestrictPublicBuckets": True,
+    }
+    [rule] = p["BucketEncryption"]["ServerSideEncryptionConfiguration"]
+    assert rule["ServerSideEncryptionByDefault"]["SSEAlgorithm"] in ("AES256", "aws:kms")
+    assert p["VersioningConfiguration"] == {"Status": "Enabled"}
+    policies = [
+        r["Properties"]
+        for r in of_type(cfn, "AWS::S3::BucketPolicy").values()
+        if target(r["Properties"]["Bucket"]) == "EvidenceBucket"
+    ]
+    assert len(policies) == 1
+    tls = [
+        s
+        for s in _statements(policies[0]["PolicyDocument"])
+        if s["Effect"] == "Deny"
+        and s.get("Condition", {}).get("Bool", {}).get("aws:SecureTransport") in ("false", False)
+    ]
+    assert len(tls) == 1
+    statement = tls[0]
+    assert statement["Principal"] == "*"
+    assert _actions(statement) == ["s3:*"]
+    resources = statement["Resource"]
+    assert {"Fn::GetAtt": ["EvidenceBucket", "Arn"]} in resources  # the bucket
+    assert {"Fn::Sub": "${EvidenceBucket.Arn}/*"} in resources  # and every object
+
+
+def test_table_has_point_in_time_recovery_and_encryption(cfn: dict[str, Any]) -> None:
+    p = props(cfn, "Table")
+    assert p["PointInTimeRecoverySpecification"] == {"PointInTimeRecoveryEnabled": True}
+    assert p["SSESpecification"]["SSEEnabled"] is True
+    assert p["BillingMode"] == "PAY_PER_REQUEST"
+    # The keys the DynamoDB adapter (and the moto tests) use.
+    assert {(a["AttributeName"], a["AttributeType"]) for a in p["AttributeDefinitions"]} == {
+        ("pk", "S"),
+        ("sk", "S"),
+    }
+    assert {(k["AttributeName"], k["KeyType"]) for k in p["KeySchema"]} == {
+        ("pk", "HASH"),
+        ("sk", "RANGE"),
+    }
+
+
+def test_subscriptions_get_only_the_channels_they_serve(cfn: dict[str, Any]) -> None:
+    by_protocol: dict[str, dict[str, Any]] = {}
+    for sub in of_type(cfn, "AWS::SNS::Subscription").values():
+        p = sub["Properties"]
+        if target(p["TopicArn"]) == "AlertTopic":
+            by_protocol[p["Protocol"]] = p
+    assert set(by_protocol) == {"email", "lambda"}
+    assert by_protocol["email"]["FilterPolicy"] == {"channels": ["email"]}
+    assert target(by_protocol["lambda"]["Endpoint"]) == "NotifierFunction"
+    assert by_protocol["lambda"]["FilterPolicy"] == {"channels": ["slack"]}
+    for p in by_protocol.values():
+        assert p["FilterPolicyScope"] == "MessageAttributes"
+        assert set(p["FilterPolicy"]["channels"]) <= set(CHANNELS)
+
+
+def test_alarms_on_function_errors_reach_an_unfiltered_subscription(
+    cfn: dict[str, Any],
+) -> None:
+    alarms = of_type(cfn, "AWS::CloudWatch::Alarm").values()
+    errors = {
+        target(d["Value"])
+        for a in alarms
+        if a["Properties"]["Namespace"] == "AWS/Lambda"
+        and a["Properties"]["MetricName"] == "Errors"
+        for d in a["Properties"]["Dimensions"]
+        if d["Name"] == "FunctionName"
+    }
+    assert {"SchedulerFunction", "CheckerFunction"} <= errors
+    subscriptions = [s["Properties"] for s in of_type(cfn, "AWS::SNS::Subscription").values()]
+    for alarm in alarms:
+        for action in alarm["Properties"]["AlarmActions"]:
+            topic = target(action)
+            assert cfn["Resources"][topic]["Type"] == "AWS::SNS::Topic"
+            # Alarm notifications carry no message attributes: a filter would drop them.
+            assert any(
+                target(s["TopicArn"]) == topic and "FilterPolicy" not in s for s in subscriptions
+            ), f"alarm notifications on {topic} reach nobody"
+
+
+# --- conditions: Object Lock and Slack follow their parameters ------------------------
+
+
+def _parameter(cfn: dict[str, Any], values: dict[str, Any], name: str) -> Any:
+    return values.get(name, cfn["Parameters"][name].get("Default"))
+
+
+def _condition(cfn: dict[str, Any], values: dict[str, Any], expr: Any) -> Any:
+    if isinstance(expr, dict) and len(expr) == 1:
+        [(fn, arg)] = expr.items()
+        if fn == "Ref":
+            return _parameter(cfn, values, arg)
+        if fn == "Condition":
+            return _condition(cfn, values, cfn["Conditions"][arg])
+        if fn == "Fn::Not":
+            return not _condition(cfn, values, arg[0])
+        if fn == "Fn::Equals":
+            a, b = (_condition(cfn, values, x) for x in arg)
+            return str(a) == str(b)
+        if fn == "Fn::And":
+            return all(_condition(cfn, values, x) for x in arg)
+        if fn == "Fn::Or":
+            return any(_condition(cfn, values, x) for x in arg)
+    return expr
+
+
+_NO_VALUE = object()
+
+
+def _resolve(cfn: dict[str, Any], values: dict[str, Any], value: Any) -> Any:
+    """Applies Fn::If (and drops AWS::NoValue) the way CloudFormation would."""
+    if isinstance(value, dict):
+        if value == {"Ref": "AWS::NoValue"}:
+            return _NO_VALUE
+        if set(value) == {"Fn::If"}:
+            name, yes, no = value["Fn::If"]
+            chosen = yes if _condition(cfn, values, cfn["Conditions"][name]) else no
+            return _resolve(cfn, values, chosen)
+        out = {k: _resolve(cfn, values, v) for k, v in value.items()}
+        return {k: v for k, v in out.items() if v is not _NO_VALUE}
+    if isinstance(value, list):
+        return [v for v in (_resolve(cfn, values, x) for x in value) if v is not _NO_VALUE]
+    return value
+
+
+@pytest.mark.parametrize(("days", "locked"), [(0, False), (7, True)])
+def test_object_lock_only_when_asked(cfn: dict[str, Any], days: int, locked: bool) -> None:
+    values = {**PARAMETERS, "EvidenceObjectLockDays": days}
+    bucket = _resolve(cfn, values, props(cfn, "EvidenceBucket"))
+    if not locked:
+        assert "ObjectLockEnabled" not in bucket
+        assert "ObjectLockConfiguration" not in bucket
+        return
+    assert bucket["ObjectLockEnabled"] is True
+    lock = bucket["ObjectLockConfiguration"]
+    assert lock["ObjectLockEnabled"] == "Enabled"
+    retention = lock["Rule"]["DefaultRetention"]
+    assert retention["Mode"] == "COMPLIANCE"
+    assert _condition(cfn, values, retention["Days"]) == days
+
+
+@pytest.mark.parametrize("parameter", ["", "/scrubwatch/slack-webhook"])
+def test_notifier_may_read_only_the_slack_parameter(cfn: dict[str, Any], parameter: str) -> None:
+    values = {**PARAMETERS, "SlackWebhookParameter": parameter}
+    role = _resolve(cfn, values, props(cfn, "NotifierFunctionRole"))
+    ssm = [
+        s
+        for policy in role["Policies"]
+        for s in _statements(policy["PolicyDocument"])
+        if "ssm:GetParameter" in _actions(s)
+    ]
+    assert len(ssm) == 1
+    resource = ssm[0]["Resource"]["Fn::Sub"]
+    expected = "${SlackWebhookParameter}" if parameter else "/scrubwatch/none"
+    assert resource.endswith(f":parameter{expected}")
