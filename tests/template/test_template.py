@@ -195,12 +195,11 @@ def test_resource_policies_allow_no_wildcard_action(cfn: dict[str, Any]) -> None
 
 
 def test_managed_policies_are_only_the_lambda_basics(cfn: dict[str, Any]) -> None:
-    """SAM attaches AWS-managed policies for logs, X-Ray and the SQS event source; nothing
-    broader may come in that way."""
+    """SAM attaches AWS-managed policies for logs and X-Ray; the SQS event source's managed
+    policy (receive/delete on every queue) must not come in: the template scopes it."""
     allowed = {
         "arn:aws:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole",
         "arn:aws:iam::aws:policy/AWSXrayWriteOnlyAccess",
-        "arn:aws:iam::aws:policy/service-role/AWSLambdaSQSQueueExecutionRole",
     }
     for name, role in of_type(cfn, "AWS::IAM::Role").items():
         arns = set(map(str, role["Properties"].get("ManagedPolicyArns", [])))
