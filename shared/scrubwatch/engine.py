@@ -114,6 +114,7 @@ class Engine:
         # republishes the same event id.
         self.publish_first = publish_first
         self._probes: dict[str, asyncio.Task[Reading | None]] = {}
+        self._parse_slots = asyncio.Semaphore(1)
         self._pending: list[Commit] = []
         self._report = RunReport()
 
@@ -137,7 +138,10 @@ class Engine:
         states = self.state.load(w.id for w in watches)
         executor: Executor | None = None
         if self.workers > 1 and len(watches) >= _POOL_THRESHOLD:
-            executor = ProcessPoolExecutor(self.workers, mp_context=get_context("forkserver"))
+            # spawn: workers import only the reading code (no HTTP stack, no fork of a
+            # process with threads), and there is no forkserver process to keep.
+            executor = ProcessPoolExecutor(self.workers, mp_context=get_context("spawn"))
+            self._parse_slots = asyncio.Semaphore(self.workers * 2)
         try:
             async with HttpFetcher(fetch_options(self.watchlist), self.resolver) as fetcher:
                 gate = asyncio.Semaphore(self.watchlist.settings.concurrency * 2)
@@ -288,7 +292,10 @@ class Engine:
     async def _in_worker(self, executor: Executor | None, fn, *args):  # type: ignore[no-untyped-def]
         if executor is None:
             return fn(*args)
-        return await asyncio.get_running_loop().run_in_executor(executor, fn, *args)
+        # Bodies wait here, not pickled in the pool's queue: memory stays bounded by the
+        # fetches in flight.
+        async with self._parse_slots:
+            return await asyncio.get_running_loop().run_in_executor(executor, fn, *args)
 
     async def _probe(
         self, fetcher: HttpFetcher, executor: Executor | None, url: str
