@@ -9,6 +9,7 @@ SAM      := $(SAM_VENV)/bin/sam
 # `sam build` needs Python 3.12 (the Lambda runtime) on PATH; with pyenv:
 #   PYENV_VERSION=3.11.7:3.12.1 make build
 LAYER_PY ?= python3.12
+WATCHLIST ?= watchlist.yaml
 
 export SAM_CLI_TELEMETRY := 0
 
@@ -56,8 +57,8 @@ build-ScrubwatchLayer:
 	$(LAYER_PY) -m pip install -q --target "$(ARTIFACTS_DIR)/python" \
 	  --platform manylinux2014_x86_64 --implementation cp --python-version 3.12 \
 	  --only-binary=:all: "scrubwatch[aws] @ file://$(CURDIR)/$$(ls .tools/wheel/*.whl)"
-	PYTHONPATH="$(ARTIFACTS_DIR)/python" $(LAYER_PY) -m scrubwatch.cli validate -c watchlist.yaml
-	cp watchlist.yaml "$(ARTIFACTS_DIR)/watchlist.yaml"
+	PYTHONPATH="$(ARTIFACTS_DIR)/python" $(LAYER_PY) -m scrubwatch.cli validate -c $(WATCHLIST)
+	cp $(WATCHLIST) "$(ARTIFACTS_DIR)/watchlist.yaml"
 
 clean:
 	rm -rf $(VENV) .tools .aws-sam .scrubwatch

@@ -1,0 +1,38 @@
+"""`sam build` runs the Makefile's build-ScrubwatchLayer target: a broken watch list must
+stop the build with the same messages as `scrubwatch validate`, so it never deploys."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _env() -> dict[str, str]:
+    env = dict(os.environ)
+    # The layer is built with Python 3.12, the Lambda runtime; pyenv has it beside 3.11.
+    if shutil.which("pyenv") and "PYENV_VERSION" not in env:
+        env["PYENV_VERSION"] = "3.11.7:3.12.1"
+    return env
+
+
+def test_layer_build_refuses_an_invalid_watch_list(tmp_path: Path) -> None:
+    bad = tmp_path / "watchlist.yaml"
+    bad.write_text("watches:\n  - url: https://example.com/\n    selector: '#main'\n")
+    artifacts = tmp_path / "layer"
+    artifacts.mkdir()
+    build = subprocess.run(
+        ["make", "-s", "build-ScrubwatchLayer", f"ARTIFACTS_DIR={artifacts}", f"WATCHLIST={bad}"],
+        cwd=ROOT,
+        env=_env(),
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert build.returncode != 0, build.stdout + build.stderr
+    assert f"{bad}:3: watches[0].selector: unknown key (check the spelling)" in build.stderr
+    assert "Traceback" not in build.stderr
+    assert not (artifacts / "watchlist.yaml").exists()
