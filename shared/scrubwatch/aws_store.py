@@ -99,12 +99,12 @@ class DynamoStateStore:
             raise
         return True
 
-    def undelivered(self) -> list[Event]:
+    def undelivered(self, channel: str) -> list[Event]:
         # On AWS an event is published before its state commits (see the checker), so no
         # committed event can be undelivered: a failure leaves the state as it was.
         return []
 
-    def delivered(self, event_ids: Iterable[str]) -> None:
+    def delivered(self, event_ids: Iterable[str], channel: str) -> None:
         return None
 
     def history(self, watch_id: str) -> list[dict[str, Any]]:

@@ -22,7 +22,7 @@ from .diff import unified
 from .local_store import FolderEvidenceStore, SqliteStateStore
 
 if TYPE_CHECKING:
-    from .engine import RunReport
+    from .engine import Publisher, RunReport
 
 log = logging.getLogger("scrubwatch")
 
@@ -138,10 +138,39 @@ def _summary(report: RunReport) -> str:
     return line
 
 
+def _publishers(watchlist: Watchlist, as_json: bool) -> list[Publisher]:
+    from .publishers import (
+        ConsolePublisher,
+        JsonLinesPublisher,
+        Route,
+        SlackPublisher,
+        SmtpPublisher,
+    )
+
+    settings = watchlist.settings
+
+    def notify_of(watch_id: str) -> tuple[str, ...]:
+        watch = watchlist.get(watch_id)
+        return watch.notify if watch else ()
+
+    out: list[Publisher] = [
+        JsonLinesPublisher(sys.stdout) if as_json else ConsolePublisher(sys.stdout)
+    ]
+    if settings.email:
+        route = Route("email", notify_of, settings.min_severity.email)
+        try:
+            out.append(SmtpPublisher(settings.email, route))
+        except ValueError as exc:
+            raise UsageError(f"{watchlist.path}: {exc}") from None
+    webhook = os.environ.get("SCRUBWATCH_SLACK_WEBHOOK") or settings.slack_webhook
+    if webhook:
+        out.append(SlackPublisher(webhook, Route("slack", notify_of, settings.min_severity.slack)))
+    return out
+
+
 def cmd_check(args: argparse.Namespace, watchlist: Watchlist, root: Path) -> int:
     # The HTTP stack takes a third of a second to import; only `check` needs it.
-    from .engine import Engine, Publisher
-    from .publishers import ConsolePublisher, JsonLinesPublisher
+    from .engine import Engine
 
     unknown = [i for i in args.only if watchlist.get(i) is None]
     if unknown:
@@ -150,10 +179,8 @@ def cmd_check(args: argparse.Namespace, watchlist: Watchlist, root: Path) -> int
         if not locked:
             print(f"scrubwatch: another check is running on {root}; skipping", file=sys.stderr)
             return 0
+        publishers = _publishers(watchlist, args.json)
         backend = LocalBackend(root)
-        publishers: list[Publisher] = (
-            [JsonLinesPublisher(sys.stdout)] if args.json else [ConsolePublisher(sys.stdout)]
-        )
         progress = _Progress(sys.stderr) if sys.stderr.isatty() else None
         try:
             engine = Engine(

@@ -142,6 +142,27 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True)
 
 
+Severity = Literal["info", "low", "medium", "high"]
+
+
+class EmailSettings(_Strict):
+    """SMTP for alerts from the command line; the password comes from the environment."""
+
+    host: str = Field(min_length=1)
+    port: int = Field(587, ge=1, le=65535)
+    from_: str = Field(alias="from", min_length=3)
+    to: tuple[Annotated[str, Field(min_length=3)], ...] = Field(min_length=1)
+    starttls: bool = True
+    username: str | None = None
+    password_env: str | None = None
+    timeout: Duration = 30.0
+
+
+class MinSeverity(_Strict):
+    email: Severity = "low"
+    slack: Severity = "low"
+
+
 class Settings(_Strict):
     user_agent: str = Field(DEFAULT_USER_AGENT, min_length=1)
     timeout: Duration = 20.0
@@ -155,6 +176,9 @@ class Settings(_Strict):
     # confirmed within minutes rather than after a whole `every`.
     recheck: Duration = 600.0
     allow_networks: tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...] = ()
+    email: EmailSettings | None = None
+    slack_webhook: HttpUrl | None = None
+    min_severity: MinSeverity = MinSeverity()
 
     @field_validator("allow_networks", mode="before")
     @classmethod

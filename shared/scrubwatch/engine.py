@@ -47,8 +47,10 @@ class PublishFailed(Exception):
 
 
 class Publisher(Protocol):
+    name: str  # the channel: each keeps its own record of what it delivered
+
     def publish(self, events: Sequence[Event]) -> list[str]:
-        """Delivers what it can; returns the ids it delivered."""
+        """Delivers what it can; returns the ids it is done with (sent, or not for it)."""
         ...
 
 
@@ -187,28 +189,29 @@ class Engine:
     def flush(self) -> None:
         batch, self._pending = self._pending, []
         if batch:
-            stale = self.state.commit(batch)
+            stale = set(self.state.commit(batch))
             if stale:
                 log.warning("another run changed %s meanwhile; not applied", ", ".join(stale))
                 self._report.stale.extend(stale)
+            self._report.events.extend(
+                c.event for c in batch if c.event and c.state.watch_id not in stale
+            )
         self.deliver()
 
     def deliver(self) -> None:
-        events = self.state.undelivered()
-        if not events:
-            return
-        delivered: set[str] = {e.event_id for e in events}
+        self._report.undelivered = 0
         for publisher in self.publishers:
+            events = self.state.undelivered(publisher.name)
+            if not events:
+                continue
             try:
-                delivered &= set(publisher.publish(events))
+                done = publisher.publish(events)
             except Exception:
                 # A broken channel must not stop the checks; the outbox keeps the events.
-                log.exception("%s failed; events kept for the next run", type(publisher).__name__)
-                delivered = set()
-        self.state.delivered(delivered)
-        known = {e.event_id for e in self._report.events}
-        self._report.events.extend(e for e in events if e.event_id not in known)
-        self._report.undelivered = len(events) - len(delivered)
+                log.exception("%s failed; events kept for the next run", publisher.name)
+                done = []
+            self.state.delivered(done, publisher.name)
+            self._report.undelivered += len(events) - len(set(done))
 
     async def _check(
         self, fetcher: HttpFetcher, executor: Executor | None, watch: Watch, state: WatchState
@@ -287,6 +290,7 @@ class Engine:
             state=replace(transition.state, rev=state.rev),
             version=version if keep else None,
             event=transition.event,
+            channels=tuple(p.name for p in self.publishers),
         )
 
     async def _in_worker(self, executor: Executor | None, fn, *args):  # type: ignore[no-untyped-def]

@@ -28,6 +28,9 @@ SEVERITY = {
 }
 
 
+SEVERITY_RANK = {"info": 0, "low": 1, "medium": 2, "high": 3}
+
+
 def rfc3339(moment: datetime) -> str:
     return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 

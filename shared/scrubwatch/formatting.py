@@ -1,6 +1,14 @@
-"""Readable renderings of an event: an email subject and body (pure)."""
+"""Every human rendering of a ``scrubwatch.event/1`` event: email and Slack (pure).
+
+Read on a phone in seconds: what happened first, then what was removed, then where the
+evidence is. Everything that comes from a page is untrusted: Slack text is escaped so a
+page cannot ping a channel or forge a link, and every list and diff is bounded.
+"""
 
 from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
 
 from .events import Event
 
@@ -12,6 +20,14 @@ LABELS = {
     "restored": "RESTORED",
     "error": "ERROR",
 }
+_EMOJI = {
+    "first_seen": ":new:",
+    "changed": ":pencil2:",
+    "element_missing": ":scissors:",
+    "gone": ":x:",
+    "restored": ":leftwards_arrow_with_hook:",
+    "error": ":warning:",
+}
 _REASONS = {
     "http_404": "404",
     "http_410": "410",
@@ -20,10 +36,21 @@ _REASONS = {
     "redirect": "redirected",
     "soft_404": "not-found page",
 }
+SHOWN = 10  # entries of a list shown before "... and N more"
+DIFF_LINES = 30
+
+# Slack: 3,000 characters a section, 50 blocks, and a message kept well under 12,000.
+SLACK_SECTION = 2900
+SLACK_TOTAL = 10_000
+SLACK_BLOCKS = 50
 
 
 def one_line(text: str) -> str:
-    return " ".join(text.split())
+    return " ".join(str(text).split())
+
+
+def _clip(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: max(limit - 1, 0)] + "…"
 
 
 def subject(event: Event, limit: int = 99) -> str:
@@ -31,42 +58,157 @@ def subject(event: Event, limit: int = 99) -> str:
     reason = _REASONS.get(event.reason or "", event.reason or "")
     tail = f" ({reason})" if reason and event.kind in ("gone", "error") else ""
     head = f"[scrubwatch] {LABELS[event.kind]}: "
-    name = one_line(event.name)
     room = limit - len(head) - len(tail)
-    if len(name) > room:
-        name = name[: max(room - 1, 1)] + "…"
-    return head + name + tail
+    return head + _clip(one_line(event.name), room) + tail
 
 
-def _listing(label: str, entries: list[str], shown: int) -> list[str]:
+def _listing(label: str, entries: Sequence[str], shown: int) -> list[str]:
     if not entries:
         return []
     out = [f"{label}:"]
-    out.extend(f"  - {one_line(e)}" for e in entries[:shown])
+    out.extend(f"  - {_clip(one_line(e), 300)}" for e in entries[:shown])
     if len(entries) > shown:
         out.append(f"  ... and {len(entries) - shown} more")
     return [*out, ""]
 
 
-def email_text(event: Event, shown: int = 10, diff_lines: int = 40) -> str:
-    lines = [event.summary, "", f"Page: {event.url}", f"When: {event.detected_at} (UTC)", ""]
+def email_text(event: Event, shown: int = SHOWN, diff_lines: int = DIFF_LINES) -> str:
+    """The plain-text email body."""
+    lines = [
+        one_line(event.summary),
+        "",
+        f"Page:  {event.url}",
+        f"When:  {event.detected_at.replace('T', ' ').replace('Z', ' UTC')}",
+    ]
+    if event.current and event.current.final_url != event.url and event.kind != "error":
+        lines.append(f"Now:   {event.current.final_url} (HTTP {event.current.status})")
+    lines.append("")
     lines += _listing("Removed", event.removed, shown)
     lines += _listing("Added", event.added, shown)
     lines += _listing("Keywords that vanished", event.keywords_removed, shown)
     lines += _listing("Keywords that appeared", event.keywords_added, shown)
     if event.diff:
         diff = event.diff.splitlines()
-        lines += ["Diff:", *diff[:diff_lines]]
+        lines += ["Diff (excerpt):", *(_clip(d, 300) for d in diff[:diff_lines])]
         if len(diff) > diff_lines:
             lines.append(f"... {len(diff) - diff_lines} more diff lines")
         lines.append("")
+    lines.append("Evidence:")
     if event.previous and event.previous.evidence:
-        lines.append(f"Evidence before: {event.previous.evidence} ({event.previous.fetched_at})")
+        lines.append(f"  before: {event.previous.evidence}")
+        lines.append(f"          fetched {event.previous.fetched_at}")
     if event.current and event.current.evidence:
-        lines.append(f"Evidence now:    {event.current.evidence} ({event.current.fetched_at})")
+        lines.append(f"  now:    {event.current.evidence}")
+        lines.append(f"          fetched {event.current.fetched_at}")
+    if not (event.previous or event.current):
+        lines.append("  (none kept)")
     lines += [
         "",
-        f"More: scrubwatch diff {event.watch}",
-        f"watch {event.watch} · event {event.event_id}",
+        f"See more: scrubwatch diff {event.watch}   scrubwatch history {event.watch}",
+        "",
+        "--",
+        f"watch {event.watch} · event {event.event_id} · scrubwatch",
     ]
     return "\n".join(lines) + "\n"
+
+
+def escape(text: str) -> str:
+    """Slack's control characters: page text like ``<!channel>`` then shows literally."""
+    return str(text).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def _link(url: str) -> str:
+    # A link's label is the escaped URL itself: page text cannot pick what a link says.
+    safe = escape(url).replace("|", "%7C")
+    return f"<{safe}|{safe}>"
+
+
+def _section(text: str) -> dict[str, Any]:
+    return {"type": "section", "text": {"type": "mrkdwn", "text": _clip(text, SLACK_SECTION)}}
+
+
+def _bullets(title: str, entries: Sequence[str], shown: int) -> str:
+    lines = [f"*{title}*"]
+    lines += [f"• {escape(_clip(one_line(e), 200))}" for e in entries[:shown]]
+    if len(entries) > shown:
+        lines.append(f"… and {len(entries) - shown} more")
+    return "\n".join(lines)
+
+
+def _fallback(event: Event) -> str:
+    return escape(_clip(f"{LABELS[event.kind]}: {one_line(event.summary)}", 300))
+
+
+def slack_message(event: Event, shown: int = SHOWN) -> dict[str, Any]:
+    """A Block Kit message: header, summary, removed/added, context; ``text`` as fallback."""
+    blocks: list[dict[str, Any]] = [
+        {
+            "type": "header",
+            "text": {
+                "type": "plain_text",
+                "text": _clip(f"{LABELS[event.kind]}: {one_line(event.name)}", 150),
+            },
+        },
+        _section(f"{_EMOJI[event.kind]} {escape(one_line(event.summary))}\n{_link(event.url)}"),
+    ]
+    for title, entries in (
+        ("Removed", event.removed),
+        ("Added", event.added),
+        ("Keywords that vanished", event.keywords_removed),
+        ("Keywords that appeared", event.keywords_added),
+    ):
+        if entries:
+            blocks.append(_section(_bullets(title, entries, shown)))
+    context = [f"Detected {escape(event.detected_at)}"]
+    if event.previous and event.previous.evidence:
+        context.append(f"before: {escape(event.previous.evidence)}")
+    if event.current and event.current.evidence and event.kind != "error":
+        context.append(f"now: {escape(event.current.evidence)}")
+    context.append(f"`scrubwatch diff {escape(event.watch)}` · event {event.event_id[:12]}")
+    blocks.append(
+        {
+            "type": "context",
+            "elements": [{"type": "mrkdwn", "text": _clip(" · ".join(context), 2900)}],
+        }
+    )
+    return _bounded({"text": _fallback(event), "blocks": blocks})
+
+
+def slack_digest(events: Sequence[Event], shown: int = 3) -> dict[str, Any]:
+    """One message for a burst (a whole site scrubbed at once) instead of one per event."""
+    counts: dict[str, int] = {}
+    for e in events:
+        counts[LABELS[e.kind]] = counts.get(LABELS[e.kind], 0) + 1
+    tally = ", ".join(f"{n} {label}" for label, n in sorted(counts.items()))
+    title = f"scrubwatch: {len(events)} alerts ({tally})"
+    blocks: list[dict[str, Any]] = [
+        {"type": "header", "text": {"type": "plain_text", "text": _clip(title, 150)}}
+    ]
+    for e in events[: SLACK_BLOCKS - 3]:
+        lines = [f"{_EMOJI[e.kind]} *{escape(one_line(e.summary))}*", _link(e.url)]
+        if e.removed:
+            removed = ", ".join(escape(_clip(one_line(r), 80)) for r in e.removed[:shown])
+            more = f" … and {len(e.removed) - shown} more" if len(e.removed) > shown else ""
+            lines.append(f"Removed: {removed}{more}")
+        blocks.append(_section("\n".join(lines)))
+    if len(events) > SLACK_BLOCKS - 3:
+        blocks.append(_section(f"… and {len(events) - (SLACK_BLOCKS - 3)} more alerts"))
+    return _bounded({"text": escape(title), "blocks": blocks})
+
+
+def _size(message: dict[str, Any]) -> int:
+    total = len(message["text"])
+    for block in message["blocks"]:
+        text = block.get("text", {}).get("text", "")
+        total += len(text) + sum(len(e.get("text", "")) for e in block.get("elements", []))
+    return total
+
+
+def _bounded(message: dict[str, Any]) -> dict[str, Any]:
+    """Drops trailing list sections until the whole message is under SLACK_TOTAL."""
+    blocks = message["blocks"][:SLACK_BLOCKS]
+    message = {**message, "blocks": blocks}
+    while _size(message) > SLACK_TOTAL and len(blocks) > 3:
+        del blocks[-2]  # keep the header, the summary and the closing block
+        message["blocks"] = blocks
+    return message

@@ -36,10 +36,15 @@ CREATE TABLE IF NOT EXISTS outbox (
     seq INTEGER PRIMARY KEY AUTOINCREMENT,
     event_id TEXT NOT NULL UNIQUE,
     watch_id TEXT NOT NULL,
-    event TEXT NOT NULL,
-    delivered INTEGER NOT NULL DEFAULT 0
+    event TEXT NOT NULL
 );
-CREATE INDEX IF NOT EXISTS outbox_pending ON outbox (delivered, seq);
+-- One row per event and channel still to deliver: a channel that failed gets the event on
+-- the next run, and a channel that succeeded never gets it twice.
+CREATE TABLE IF NOT EXISTS pending (
+    event_id TEXT NOT NULL,
+    channel TEXT NOT NULL,
+    PRIMARY KEY (event_id, channel)
+);
 """
 
 
@@ -110,16 +115,25 @@ class SqliteStateStore:
                 "INSERT OR IGNORE INTO outbox (event_id, watch_id, event) VALUES (?, ?, ?)",
                 (c.event.event_id, state.watch_id, c.event.dumps()),
             )
+            db.executemany(
+                "INSERT OR IGNORE INTO pending (event_id, channel) VALUES (?, ?)",
+                [(c.event.event_id, channel) for channel in c.channels],
+            )
         db.execute("RELEASE one")
         return True
 
-    def undelivered(self) -> list[Event]:
-        rows = self._db.execute("SELECT event FROM outbox WHERE delivered = 0 ORDER BY seq")
+    def undelivered(self, channel: str) -> list[Event]:
+        rows = self._db.execute(
+            "SELECT o.event FROM outbox o JOIN pending p ON p.event_id = o.event_id"
+            " WHERE p.channel = ? ORDER BY o.seq",
+            (channel,),
+        )
         return [Event.from_json(json.loads(row[0])) for row in rows]
 
-    def delivered(self, event_ids: Iterable[str]) -> None:
+    def delivered(self, event_ids: Iterable[str], channel: str) -> None:
         self._db.executemany(
-            "UPDATE outbox SET delivered = 1 WHERE event_id = ?", [(e,) for e in event_ids]
+            "DELETE FROM pending WHERE event_id = ? AND channel = ?",
+            [(e, channel) for e in event_ids],
         )
 
     def history(self, watch_id: str) -> list[dict[str, Any]]:

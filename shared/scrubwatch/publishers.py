@@ -1,11 +1,23 @@
-"""Where events go on the command line: JSON lines or readable lines on a stream."""
+"""Where events go from the command line: the terminal or a pipe, email, Slack."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import logging
+import os
+import smtplib
+from collections.abc import Callable, Sequence
+from email.message import EmailMessage
+from email.utils import formatdate
 from typing import TextIO
 
-from .events import Event
+import httpx
+
+from .config import EmailSettings
+from .events import SEVERITY_RANK, Event
+from .formatting import email_text, slack_digest, slack_message, subject
+from .slack import SlackDeliveryFailed, post
+
+log = logging.getLogger("scrubwatch")
 
 _LABELS = {
     "first_seen": "NEW",
@@ -20,6 +32,8 @@ _LABELS = {
 class JsonLinesPublisher:
     """One event per line, ``scrubwatch.event/1``, for pipes and other programs."""
 
+    name = "stdout"
+
     def __init__(self, stream: TextIO) -> None:
         self.stream = stream
 
@@ -32,6 +46,8 @@ class JsonLinesPublisher:
 
 class ConsolePublisher:
     """A short readable block per event for a person at a terminal."""
+
+    name = "stdout"
 
     def __init__(self, stream: TextIO, show_first_seen: bool = False, max_lines: int = 5) -> None:
         self.stream = stream
@@ -64,3 +80,99 @@ class ConsolePublisher:
         if event.current and event.current.evidence and event.kind != "first_seen":
             out.append(f"    evidence (now):    {event.current.evidence}")
         return "\n".join(out) + "\n\n"
+
+
+class Route:
+    """Whether an event is for a channel: the watch asks for it and it is severe enough.
+
+    A first sighting is a record, never an alert.
+    """
+
+    def __init__(self, channel: str, notify_of: Callable[[str], Sequence[str]], minimum: str):
+        self.channel = channel
+        self.notify_of = notify_of
+        self.minimum = SEVERITY_RANK[minimum]
+
+    def wants(self, event: Event) -> bool:
+        return (
+            event.kind != "first_seen"
+            and self.channel in self.notify_of(event.watch)
+            and SEVERITY_RANK[event.severity] >= self.minimum
+        )
+
+
+class SmtpPublisher:
+    """One email per event, over one SMTP connection per delivery."""
+
+    name = "email"
+
+    def __init__(self, settings: EmailSettings, route: Route) -> None:
+        self.settings = settings
+        self.route = route
+        self.password: str | None = None
+        if settings.password_env:
+            self.password = os.environ.get(settings.password_env)
+            if self.password is None:
+                raise ValueError(
+                    f"settings.email.password_env names {settings.password_env}, "
+                    "which is not set in the environment"
+                )
+
+    def message(self, event: Event) -> EmailMessage:
+        msg = EmailMessage()
+        msg["Subject"] = subject(event)
+        msg["From"] = self.settings.from_
+        msg["To"] = ", ".join(self.settings.to)
+        msg["Date"] = formatdate(usegmt=True)
+        # The same event always has the same Message-ID, so a resend is recognisable.
+        msg["Message-ID"] = f"<{event.event_id}@scrubwatch>"
+        msg["X-Scrubwatch-Kind"] = event.kind
+        msg["X-Scrubwatch-Watch"] = event.watch
+        msg.set_content(email_text(event))
+        return msg
+
+    def publish(self, events: Sequence[Event]) -> list[str]:
+        done = [e.event_id for e in events if not self.route.wants(e)]
+        wanted = [e for e in events if self.route.wants(e)]
+        if not wanted:
+            return done
+        s = self.settings
+        try:
+            with smtplib.SMTP(s.host, s.port, timeout=s.timeout) as smtp:
+                if s.starttls:
+                    smtp.starttls()
+                if s.username:
+                    smtp.login(s.username, self.password or "")
+                for event in wanted:
+                    smtp.send_message(self.message(event))
+                    done.append(event.event_id)
+        except (OSError, smtplib.SMTPException) as exc:
+            log.error("email delivery failed (%s); %d event(s) kept", exc, len(wanted))
+        return done
+
+
+class SlackPublisher:
+    """Posts to an incoming webhook; a burst becomes one digest instead of many posts."""
+
+    name = "slack"
+    DIGEST_OVER = 5
+
+    def __init__(self, webhook: str, route: Route, client: httpx.Client | None = None) -> None:
+        self.webhook = webhook
+        self.route = route
+        self.client = client or httpx.Client(timeout=15)
+
+    def publish(self, events: Sequence[Event]) -> list[str]:
+        done = [e.event_id for e in events if not self.route.wants(e)]
+        wanted = [e for e in events if self.route.wants(e)]
+        try:
+            if len(wanted) > self.DIGEST_OVER:
+                post(self.client, self.webhook, slack_digest(wanted))
+                done.extend(e.event_id for e in wanted)
+            else:
+                for event in wanted:
+                    post(self.client, self.webhook, slack_message(event))
+                    done.append(event.event_id)
+        except SlackDeliveryFailed as exc:
+            log.error("Slack delivery failed (%s); undelivered events kept", exc)
+        return done

@@ -1,4 +1,4 @@
-"""Posting to a Slack incoming webhook: escaping page text, 429 Retry-After, retried 5xx."""
+"""Posting to a Slack incoming webhook: 429 Retry-After honoured, 5xx retried."""
 
 from __future__ import annotations
 
@@ -8,35 +8,9 @@ from typing import Any
 
 import httpx
 
-from .events import Event
-from .formatting import LABELS, one_line
-
 
 class SlackDeliveryFailed(Exception):
     pass
-
-
-def escape(text: str) -> str:
-    """Slack's three control characters; page text like ``<!channel>`` then shows literally."""
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-
-
-def message(event: Event, shown: int = 10) -> dict[str, Any]:
-    head = f"{LABELS[event.kind]}: {one_line(event.name)}"
-    lines = [escape(event.summary), f"<{escape(event.url)}|{escape(event.url)}>"]
-    if event.removed:
-        lines.append("*Removed:*")
-        lines += [f"• {escape(one_line(e))}" for e in event.removed[:shown]]
-        if len(event.removed) > shown:
-            lines.append(f"… and {len(event.removed) - shown} more")
-    text = "\n".join(lines)[:2900]
-    return {
-        "text": escape(f"{head}: {event.summary}")[:3000],
-        "blocks": [
-            {"type": "header", "text": {"type": "plain_text", "text": head[:150]}},
-            {"type": "section", "text": {"type": "mrkdwn", "text": text}},
-        ],
-    }
 
 
 def post(

@@ -79,6 +79,8 @@ def _cut(entries: list[str], keep: int) -> list[str]:
 
 
 class SnsPublisher:
+    name = "sns"
+
     def __init__(
         self,
         topic_arn: str,

@@ -23,6 +23,7 @@ class Commit:
     state: WatchState  # the new state; its rev is the rev that was read
     version: VersionRef | None = None  # a new version row for the history
     event: Event | None = None
+    channels: tuple[str, ...] = ()  # publishers that must still deliver the event
 
 
 class StateStore(Protocol):
@@ -32,11 +33,11 @@ class StateStore(Protocol):
         """Applies each commit atomically; returns the ids of watches that were stale."""
         ...
 
-    def undelivered(self) -> list[Event]:
-        """Events committed but not yet handed to every publisher, oldest first."""
+    def undelivered(self, channel: str) -> list[Event]:
+        """Events committed but not yet delivered on ``channel``, oldest first."""
         ...
 
-    def delivered(self, event_ids: Iterable[str]) -> None: ...
+    def delivered(self, event_ids: Iterable[str], channel: str) -> None: ...
 
     def history(self, watch_id: str) -> list[dict[str, Any]]: ...
 

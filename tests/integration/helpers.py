@@ -216,6 +216,8 @@ def build_watchlist(watches: Sequence[dict[str, Any]], **settings: Any) -> Watch
 class Collector:
     """A publisher that keeps every event it is given and reports all of them delivered."""
 
+    name = "collector"
+
     def __init__(self) -> None:
         self.events: list[Event] = []
 
