@@ -1,43 +1,29 @@
-"""NotifierFunction: posts each alert from the topic to the Slack webhook kept in SSM."""
+"""NotifierFunction: posts the alerts queued for Slack, once each; failed records retry."""
 
 from __future__ import annotations
 
-import json
 import os
+from typing import Any
 
-import httpx
 from aws_lambda_powertools import Logger, Tracer
-from aws_lambda_powertools.utilities import parameters
-from aws_lambda_powertools.utilities.data_classes import SNSEvent, event_source
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from scrubwatch import slack
-from scrubwatch.events import Event
+from scrubwatch import aws_notify
 
 logger = Logger(service="scrubwatch-notifier")
 tracer = Tracer(service="scrubwatch-notifier")
 
 
-def webhook_url() -> str | None:
-    name = os.environ.get("SLACK_WEBHOOK_PARAM", "")
-    if not name:
-        return None
-    value: str = parameters.get_parameter(name, decrypt=True, max_age=300)
-    return value
-
-
 @logger.inject_lambda_context
 @tracer.capture_lambda_handler
-@event_source(data_class=SNSEvent)
-def lambda_handler(event: SNSEvent, context: LambdaContext) -> dict[str, int]:
-    url = webhook_url()
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    alerts, malformed = aws_notify.parse(event.get("Records", []))
+    url = aws_notify.webhook_url()
     if not url:
-        logger.warning("SLACK_WEBHOOK_PARAM is not set; nothing to post")
-        return {"posted": 0}
-    posted = 0
-    with httpx.Client(timeout=10) as client:
-        for record in event.records:
-            alert = Event.from_json(json.loads(record.sns.message))
-            logger.append_keys(watch=alert.watch)
-            slack.post(client, url, slack.message(alert))
-            posted += 1
-    return {"posted": posted}
+        # The template subscribes this queue only when a webhook parameter is given.
+        logger.error("SLACK_WEBHOOK_PARAM is not set; alerts stay queued")
+        failed = [a.message_id for a in alerts]
+    else:
+        notifier = aws_notify.SlackNotifier(os.environ["TABLE_NAME"], url, lambda_context=context)
+        failed = notifier.notify(alerts)
+    logger.info("slack batch", extra={"alerts": len(alerts), "failed": len(failed)})
+    return {"batchItemFailures": [{"itemIdentifier": i} for i in [*malformed, *failed]]}

@@ -136,7 +136,10 @@ def _bullets(title: str, entries: Sequence[str], shown: int) -> str:
 
 
 def _fallback(event: Event) -> str:
-    return escape(_clip(f"{LABELS[event.kind]}: {one_line(event.summary)}", 300))
+    summary = one_line(event.summary)
+    label = LABELS[event.kind]
+    text = summary if summary.startswith(f"{label}:") else f"{label}: {summary}"
+    return escape(_clip(text, 300))
 
 
 def slack_message(event: Event, shown: int = SHOWN) -> dict[str, Any]:

@@ -133,7 +133,7 @@ class Stack:
     dlq_url: str
     topic_arn: str
     capture_url: str  # every SNS delivery, raw envelope (RawMessageDelivery false)
-    slack_capture_url: str  # what the Slack subscription's filter policy lets through
+    slack_capture_url: str  # the Slack queue: what its filter policy lets through, raw
     published: list[dict[str, Any]] = field(default_factory=list)  # sns.Publish params
     _hooks: list[tuple[str, Callable[..., Any]]] = field(default_factory=list)
 
@@ -174,7 +174,9 @@ class Stack:
             (self.slack_capture_url, {"channels": ["slack"]}),
         ):
             arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])
-            attributes = {"RawMessageDelivery": "false"}
+            # As in template.yaml: the Slack queue takes the raw message (the event JSON).
+            raw = url == self.slack_capture_url
+            attributes = {"RawMessageDelivery": "true" if raw else "false"}
             if policy is not None:
                 attributes["FilterPolicyScope"] = "MessageAttributes"
                 attributes["FilterPolicy"] = json.dumps(policy)

@@ -222,8 +222,10 @@ def test_schedule_check_store_publish(
     assert "2 to 20 June" in changed.diff
 
     # The Slack subscription's filter policy passes only the watch that asks for Slack.
-    slack = aws.envelopes(aws.slack_capture_url)
-    assert [json.loads(e["Message"])["watch"] for e in slack] == ["notice-a"]
+    slack = aws.receive_all(aws.slack_capture_url)
+    assert [json.loads(m["Body"])["watch"] for m in slack] == ["notice-a"]
+    for m in slack:  # leave the queue as a fresh one for the next step
+        aws.sqs.delete_message(QueueUrl=aws.slack_capture_url, ReceiptHandle=m["ReceiptHandle"])
 
     # Powertools metrics of the checker's run.
     checker_metrics = [m for m in emf_metrics(out) if "Checks" in m]
@@ -245,26 +247,6 @@ def test_schedule_check_store_publish(
     assert aws.envelopes() == []
 
 
-def sns_lambda_event(envelope: dict[str, Any]) -> dict[str, Any]:
-    """The SNS event Lambda gets for a delivery, built from the envelope SQS captured."""
-    record = sample_event("sns-alert.json")["Records"][0]
-    record["EventSubscriptionArn"] = f"{envelope['TopicArn']}:0c1d2e3f-4a5b-4c6d-8e7f-8091a2b3c4d5"
-    record["Sns"] = {
-        "Type": envelope["Type"],
-        "MessageId": envelope["MessageId"],
-        "TopicArn": envelope["TopicArn"],
-        "Subject": envelope.get("Subject"),
-        "Message": envelope["Message"],
-        "Timestamp": envelope["Timestamp"],
-        "SignatureVersion": envelope["SignatureVersion"],
-        "Signature": envelope["Signature"],
-        "SigningCertUrl": envelope["SigningCertURL"],
-        "UnsubscribeUrl": envelope["UnsubscribeURL"],
-        "MessageAttributes": envelope.get("MessageAttributes", {}),
-    }
-    return {"Records": [record]}
-
-
 def test_notifier_posts_captured_alert_to_slack(
     aws: Stack,
     handlers: SimpleNamespace,
@@ -275,9 +257,9 @@ def test_notifier_posts_captured_alert_to_slack(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     run_until_gone(aws, handlers, site, watchlist, clock)
-    slack_envelopes = aws.envelopes(aws.slack_capture_url)
-    assert len(slack_envelopes) == 1
-    envelope = slack_envelopes[0]
+    queued = aws.receive_all(aws.slack_capture_url)
+    assert len(queued) == 1
+    alert = Event.from_json(json.loads(queued[0]["Body"]))  # raw delivery: the event itself
 
     path = "/services/T0000/B0000/XXXXXXXXXXXXXXXXXXXXXXXX"
     boto3.client("ssm").put_parameter(
@@ -286,19 +268,19 @@ def test_notifier_posts_captured_alert_to_slack(
         Value=slack_hook.url_for(path),
     )
     monkeypatch.setenv("SLACK_WEBHOOK_PARAM", "/scrubwatch/slack-webhook")
-    slack_hook.expect_oneshot_request(path, method="POST").respond_with_data("ok")
+    slack_hook.expect_request(path, method="POST").respond_with_data("ok")
 
-    reply = handlers.notifier.lambda_handler(sns_lambda_event(envelope), LambdaContext())
+    event = aws.sqs_event(queued)
+    reply = handlers.notifier.lambda_handler(event, LambdaContext())
+    assert reply == {"batchItemFailures": []}
+    # SQS delivers at least once: the same message again is not posted again.
+    assert handlers.notifier.lambda_handler(event, LambdaContext()) == {"batchItemFailures": []}
 
-    assert reply == {"posted": 1}
-    slack_hook.check_assertions()
     assert len(slack_hook.log) == 1
     request, response = slack_hook.log[0]
     assert response.status_code == 200
     posted = json.loads(request.get_data())
-    alert = Event.from_json(json.loads(envelope["Message"]))
     assert posted["text"].startswith("GONE: Notice A")
-    assert alert.summary in posted["text"]
     sections = [b["text"]["text"] for b in posted["blocks"] if b["type"] == "section"]
     assert any(alert.url in s for s in sections)
     assert any("Bids close on 31 March." in s for s in sections)

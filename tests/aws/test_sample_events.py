@@ -14,11 +14,10 @@ from typing import Any
 
 import boto3
 import pytest
-from aws_lambda_powertools.utilities.data_classes import SNSEvent, SQSEvent
+from aws_lambda_powertools.utilities.data_classes import SQSEvent
 from pytest_httpserver import HTTPServer
 from scrubwatch.config import load_watchlist
-from scrubwatch.events import SCHEMA, SEVERITY, Event
-from scrubwatch.formatting import subject
+from scrubwatch.events import SCHEMA, Event
 from scrubwatch.scheduling import CheckRequest, host_of
 from scrubwatch.sns_publisher import fit
 
@@ -66,12 +65,11 @@ def test_sqs_sample_is_a_batch_of_check_messages() -> None:
             assert host_of(watch) == request.host
 
 
-def test_sns_sample_is_a_gone_alert_as_the_checker_publishes_it() -> None:
-    raw = sample_event("sns-alert.json")
-    [record] = list(SNSEvent(raw).records)
-    assert record.event_source == "aws:sns"
-    sns = record.sns
-    data = json.loads(sns.message)
+def test_slack_queue_sample_is_a_gone_alert_as_the_checker_publishes_it() -> None:
+    raw = sample_event("sqs-slack.json")
+    [record] = raw["Records"]
+    assert record["eventSource"] == "aws:sqs"
+    data = json.loads(record["body"])  # raw SNS delivery: the body is the `default` JSON
     assert data["schema"] == SCHEMA
     event = Event.from_json(data)
     assert event.kind == "gone"
@@ -81,17 +79,8 @@ def test_sns_sample_is_a_gone_alert_as_the_checker_publishes_it() -> None:
         assert ref is not None and ref.evidence is not None
         assert ref.evidence.startswith("s3://")
         assert ref.evidence.endswith(f"/evidence/{event.watch}/{ref.version}.warc.gz")
-    # The Message is exactly the `default` the publisher would send for this event.
-    channels = ["email", "slack"]
-    _, structured = fit(event, channels)
-    assert json.loads(structured)["default"] == sns.message
-    assert sns.subject == subject(event)
-    attrs = raw["Records"][0]["Sns"]["MessageAttributes"]
-    assert attrs["kind"] == {"Type": "String", "Value": "gone"}
-    assert attrs["watch"] == {"Type": "String", "Value": event.watch}
-    assert attrs["severity"] == {"Type": "String", "Value": SEVERITY["gone"]}
-    assert attrs["channels"]["Type"] == "String.Array"
-    assert json.loads(attrs["channels"]["Value"]) == channels
+    _, structured = fit(event, ["email", "slack"])
+    assert json.loads(structured)["default"] == record["body"]
 
 
 def test_checker_takes_the_sqs_sample_as_it_is(
@@ -115,7 +104,7 @@ def test_checker_takes_the_sqs_sample_as_it_is(
     assert sorted(site.paths) == ["/example", "/reserved"]
 
 
-def test_notifier_takes_the_sns_sample_as_it_is(
+def test_notifier_takes_the_slack_queue_sample_as_it_is(
     aws: Stack,
     handlers: SimpleNamespace,
     slack_hook: HTTPServer,
@@ -128,9 +117,9 @@ def test_notifier_takes_the_sns_sample_as_it_is(
     monkeypatch.setenv("SLACK_WEBHOOK_PARAM", "/scrubwatch/slack")
     slack_hook.expect_oneshot_request(path, method="POST").respond_with_data("ok")
 
-    reply = handlers.notifier.lambda_handler(sample_event("sns-alert.json"), LambdaContext())
+    reply = handlers.notifier.lambda_handler(sample_event("sqs-slack.json"), LambdaContext())
 
-    assert reply == {"posted": 1}
+    assert reply == {"batchItemFailures": []}
     slack_hook.check_assertions()
     posted = json.loads(slack_hook.log[0][0].get_data())
     assert posted["text"].startswith("GONE: Example Domain home page")
@@ -140,8 +129,10 @@ def test_notifier_takes_the_sns_sample_as_it_is(
 def test_notifier_without_a_webhook_posts_nothing(
     aws: Stack, handlers: SimpleNamespace, slack_hook: HTTPServer
 ) -> None:
-    """The template's default: SlackWebhookParameter empty, so no Slack at all."""
-    reply = handlers.notifier.lambda_handler(sample_event("sns-alert.json"), LambdaContext())
+    """Without a webhook nothing is posted, and nothing is dropped: the records fail and stay
+    queued (the template only subscribes the queue when a webhook is configured)."""
+    event = sample_event("sqs-slack.json")
+    reply = handlers.notifier.lambda_handler(event, LambdaContext())
 
-    assert reply == {"posted": 0}
+    assert reply == {"batchItemFailures": [{"itemIdentifier": event["Records"][0]["messageId"]}]}
     assert slack_hook.log == []

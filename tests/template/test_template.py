@@ -236,11 +236,18 @@ def test_functions_are_given_their_configuration(cfn: dict[str, Any]) -> None:
         assert variables["WATCHLIST_PATH"] == DEFAULT_WATCHLIST  # where the layer puts it
 
 
+def _mapping_of(cfn: dict[str, Any], function: str) -> dict[str, Any]:
+    [mapping] = [
+        m["Properties"]
+        for m in of_type(cfn, "AWS::Lambda::EventSourceMapping").values()
+        if target(m["Properties"]["FunctionName"]) == function
+    ]
+    return mapping
+
+
 def test_check_queue_feeds_the_checker_with_room_for_retries(cfn: dict[str, Any]) -> None:
-    [mapping] = of_type(cfn, "AWS::Lambda::EventSourceMapping").values()
-    m = mapping["Properties"]
+    m = _mapping_of(cfn, "CheckerFunction")
     checker = function_named(cfn, "CheckerFunction")
-    assert target(m["FunctionName"]) == "CheckerFunction"
     queue_id = target(m["EventSourceArn"])
     assert queue_id == "CheckQueue"
     assert m["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
@@ -327,13 +334,28 @@ def test_subscriptions_get_only_the_channels_they_serve(cfn: dict[str, Any]) -> 
         p = sub["Properties"]
         if target(p["TopicArn"]) == "AlertTopic":
             by_protocol[p["Protocol"]] = p
-    assert set(by_protocol) == {"email", "lambda"}
+    assert set(by_protocol) == {"email", "sqs"}
     assert by_protocol["email"]["FilterPolicy"] == {"channels": ["email"]}
-    assert target(by_protocol["lambda"]["Endpoint"]) == "NotifierFunction"
-    assert by_protocol["lambda"]["FilterPolicy"] == {"channels": ["slack"]}
+    assert target(by_protocol["sqs"]["Endpoint"]) == "SlackQueue"
+    assert by_protocol["sqs"]["FilterPolicy"] == {"channels": ["slack"]}
+    assert by_protocol["sqs"]["RawMessageDelivery"] is True
     for p in by_protocol.values():
         assert p["FilterPolicyScope"] == "MessageAttributes"
         assert set(p["FilterPolicy"]["channels"]) <= set(CHANNELS)
+
+
+def test_slack_queue_batches_bursts_and_keeps_what_it_cannot_deliver(
+    cfn: dict[str, Any],
+) -> None:
+    m = _mapping_of(cfn, "NotifierFunction")
+    notifier = function_named(cfn, "NotifierFunction")
+    assert target(m["EventSourceArn"]) == "SlackQueue"
+    assert m["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+    assert m["MaximumBatchingWindowInSeconds"] > 0 and m["BatchSize"] > 10
+    queue = props(cfn, "SlackQueue")
+    assert queue["VisibilityTimeout"] >= 6 * notifier["Timeout"]
+    dlq = target(queue["RedrivePolicy"]["deadLetterTargetArn"])
+    assert dlq is not None and alarms_on_queue(cfn, dlq)
 
 
 def test_alarms_on_function_errors_reach_an_unfiltered_subscription(
