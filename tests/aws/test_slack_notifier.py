@@ -11,9 +11,8 @@ from typing import Any
 import boto3
 import pytest
 from pytest_httpserver import HTTPServer
-from werkzeug import Response
-
 from scrubwatch.events import Event
+from werkzeug import Response
 
 from .conftest import LambdaContext, Stack, sample_event
 
