@@ -126,7 +126,8 @@ class DynamoStateStore:
 
 
 class S3EvidenceStore:
-    """``evidence/<watch>/<version>.warc.gz`` (+ ``.txt``, ``.reading.json``) in a bucket.
+    """``evidence/<watch>/<version>.warc.gz`` (+ ``.txt``, ``.reading.json``,
+    ``.manifest.json``) in a bucket.
 
     Keys are named by the version, which is a hash of the content; the WARC goes last so
     its presence says the set is complete.
@@ -143,10 +144,14 @@ class S3EvidenceStore:
     def uri(self, watch_id: str, version: str) -> str:
         return f"s3://{self.bucket}/{self._key(watch_id, version, '.warc.gz')}"
 
-    def put(self, watch_id: str, version: str, evidence: Evidence) -> str:
+    def put(self, watch_id: str, version: str, evidence: Evidence, manifest: bytes) -> bool:
+        warc_key = self._key(watch_id, version, ".warc.gz")
+        if self._get_head(warc_key):
+            return False
         for suffix, data, kind in (
             (".txt", evidence.text.encode("utf-8"), "text/plain; charset=utf-8"),
             (".reading.json", evidence.reading_json, "application/json"),
+            (".manifest.json", manifest, "application/json"),
             (".warc.gz", evidence.warc_gz, "application/warc"),
         ):
             self.s3.put_object(
@@ -154,8 +159,18 @@ class S3EvidenceStore:
                 Key=self._key(watch_id, version, suffix),
                 Body=data,
                 ContentType=kind,
+                ChecksumAlgorithm="SHA256",
             )
-        return self.uri(watch_id, version)
+        return True
+
+    def _get_head(self, key: str) -> bool:
+        try:
+            self.s3.head_object(Bucket=self.bucket, Key=key)
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] in ("NoSuchKey", "404", "NotFound"):
+                return False
+            raise
+        return True
 
     def _get(self, key: str) -> bytes | None:
         try:

@@ -37,6 +37,7 @@ class WatchState:
     error_reported: bool = False
     body_sha256: str | None = None  # raw body of the last good response
     settings_hash: str | None = None  # Watch.settings_hash the fingerprint was made with
+    chain_head: str | None = None  # SHA-256 of the newest kept version's manifest
     seq: int = 0  # events emitted so far: part of every event id
     rev: int = 0  # bumped on every commit; stores refuse a commit on a stale rev
 

@@ -27,7 +27,9 @@ from urllib.parse import urlsplit
 from .classify import Outcome, classify, same_as_missing_page
 from .config import Watch, Watchlist
 from .decide import Observation, WatchState, decide
+from . import __version__
 from .events import Event, VersionRef, rfc3339
+from .evidence import manifest, sha256
 from .exchange import Fetch
 from .fetch import FetchOptions, HttpFetcher
 from .netguard import Resolver
@@ -282,12 +284,24 @@ class Engine:
         )
         transition = decide(watch, self.watchlist.settings, state, obs)
         keep = transition.keep_version and analysis is not None and version is not None
+        new_state = replace(transition.state, rev=state.rev)
         if keep and analysis is not None and analysis.evidence is not None:
-            self.evidence.put(watch.id, analysis.version, analysis.evidence)
+            record = manifest(
+                analysis.evidence,
+                analysis.version,
+                {"kind": outcome.kind, "reason": outcome.reason},
+                watch.settings_hash,
+                state.chain_head,
+                __version__,
+            )
+            if self.evidence.put(watch.id, analysis.version, analysis.evidence, record):
+                # Each newly kept version's manifest names the one before: a chain per watch
+                # in which a changed or missing file shows.
+                new_state = replace(new_state, chain_head=sha256(record))
         if transition.event:
             log.info("%s: %s", watch.id, transition.event.summary)
         return Commit(
-            state=replace(transition.state, rev=state.rev),
+            state=new_state,
             version=version if keep else None,
             event=transition.event,
             channels=tuple(p.name for p in self.publishers),

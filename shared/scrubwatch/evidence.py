@@ -1,4 +1,5 @@
-"""Evidence of one version, built in memory: a gzipped WARC of the exchange, the text, the reading.
+"""Evidence of one version, built in memory: a gzipped WARC of the exchange, the text, the
+reading, and a manifest that hashes all of them and chains to the version before.
 
 No I/O here; stores decide where the bytes go.
 """
@@ -6,9 +7,11 @@ No I/O here; stores decide where the bytes go.
 from __future__ import annotations
 
 import gzip
+import hashlib
 import io
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 from urllib.parse import urlsplit
 
 from warcio.statusandheaders import StatusAndHeaders
@@ -23,11 +26,47 @@ from .reader import Reading
 _HOP_HEADERS = {"transfer-encoding"}
 
 
+MANIFEST_SCHEMA = "scrubwatch.manifest/1"
+
+
 @dataclass(frozen=True)
 class Evidence:
     warc_gz: bytes
     text: str
     reading_json: bytes
+    # What the manifest says of the exchange; the engine adds the classification and the
+    # link to the previous manifest, which only it knows.
+    facts: dict[str, Any] = field(default_factory=dict)
+
+
+def sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def manifest(
+    evidence: Evidence,
+    version: str,
+    classification: dict[str, str | None],
+    settings_hash: str,
+    previous: str | None,
+    scrubwatch_version: str,
+) -> bytes:
+    """The manifest's bytes; their SHA-256 is what the next version's manifest points at."""
+    body = {
+        "schema": MANIFEST_SCHEMA,
+        **evidence.facts,
+        "version": version,
+        "classification": classification,
+        "files": {
+            "warc": {"name": f"{version}.warc.gz", "sha256": sha256(evidence.warc_gz)},
+            "text": {"name": f"{version}.txt", "sha256": sha256(evidence.text.encode())},
+            "reading": {"name": f"{version}.reading.json", "sha256": sha256(evidence.reading_json)},
+        },
+        "scrubwatch_version": scrubwatch_version,
+        "settings_hash": settings_hash,
+        "prev_manifest_sha256": previous,
+    }
+    return (json.dumps(body, ensure_ascii=False, indent=1, sort_keys=True) + "\n").encode()
 
 
 def _record_gz(record_bytes: bytes) -> bytes:
@@ -36,7 +75,7 @@ def _record_gz(record_bytes: bytes) -> bytes:
     return gzip.compress(record_bytes, compresslevel=3, mtime=0)
 
 
-def build_warc(fetch: Fetch, version: str, watch_id: str) -> bytes:
+def build_warc(fetch: Fetch, version: str, watch_id: str) -> tuple[bytes, list[dict[str, Any]]]:
     writer = BufferWARCWriter(gzip=False)
     date = rfc3339(fetch.fetched_at)
     target = fetch.final_url.split("#", 1)[0]
@@ -93,12 +132,41 @@ def build_warc(fetch: Fetch, version: str, watch_id: str) -> bytes:
         single = BufferWARCWriter(gzip=False)
         single.write_record(record)
         out.write(_record_gz(single.get_contents()))
-    return out.getvalue()
+    return out.getvalue(), [
+        {
+            "type": r.rec_type,
+            "id": r.rec_headers.get_header("WARC-Record-ID"),
+            "block_digest": r.rec_headers.get_header("WARC-Block-Digest"),
+            "payload_digest": r.rec_headers.get_header("WARC-Payload-Digest"),
+        }
+        for r in (response, request, metadata)
+    ]
 
 
 def build_evidence(fetch: Fetch, reading: Reading, version: str, watch_id: str) -> Evidence:
+    warc_gz, records = build_warc(fetch, version, watch_id)
+    text = reading.text + "\n" if reading.lines else ""
+    facts = {
+        "watch": watch_id,
+        "requested_url": fetch.url,
+        "final_url": fetch.final_url,
+        "redirects": [
+            {"url": h.url, "status": h.status, "location": h.location} for h in fetch.hops
+        ],
+        "fetched_at": rfc3339(fetch.fetched_at),
+        "ip": fetch.peer,
+        "status": fetch.status,
+        "headers": [[k, v] for k, v in fetch.headers],
+        "sha256": {
+            "raw_body": sha256(fetch.body),
+            "decoded_body": sha256(fetch.content),
+            "text": sha256(text.encode()),
+        },
+        "warc_records": records,
+    }
     return Evidence(
-        warc_gz=build_warc(fetch, version, watch_id),
-        text=reading.text + "\n" if reading.lines else "",
+        warc_gz=warc_gz,
+        text=text,
         reading_json=json.dumps(reading.to_json(), ensure_ascii=False).encode(),
+        facts=facts,
     )

@@ -165,7 +165,8 @@ def _write_atomic(path: Path, data: bytes) -> None:
 
 
 class FolderEvidenceStore:
-    """``evidence/<watch>/<version>.warc.gz`` plus ``.txt`` and ``.reading.json`` beside it.
+    """``evidence/<watch>/<version>.warc.gz`` plus ``.txt``, ``.reading.json`` and
+    ``.manifest.json`` beside it.
 
     Files are written whole (temporary file, then rename) and never rewritten: a version
     id names its content, so a second put of the same version keeps the first copy.
@@ -183,18 +184,20 @@ class FolderEvidenceStore:
     def warc_path(self, watch_id: str, version: str) -> Path:
         return self._base(watch_id, version).with_suffix(".warc.gz")
 
-    def put(self, watch_id: str, version: str, evidence: Evidence) -> str:
+    def put(self, watch_id: str, version: str, evidence: Evidence, manifest: bytes) -> bool:
         base = self._base(watch_id, version)
-        # The WARC goes last: its presence says the other two are complete.
+        # The WARC goes last: its presence says the others are complete.
         files = (
             (base.with_suffix(".txt"), evidence.text.encode("utf-8")),
             (base.with_suffix(".reading.json"), evidence.reading_json),
+            (base.with_suffix(".manifest.json"), manifest),
             (base.with_suffix(".warc.gz"), evidence.warc_gz),
         )
-        if not files[-1][0].exists():
-            for path, data in files:
-                _write_atomic(path, data)
-        return self.uri(watch_id, version)
+        if files[-1][0].exists():
+            return False
+        for path, data in files:
+            _write_atomic(path, data)
+        return True
 
     def reading(self, watch_id: str, version: str) -> Reading | None:
         path = self._base(watch_id, version).with_suffix(".reading.json")

@@ -129,7 +129,7 @@ def test_schedule_check_store_publish(
         prefix = f"evidence/{watch_id}/{version}"
         assert state["current"]["evidence"] == f"s3://{aws.bucket}/{prefix}.warc.gz"
         assert aws.object_keys(f"evidence/{watch_id}/") == sorted(
-            [f"{prefix}.warc.gz", f"{prefix}.txt", f"{prefix}.reading.json"]
+            [f"{prefix}.{ext}" for ext in ("warc.gz", "txt", "reading.json", "manifest.json")]
         )
         responses = [
             (r.rec_headers.get_header("WARC-Target-URI"), r.content_stream().read())
