@@ -1,7 +1,7 @@
 """The ``scrubwatch`` command.
 
 Exit codes: 0 the run completed (whatever it found), 2 bad watch list or usage,
-1 an internal failure.
+1 an internal failure, 3 evidence that does not verify.
 """
 
 from __future__ import annotations
@@ -65,6 +65,20 @@ def _parser() -> argparse.ArgumentParser:
     diff.add_argument("id")
     diff.add_argument("--from", dest="from_version", metavar="V", help="version (or prefix)")
     diff.add_argument("--to", dest="to_version", metavar="V", help="version (or prefix)")
+    show = sub.add_parser("show", parents=[common], help="what a kept version said")
+    show.add_argument("id")
+    show.add_argument("--version", metavar="V", help="version (or prefix); default the latest")
+    part = show.add_mutually_exclusive_group()
+    part.add_argument("--text", dest="part", action="store_const", const="text", default="text")
+    part.add_argument("--html", dest="part", action="store_const", const="html")
+    part.add_argument("--headers", dest="part", action="store_const", const="headers")
+    export = sub.add_parser("export", parents=[common], help="a self-contained evidence bundle")
+    export.add_argument("id")
+    export.add_argument("dir", type=Path)
+    verify = sub.add_parser(
+        "verify", parents=[common], help="recompute every digest and the chain (exit 3 if broken)"
+    )
+    verify.add_argument("target", metavar="PATH_OR_ID")
     demo = sub.add_parser("demo", parents=[common], help="watch a local site scrub itself")
     demo.add_argument("--keep", action="store_true", help="keep the demo's state folder")
     return parser
@@ -195,8 +209,15 @@ def cmd_check(args: argparse.Namespace, watchlist: Watchlist, root: Path) -> int
     return 0
 
 
+def open_backend(root: Path) -> LocalBackend:
+    """The state folder, which must exist: reading commands never create one."""
+    if not (root / "state.sqlite3").exists():
+        raise UsageError(f"no scrubwatch state in {root} (run `scrubwatch check` first)")
+    return LocalBackend(root)
+
+
 def cmd_history(args: argparse.Namespace, root: Path) -> int:
-    backend = LocalBackend(root)
+    backend = open_backend(root)
     try:
         rows = backend.state.history(args.id)
     finally:
@@ -223,7 +244,7 @@ def _pick(rows: list[dict[str, object]], prefix: str | None, default: int) -> di
 
 
 def cmd_diff(args: argparse.Namespace, root: Path) -> int:
-    backend = LocalBackend(root)
+    backend = open_backend(root)
     try:
         rows = backend.state.history(args.id)
         if not rows:
@@ -275,6 +296,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         root = _state_dir(args, config)
         if args.command == "history":
             return cmd_history(args, root)
+        if args.command in ("show", "export", "verify"):
+            from . import evidence_commands
+
+            command = getattr(evidence_commands, f"cmd_{args.command}")
+            code: int = command(args, root)
+            return code
         if args.command == "diff":
             return cmd_diff(args, root)
         watchlist = load_watchlist(config)

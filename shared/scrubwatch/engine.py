@@ -24,10 +24,10 @@ from multiprocessing import get_context
 from typing import Protocol
 from urllib.parse import urlsplit
 
+from . import __version__
 from .classify import Outcome, classify, same_as_missing_page
 from .config import Watch, Watchlist
 from .decide import Observation, WatchState, decide
-from . import __version__
 from .events import Event, VersionRef, rfc3339
 from .evidence import manifest, sha256
 from .exchange import Fetch
