@@ -179,6 +179,10 @@ class Settings(_Strict):
     email: EmailSettings | None = None
     slack_webhook: HttpUrl | None = None
     min_severity: MinSeverity = MinSeverity()
+    # An independent witness for every watch (a watch may say `witness: none`).
+    witness: Literal["wayback"] | None = None
+    wayback_endpoint: HttpUrl = "https://web.archive.org"
+    wayback_per_minute: int = Field(4, ge=1, le=6000)
 
     @field_validator("allow_networks", mode="before")
     @classmethod
@@ -216,6 +220,7 @@ class WatchSpec(_Strict):
     every: Duration | None = None
     notify: tuple[Channel, ...] | None = None
     tags: tuple[str, ...] | None = None
+    witness: Literal["wayback", "none"] | None = None
 
     @field_validator("id")
     @classmethod
@@ -248,6 +253,7 @@ class Watch:
     every: float
     notify: tuple[str, ...]
     tags: tuple[str, ...]
+    witness: str | None = None
 
     @property
     def settings_hash(self) -> str:
@@ -431,6 +437,9 @@ def parse_watchlist(text: str, path: str = "watchlist.yaml") -> Watchlist:
                 every=spec.every if spec.every is not None else defaults.every,
                 notify=spec.notify if spec.notify is not None else defaults.notify,
                 tags=spec.tags if spec.tags is not None else defaults.tags,
+                witness=None
+                if spec.witness == "none"
+                else (spec.witness or parsed.settings.witness),
             )
         )
     problems.raise_if_any()

@@ -35,11 +35,13 @@ from .fetch import FetchOptions, HttpFetcher
 from .netguard import Resolver
 from .reader import Reading, ReadSpec
 from .store import Commit, EvidenceStore, StateStore
+from .witness import Wayback
 from .work import Analysis, analyse, read_probe
 
 log = logging.getLogger("scrubwatch")
 
 _FLUSH_EVERY = 256
+_WITNESSED = ("first_seen", "changed", "gone")
 # Below this many watches, worker processes cost more to start than they save.
 _POOL_THRESHOLD = 24
 
@@ -119,6 +121,7 @@ class Engine:
         self.publish_first = publish_first
         self._probes: dict[str, asyncio.Task[Reading | None]] = {}
         self._parse_slots = asyncio.Semaphore(1)
+        self._wayback: Wayback | None = None
         self._pending: list[Commit] = []
         self._report = RunReport()
 
@@ -173,6 +176,9 @@ class Engine:
         finally:
             if executor is not None:
                 executor.shutdown(cancel_futures=True)
+            if self._wayback is not None:
+                await self._wayback.aclose()
+                self._wayback = None
             self.flush()
         report.seconds = time.monotonic() - started
         return report
@@ -285,6 +291,15 @@ class Engine:
         transition = decide(watch, self.watchlist.settings, state, obs)
         keep = transition.keep_version and analysis is not None and version is not None
         new_state = replace(transition.state, rev=state.rev)
+        event = transition.event
+        capture = None
+        if event and watch.witness and event.kind in _WITNESSED:
+            capture = await self._witness().capture(watch.url, capture_all=event.kind == "gone")
+            if capture.status == "archived" and event.current is not None:
+                seen = replace(event.current, witness=capture.url)
+                event = replace(event, current=seen)
+                if new_state.current and new_state.current.version == seen.version:
+                    new_state = replace(new_state, current=seen)
         if keep and analysis is not None and analysis.evidence is not None:
             record = manifest(
                 analysis.evidence,
@@ -293,19 +308,26 @@ class Engine:
                 watch.settings_hash,
                 state.chain_head,
                 __version__,
+                capture.to_json() if capture else None,
             )
             if self.evidence.put(watch.id, analysis.version, analysis.evidence, record):
                 # Each newly kept version's manifest names the one before: a chain per watch
                 # in which a changed or missing file shows.
                 new_state = replace(new_state, chain_head=sha256(record))
-        if transition.event:
-            log.info("%s: %s", watch.id, transition.event.summary)
+        if event:
+            log.info("%s: %s", watch.id, event.summary)
         return Commit(
             state=new_state,
-            version=version if keep else None,
-            event=transition.event,
+            version=(event.current if event and event.current else version) if keep else None,
+            event=event,
             channels=tuple(p.name for p in self.publishers),
         )
+
+    def _witness(self) -> Wayback:
+        if self._wayback is None:
+            s = self.watchlist.settings
+            self._wayback = Wayback.from_env(s.wayback_endpoint, s.wayback_per_minute)
+        return self._wayback
 
     async def _in_worker(self, executor: Executor | None, fn, *args):  # type: ignore[no-untyped-def]
         if executor is None:

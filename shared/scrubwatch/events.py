@@ -44,6 +44,7 @@ class VersionRef:
     status: int | None
     final_url: str
     evidence: str | None
+    witness: str | None = None  # an independent copy (the Internet Archive), when asked for
 
     @classmethod
     def from_json(cls, data: dict[str, Any] | None) -> VersionRef | None:

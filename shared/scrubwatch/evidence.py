@@ -50,6 +50,7 @@ def manifest(
     settings_hash: str,
     previous: str | None,
     scrubwatch_version: str,
+    witness: dict[str, Any] | None = None,
 ) -> bytes:
     """The manifest's bytes; their SHA-256 is what the next version's manifest points at."""
     body = {
@@ -65,6 +66,7 @@ def manifest(
         "scrubwatch_version": scrubwatch_version,
         "settings_hash": settings_hash,
         "prev_manifest_sha256": previous,
+        "witness": witness,
     }
     return (json.dumps(body, ensure_ascii=False, indent=1, sort_keys=True) + "\n").encode()
 
