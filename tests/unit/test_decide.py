@@ -672,7 +672,8 @@ FIELDS = {
     "diff",
     "summary",
 }
-VERSION_FIELDS = {"version", "fetched_at", "status", "final_url", "evidence"}
+# `witness` (issue 5): where an independent archive holds the same version, or null.
+VERSION_FIELDS = {"version", "fetched_at", "status", "final_url", "evidence", "witness"}
 RFC3339_UTC = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?Z$")
 
 
