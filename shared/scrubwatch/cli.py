@@ -9,7 +9,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import fcntl
-import json
 import logging
 import os
 import sys
@@ -47,6 +46,10 @@ def _parser() -> argparse.ArgumentParser:
     common.add_argument(
         "-v", "--verbose", action="store_true", default=argparse.SUPPRESS, help="more logging"
     )
+    deployed = argparse.ArgumentParser(add_help=False)
+    deployed.add_argument("--stack", default=argparse.SUPPRESS, help="a deployed stack's name")
+    deployed.add_argument("--bucket", default=argparse.SUPPRESS, help="its evidence bucket")
+    deployed.add_argument("--table", default=argparse.SUPPRESS, help="its DynamoDB table")
     parser = argparse.ArgumentParser(
         prog="scrubwatch",
         description="Watch web pages; hear once when one is edited, loses a part, or is gone.",
@@ -58,25 +61,31 @@ def _parser() -> argparse.ArgumentParser:
     check.add_argument("--force", action="store_true", help="check every watch, due or not")
     check.add_argument("--only", nargs="+", metavar="ID", default=[], help="check only these")
     check.add_argument("--json", action="store_true", help="events as JSON lines on stdout")
-    history = sub.add_parser("history", parents=[common], help="versions kept for a watch")
+    history = sub.add_parser(
+        "history", parents=[common, deployed], help="versions kept for a watch"
+    )
     history.add_argument("id")
     history.add_argument("--json", action="store_true", help="one JSON object per version")
     diff = sub.add_parser("diff", parents=[common], help="text diff between two versions")
     diff.add_argument("id")
     diff.add_argument("--from", dest="from_version", metavar="V", help="version (or prefix)")
     diff.add_argument("--to", dest="to_version", metavar="V", help="version (or prefix)")
-    show = sub.add_parser("show", parents=[common], help="what a kept version said")
+    show = sub.add_parser("show", parents=[common, deployed], help="what a kept version said")
     show.add_argument("id")
     show.add_argument("--version", metavar="V", help="version (or prefix); default the latest")
     part = show.add_mutually_exclusive_group()
     part.add_argument("--text", dest="part", action="store_const", const="text", default="text")
     part.add_argument("--html", dest="part", action="store_const", const="html")
     part.add_argument("--headers", dest="part", action="store_const", const="headers")
-    export = sub.add_parser("export", parents=[common], help="a self-contained evidence bundle")
+    export = sub.add_parser(
+        "export", parents=[common, deployed], help="a self-contained evidence bundle"
+    )
     export.add_argument("id")
     export.add_argument("dir", type=Path)
     verify = sub.add_parser(
-        "verify", parents=[common], help="recompute every digest and the chain (exit 3 if broken)"
+        "verify",
+        parents=[common, deployed],
+        help="recompute every digest and the chain (exit 3 if broken)",
     )
     verify.add_argument("target", metavar="PATH_OR_ID")
     demo = sub.add_parser("demo", parents=[common], help="watch a local site scrub itself")
@@ -216,24 +225,6 @@ def open_backend(root: Path) -> LocalBackend:
     return LocalBackend(root)
 
 
-def cmd_history(args: argparse.Namespace, root: Path) -> int:
-    backend = open_backend(root)
-    try:
-        rows = backend.state.history(args.id)
-    finally:
-        backend.close()
-    if not rows:
-        raise UsageError(f"no versions kept for {args.id!r} in {root}")
-    for row in rows:
-        if args.json:
-            print(json.dumps({"watch": args.id, **row}, ensure_ascii=False))
-        else:
-            print(
-                f"{row['fetched_at']}  {row['version'][:12]}  {row['status']}  {row['final_url']}"
-            )
-    return 0
-
-
 def _pick(rows: list[dict[str, object]], prefix: str | None, default: int) -> dict[str, object]:
     if prefix is None:
         return rows[default]
@@ -294,9 +285,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             return run_demo(keep=args.keep)
         config = _config_path(args)
         root = _state_dir(args, config)
-        if args.command == "history":
-            return cmd_history(args, root)
-        if args.command in ("show", "export", "verify"):
+        if args.command in ("history", "show", "export", "verify"):
             from . import evidence_commands
 
             command = getattr(evidence_commands, f"cmd_{args.command}")

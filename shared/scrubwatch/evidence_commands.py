@@ -1,4 +1,4 @@
-"""`scrubwatch show`, `export` and `verify` on the local state folder."""
+"""`scrubwatch history`, `show`, `export` and `verify`, on local state or a deployed stack."""
 
 from __future__ import annotations
 
@@ -7,7 +7,9 @@ import hashlib
 import json
 import shutil
 import sys
+import tempfile
 from pathlib import Path
+from typing import Any
 
 from warcio.archiveiterator import ArchiveIterator
 
@@ -52,15 +54,113 @@ To read a page as it was: open the .txt, or `warcio extract --payload X.warc.gz 
 """
 
 
-def _rows(root: Path, watch_id: str) -> list[dict[str, object]]:
-    backend = open_backend(root)
-    try:
-        rows = backend.state.history(watch_id)
-    finally:
-        backend.close()
+class LocalArchive:
+    """The state folder of the command line."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+
+    def history(self, watch_id: str) -> list[dict[str, Any]]:
+        backend = open_backend(self.root)
+        try:
+            return backend.state.history(watch_id)
+        finally:
+            backend.close()
+
+    def chain_head(self, watch_id: str) -> str | None:
+        backend = open_backend(self.root)
+        try:
+            return backend.state.load([watch_id])[watch_id].chain_head
+        finally:
+            backend.close()
+
+    def folder(self, watch_id: str) -> Path:
+        return self.root / "evidence" / watch_id
+
+    def where(self) -> str:
+        return str(self.root)
+
+
+class AwsArchive:
+    """A deployed stack: history and chain head in DynamoDB, evidence in S3."""
+
+    def __init__(self, bucket: str, table: str) -> None:
+        import boto3
+
+        from .aws_store import DynamoStateStore
+
+        self.bucket = bucket
+        self.s3 = boto3.client("s3")
+        self.state = DynamoStateStore(table)
+        self._downloads: list[tempfile.TemporaryDirectory[str]] = []
+
+    @classmethod
+    def of_stack(cls, name: str) -> AwsArchive:
+        import boto3
+
+        stacks = boto3.client("cloudformation").describe_stacks(StackName=name)["Stacks"]
+        outputs = {o["OutputKey"]: o["OutputValue"] for o in stacks[0].get("Outputs", [])}
+        try:
+            return cls(outputs["EvidenceBucketName"], outputs["TableName"])
+        except KeyError as exc:
+            raise UsageError(
+                f"stack {name} has no output {exc}; is it a scrubwatch stack?"
+            ) from None
+
+    def history(self, watch_id: str) -> list[dict[str, Any]]:
+        return self.state.history(watch_id)
+
+    def chain_head(self, watch_id: str) -> str | None:
+        return self.state.load([watch_id])[watch_id].chain_head
+
+    def folder(self, watch_id: str) -> Path:
+        """Downloads the watch's evidence into a temporary folder (removed at exit)."""
+        holder = tempfile.TemporaryDirectory(prefix="scrubwatch-")
+        self._downloads.append(holder)
+        target = Path(holder.name)
+        prefix = f"evidence/{watch_id}/"
+        pages = self.s3.get_paginator("list_objects_v2").paginate(Bucket=self.bucket, Prefix=prefix)
+        for page in pages:
+            for item in page.get("Contents", []):
+                name = item["Key"].removeprefix(prefix)
+                body = self.s3.get_object(Bucket=self.bucket, Key=item["Key"])["Body"].read()
+                (target / name).write_bytes(body)
+        return target
+
+    def where(self) -> str:
+        return f"s3://{self.bucket}"
+
+
+Archive = LocalArchive | AwsArchive
+
+
+def archive_for(args: argparse.Namespace, root: Path) -> Archive:
+    stack = getattr(args, "stack", None)
+    bucket, table = getattr(args, "bucket", None), getattr(args, "table", None)
+    if stack:
+        return AwsArchive.of_stack(stack)
+    if bucket or table:
+        if not (bucket and table):
+            raise UsageError("--bucket and --table go together (or use --stack NAME)")
+        return AwsArchive(bucket, table)
+    return LocalArchive(root)
+
+
+def _rows(archive: Archive, watch_id: str) -> list[dict[str, Any]]:
+    rows = archive.history(watch_id)
     if not rows:
-        raise UsageError(f"no versions kept for {watch_id!r} in {root}")
+        raise UsageError(f"no versions kept for {watch_id!r} in {archive.where()}")
     return rows
+
+
+def cmd_history(args: argparse.Namespace, root: Path) -> int:
+    for row in _rows(archive_for(args, root), args.id):
+        if args.json:
+            print(json.dumps({"watch": args.id, **row}, ensure_ascii=False))
+        else:
+            version = str(row["version"])[:12]
+            print(f"{row['fetched_at']}  {version}  {row['status']}  {row['final_url']}")
+    return 0
 
 
 def _pick(rows: list[dict[str, object]], prefix: str | None) -> dict[str, object]:
@@ -73,8 +173,9 @@ def _pick(rows: list[dict[str, object]], prefix: str | None) -> dict[str, object
 
 
 def cmd_show(args: argparse.Namespace, root: Path) -> int:
-    row = _pick(_rows(root, args.id), args.version)
-    folder = root / "evidence" / args.id
+    archive = archive_for(args, root)
+    row = _pick(_rows(archive, args.id), args.version)
+    folder = archive.folder(args.id)
     version = str(row["version"])
     if args.part == "text":
         path = folder / f"{version}.txt"
@@ -102,25 +203,17 @@ def cmd_show(args: argparse.Namespace, root: Path) -> int:
     raise UsageError(f"{path} holds no response record")
 
 
-def _chain_head(root: Path, watch_id: str) -> str | None:
-    backend = open_backend(root)
-    try:
-        state = backend.state.load([watch_id])[watch_id]
-    finally:
-        backend.close()
-    return state.chain_head
-
-
 def cmd_export(args: argparse.Namespace, root: Path) -> int:
     from . import __version__
     from .events import rfc3339
 
-    rows = _rows(root, args.id)
-    source = root / "evidence" / args.id
+    archive = archive_for(args, root)
+    rows = _rows(archive, args.id)
     target: Path = args.dir
     if target.exists() and any(target.iterdir()):
         raise UsageError(f"{target} exists and is not empty")
-    head = _chain_head(root, args.id)
+    source = archive.folder(args.id)
+    head = archive.chain_head(args.id)
     target.mkdir(parents=True, exist_ok=True)
     names = []
     for path in sorted(source.iterdir()):
@@ -166,9 +259,10 @@ def cmd_verify(args: argparse.Namespace, root: Path) -> int:
                     report.problems.append(f"{name}: SHA-256 differs from SHA256SUMS")
         where = str(given)
     else:
-        _rows(root, args.target)  # the watch must exist
-        report = verify_folder(root / "evidence" / args.target, _chain_head(root, args.target))
-        where = f"{args.target} in {root}"
+        archive = archive_for(args, root)
+        _rows(archive, args.target)  # the watch must exist
+        report = verify_folder(archive.folder(args.target), archive.chain_head(args.target))
+        where = f"{args.target} in {archive.where()}"
     if report.ok:
         head = report.head[:16] + "…" if report.head else "none"
         print(f"OK: {report.versions} version(s) of {where} verify; chain intact, head {head}")
