@@ -152,7 +152,12 @@ def slack_message(event: Event, shown: int = SHOWN) -> dict[str, Any]:
                 "text": _clip(f"{LABELS[event.kind]}: {one_line(event.name)}", 150),
             },
         },
-        _section(f"{_EMOJI[event.kind]} {escape(one_line(event.summary))}\n{_link(event.url)}"),
+        # The summary is clipped on its own, so however long a page makes it (a redirect
+        # target is page-controlled), the link to the page stays in the message.
+        _section(
+            f"{_EMOJI[event.kind]} {_clip(escape(one_line(event.summary)), 1500)}\n"
+            f"{_clip(_link(event.url), 1200)}"
+        ),
     ]
     for title, entries in (
         ("Removed", event.removed),
@@ -178,7 +183,10 @@ def slack_message(event: Event, shown: int = SHOWN) -> dict[str, Any]:
 
 
 def slack_digest(events: Sequence[Event], shown: int = 3) -> dict[str, Any]:
-    """One message for a burst (a whole site scrubbed at once) instead of one per event."""
+    """One message for a burst (a whole site scrubbed at once) instead of one per event.
+
+    Every alert is either shown or counted in the closing "... and N more" line.
+    """
     counts: dict[str, int] = {}
     for e in events:
         counts[LABELS[e.kind]] = counts.get(LABELS[e.kind], 0) + 1
@@ -187,16 +195,26 @@ def slack_digest(events: Sequence[Event], shown: int = 3) -> dict[str, Any]:
     blocks: list[dict[str, Any]] = [
         {"type": "header", "text": {"type": "plain_text", "text": _clip(title, 150)}}
     ]
-    for e in events[: SLACK_BLOCKS - 3]:
-        lines = [f"{_EMOJI[e.kind]} *{escape(one_line(e.summary))}*", _link(e.url)]
+    size = len(title) * 2
+    reserve = 200  # room for the closing count
+    for i, e in enumerate(events):
+        lines = [
+            f"{_EMOJI[e.kind]} *{_clip(escape(one_line(e.summary)), 600)}*",
+            _clip(_link(e.url), 600),
+        ]
         if e.removed:
-            removed = ", ".join(escape(_clip(one_line(r), 80)) for r in e.removed[:shown])
+            removed = " · ".join(escape(_clip(one_line(r), 80)) for r in e.removed[:shown])
             more = f" … and {len(e.removed) - shown} more" if len(e.removed) > shown else ""
             lines.append(f"Removed: {removed}{more}")
-        blocks.append(_section("\n".join(lines)))
-    if len(events) > SLACK_BLOCKS - 3:
-        blocks.append(_section(f"… and {len(events) - (SLACK_BLOCKS - 3)} more alerts"))
-    return _bounded({"text": escape(title), "blocks": blocks})
+        lines.append(f"`scrubwatch diff {escape(e.watch)}`")
+        section = _section("\n".join(lines))
+        cost = len(section["text"]["text"])
+        if len(blocks) >= SLACK_BLOCKS - 1 or size + cost + reserve > SLACK_TOTAL:
+            blocks.append(_section(f"… and {len(events) - i} more alerts"))
+            break
+        blocks.append(section)
+        size += cost
+    return {"text": escape(title), "blocks": blocks}
 
 
 def _size(message: dict[str, Any]) -> int:

@@ -111,10 +111,12 @@ class SqliteStateStore:
                 (state.watch_id, v.version, v.fetched_at, v.status, v.final_url, v.evidence),
             )
         if c.event is not None:
-            db.execute(
+            added = db.execute(
                 "INSERT OR IGNORE INTO outbox (event_id, watch_id, event) VALUES (?, ?, ?)",
                 (c.event.event_id, state.watch_id, c.event.dumps()),
-            )
+            ).rowcount
+        if c.event is not None and added:
+            # Only a new event is owed to the channels; one seen before was owed already.
             db.executemany(
                 "INSERT OR IGNORE INTO pending (event_id, channel) VALUES (?, ?)",
                 [(c.event.event_id, channel) for channel in c.channels],

@@ -52,7 +52,8 @@ def fit(event: Event, channels: Sequence[str], limit: int = SNS_MAX_BYTES) -> tu
     message = _message(event)
     if _size(message, attributes) <= budget:
         return event, message
-    diff_room = max(0, len(event.diff) // 2)
+    # Start near what can fit rather than halving a multi-megabyte diff many times over.
+    diff_room = min(len(event.diff) // 2, budget // 2)
     while diff_room > 0:
         cut = event.diff[:diff_room] + "\n... diff truncated to fit an SNS message"
         candidate = dataclasses.replace(event, diff=cut)

@@ -1,0 +1,207 @@
+"""Local stand-ins for the alert channels, all on 127.0.0.1.
+
+* ``smtp``: a real SMTP server (aiosmtpd) that keeps every message it accepts.
+* ``webhook``: a Slack incoming webhook (pytest-httpserver) whose answers a test scripts.
+* ``site`` and ``harness``: the integration tests' scripted site and engine harness.
+"""
+
+from __future__ import annotations
+
+import email
+import email.policy
+import json
+import socket
+import threading
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from email.message import EmailMessage
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import AuthResult, Envelope, LoginPassword, Session
+from integration.helpers import Harness, Site
+from pytest_httpserver import HTTPServer
+from werkzeug.wrappers import Request, Response
+
+# --- SMTP ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Received:
+    mail_from: str
+    rcpt_tos: list[str]
+    message: EmailMessage
+    login: str | None  # "user:password" the client authenticated with, if any
+
+
+class Mailbox:
+    """The aiosmtpd handler: keeps each message before answering 250 to the DATA command."""
+
+    def __init__(self) -> None:
+        self.messages: list[Received] = []
+        self._lock = threading.Lock()
+
+    async def handle_DATA(self, server: Any, session: Session, envelope: Envelope) -> str:
+        assert isinstance(envelope.content, bytes)
+        parsed = email.message_from_bytes(envelope.content, policy=email.policy.default)
+        assert isinstance(parsed, EmailMessage)
+        login = session.auth_data
+        who = f"{login.login.decode()}:{login.password.decode()}" if login else None
+        with self._lock:
+            self.messages.append(
+                Received(str(envelope.mail_from), list(envelope.rcpt_tos), parsed, who)
+            )
+        return "250 Message accepted for delivery"
+
+
+class LoopbackController(Controller):
+    """aiosmtpd on 127.0.0.1 and a port the kernel picks (no race for a free port)."""
+
+    def _trigger_server(self) -> None:
+        assert self.server is not None
+        self.port = self.server.sockets[0].getsockname()[1]
+        super()._trigger_server()
+
+
+def email_settings(host: str, port: int, **extra: Any) -> dict[str, Any]:
+    """``settings.email`` as a watch list gives it; ``starttls: false`` for a local server."""
+    return {
+        "host": host,
+        "port": port,
+        "from": "scrubwatch@newsroom.example",
+        "to": ["desk@newsroom.example", "reporter@newsroom.example"],
+        "starttls": False,
+        "timeout": "5s",
+        **extra,
+    }
+
+
+@dataclass
+class SmtpServer:
+    host: str
+    port: int
+    mailbox: Mailbox
+
+    @property
+    def messages(self) -> list[Received]:
+        return self.mailbox.messages
+
+    def settings(self, **extra: Any) -> dict[str, Any]:
+        return email_settings(self.host, self.port, **extra)
+
+
+def _accept(server: Any, session: Session, envelope: Envelope, mechanism: str, data: Any) -> Any:
+    ok = isinstance(data, LoginPassword) and data.password == b"s3cret-from-env"
+    return AuthResult(success=ok, handled=False, auth_data=data if ok else None)
+
+
+@pytest.fixture
+def smtp() -> Iterator[SmtpServer]:
+    mailbox = Mailbox()
+    controller = LoopbackController(
+        mailbox,
+        hostname="127.0.0.1",
+        port=0,
+        authenticator=_accept,
+        auth_require_tls=False,  # starttls: false in these tests; never on a real server
+    )
+    controller.start()
+    try:
+        yield SmtpServer("127.0.0.1", controller.port, mailbox)
+    finally:
+        controller.stop()
+
+
+@pytest.fixture
+def closed_port() -> int:
+    """A port on 127.0.0.1 that nothing listens on: connections are refused."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+# --- Slack ---------------------------------------------------------------------------------
+
+
+class Webhook:
+    """A Slack incoming webhook answering ``status`` (200 by default); logs every post."""
+
+    PATH = "/services/T000/B000/XXXX"
+
+    def __init__(self, server: HTTPServer) -> None:
+        self.server = server
+        self.status = 200
+        self.posts: list[tuple[int, dict[str, Any]]] = []  # (answer, payload), every request
+        self._lock = threading.Lock()
+        server.expect_request(self.PATH, method="POST").respond_with_handler(self._handle)
+
+    @property
+    def url(self) -> str:
+        return str(self.server.url_for(self.PATH))
+
+    def _handle(self, request: Request) -> Response:
+        with self._lock:
+            status = self.status
+            self.posts.append((status, json.loads(request.get_data())))
+        return Response("ok" if status < 300 else "server_error", status=status)
+
+    def delivered(self) -> list[dict[str, Any]]:
+        """Payloads answered with success: what Slack would have shown."""
+        with self._lock:
+            return [payload for status, payload in self.posts if status < 300]
+
+
+@pytest.fixture
+def slack_server() -> Iterator[HTTPServer]:
+    """A second HTTP server on 127.0.0.1, separate from the watched site's."""
+    server = HTTPServer(host="127.0.0.1", port=0)
+    server.start()
+    try:
+        yield server
+    finally:
+        server.clear()
+        server.stop()
+
+
+@pytest.fixture
+def webhook(slack_server: HTTPServer) -> Webhook:
+    return Webhook(slack_server)
+
+
+class Sleeps:
+    """Stands in for ``time.sleep`` in ``slack.post``: records each wait, waits not at all."""
+
+    def __init__(self) -> None:
+        self.waits: list[float] = []
+
+    def __call__(self, seconds: float) -> None:
+        self.waits.append(seconds)
+
+
+@pytest.fixture
+def sleeps() -> Sleeps:
+    return Sleeps()
+
+
+# --- the watched site and the engine -------------------------------------------------------
+
+
+@pytest.fixture
+def site(httpserver: HTTPServer) -> Site:
+    return Site(httpserver)
+
+
+@pytest.fixture
+def harness(tmp_path: Path) -> Iterator[Callable[..., Harness]]:
+    made: list[Harness] = []
+
+    def make(watches: list[dict[str, Any]], **kwargs: Any) -> Harness:
+        h = Harness(tmp_path / f"state{len(made)}", watches, **kwargs)
+        made.append(h)
+        return h
+
+    yield make
+    for h in made:
+        h.close()

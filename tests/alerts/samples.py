@@ -1,0 +1,218 @@
+"""Hand-built ``scrubwatch.event/1`` events, one per kind, with fixed ids and times.
+
+They read like what the engine emits (see ``scrubwatch.decide``) but do not depend on it:
+the expected renderings in ``expected/`` are reviewed by hand against these.
+"""
+
+from __future__ import annotations
+
+from scrubwatch.events import Event, VersionRef
+
+EVIDENCE = "s3://scrubwatch-evidence/{watch}/{version}.warc.gz"
+
+AD_URL = "https://jobs.example.org/agency/ads/1001.html"
+CAREERS_URL = "https://www.lumen-optics.example/careers/"
+CAMPUS_URL = "https://www.lumen-optics.example/about/campus.html"
+
+JOBS_BEFORE = [
+    "Optical Engineer (Shenzhen)",
+    "Firmware Engineer (Urumqi)",
+    "Test Technician (Urumqi)",
+    "Process Engineer (Kashgar)",
+    "Security Systems Integrator (Urumqi)",
+    "Surveillance Camera Installer (Hotan)",
+    "Data Annotator, Uyghur language (Urumqi)",
+    "Facial Recognition Researcher (Urumqi)",
+    "Network Engineer (Aksu)",
+    "Project Manager, Xinjiang programme",
+    "Site Supervisor (Turpan)",
+    "Translator, Uyghur-Mandarin (Urumqi)",
+    "Logistics Coordinator (Korla)",
+]
+
+
+def version(watch: str, digest: str, fetched_at: str, status: int, url: str) -> VersionRef:
+    return VersionRef(
+        version=digest,
+        fetched_at=fetched_at,
+        status=status,
+        final_url=url,
+        evidence=EVIDENCE.format(watch=watch, version=digest),
+    )
+
+
+AD_V1 = version("agency-1001", "3f2a9c0d1e4b5a6978877665", "2024-05-02T06:00:00.000Z", 200, AD_URL)
+CAREERS_V1 = version(
+    "careers", "a1b2c3d4e5f60718293a4b5c", "2024-05-01T06:00:00.000Z", 200, CAREERS_URL
+)
+CAREERS_V2 = version(
+    "careers", "b2c3d4e5f60718293a4b5c6d", "2024-05-02T06:00:00.000Z", 200, CAREERS_URL
+)
+CAMPUS_V1 = version(
+    "rd-map", "c0ffee0123456789abcdef01", "2024-05-01T06:00:00.000Z", 200, CAMPUS_URL
+)
+CAMPUS_V2 = version(
+    "rd-map", "d00d0123456789abcdef0123", "2024-05-02T06:00:00.000Z", 200, CAMPUS_URL
+)
+
+
+def first_seen() -> Event:
+    return Event(
+        event_id="0f1e2d3c4b5a69788796a5b4c3d2e1f0",
+        watch="agency-1001",
+        name="Agency ad 1001",
+        url=AD_URL,
+        kind="first_seen",
+        reason=None,
+        detected_at="2024-05-02T06:00:00.412Z",
+        summary="First check of Agency ad 1001: 3 lines of text.",
+        current=AD_V1,
+    )
+
+
+def changed() -> Event:
+    removed = JOBS_BEFORE[1:]  # 12 jobs: ten shown, then "... and 2 more"
+    return Event(
+        event_id="1a2b3c4d5e6f708192a3b4c5d6e7f809",
+        watch="careers",
+        name="Lumen Optics careers",
+        url=CAREERS_URL,
+        kind="changed",
+        reason=None,
+        detected_at="2024-05-02T06:00:01.250Z",
+        summary="CHANGED: Lumen Optics careers: 12 items removed; 2 items added; "
+        "keyword gone: Urumqi; keyword appeared: Chengdu.",
+        removed=list(removed),
+        added=["Optical Engineer (Chengdu)", "Sales Manager (Chengdu)"],
+        keywords_removed=["Urumqi"],
+        keywords_added=["Chengdu"],
+        previous=CAREERS_V1,
+        current=CAREERS_V2,
+        diff=(
+            "--- before\n+++ after\n@@ -1,13 +1,3 @@\n Optical Engineer (Shenzhen)\n"
+            + "".join(f"-{job}\n" for job in removed)
+            + "+Optical Engineer (Chengdu)\n+Sales Manager (Chengdu)\n"
+        ),
+    )
+
+
+def element_missing() -> Event:
+    return Event(
+        event_id="2b3c4d5e6f708192a3b4c5d6e7f8091a",
+        watch="rd-map",
+        name="Lumen Optics R&D campus map",
+        url=CAMPUS_URL,
+        kind="element_missing",
+        reason=None,
+        detected_at="2024-05-02T06:00:02.031Z",
+        summary="REMOVED: the watched part of Lumen Optics R&D campus map (#rd-map) "
+        "is gone from the page.",
+        removed=[
+            "Urumqi R&D centre, Building 3",
+            "Kashgar assembly plant",
+            "https://maps.example.com/?q=43.8256,87.6168",
+        ],
+        previous=CAMPUS_V1,
+        current=CAMPUS_V2,
+        diff=(
+            "--- before\n+++ after\n@@ -1,4 +1,1 @@\n Our campuses\n"
+            "-Urumqi R&D centre, Building 3\n-Kashgar assembly plant\n"
+            "-https://maps.example.com/?q=43.8256,87.6168\n"
+        ),
+    )
+
+
+def gone_404() -> Event:
+    return Event(
+        event_id="3c4d5e6f708192a3b4c5d6e7f8091a2b",
+        watch="agency-1001",
+        name="Agency ad 1001",
+        url=AD_URL,
+        kind="gone",
+        reason="http_404",
+        detected_at="2024-05-03T06:10:00.500Z",
+        summary="GONE: Agency ad 1001 now answers 404 Not Found.",
+        removed=[
+            "Firmware Engineer (Urumqi)",
+            "Posted by Lumen Optics through the Urumqi labour transfer office.",
+            "Applicants must be willing to relocate.",
+        ],
+        keywords_removed=["labour transfer"],
+        previous=AD_V1,
+        current=version(
+            "agency-1001", "404404aa55bb66cc77dd88ee", "2024-05-03T06:10:00.000Z", 404, AD_URL
+        ),
+    )
+
+
+def gone_redirect() -> Event:
+    home = "https://jobs.example.org/agency/"
+    return Event(
+        event_id="4d5e6f708192a3b4c5d6e7f8091a2b3c",
+        watch="agency-1001",
+        name="Agency ad 1001",
+        url=AD_URL,
+        kind="gone",
+        reason="redirect",
+        detected_at="2024-05-03T06:10:00.500Z",
+        summary=f"GONE: Agency ad 1001 now redirects to {home}.",
+        removed=[
+            "Firmware Engineer (Urumqi)",
+            "Posted by Lumen Optics through the Urumqi labour transfer office.",
+            "Applicants must be willing to relocate.",
+        ],
+        previous=AD_V1,
+        current=version(
+            "agency-1001", "5e6f708192a3b4c5d6e7f809", "2024-05-03T06:10:00.000Z", 200, home
+        ),
+    )
+
+
+def restored() -> Event:
+    return Event(
+        event_id="5e6f708192a3b4c5d6e7f8091a2b3c4d",
+        watch="agency-1001",
+        name="Agency ad 1001",
+        url=AD_URL,
+        kind="restored",
+        reason=None,
+        detected_at="2024-05-04T06:00:00.250Z",
+        summary="RESTORED: Agency ad 1001 answers again (200), with different content.",
+        removed=["Posted by Lumen Optics through the Urumqi labour transfer office."],
+        added=["Posted by Lumen Optics."],
+        previous=AD_V1,
+        current=version(
+            "agency-1001", "6f708192a3b4c5d6e7f8091a", "2024-05-04T06:00:00.000Z", 200, AD_URL
+        ),
+        diff=(
+            "--- before\n+++ after\n@@ -1,3 +1,3 @@\n Firmware Engineer (Urumqi)\n"
+            "-Posted by Lumen Optics through the Urumqi labour transfer office.\n"
+            "+Posted by Lumen Optics.\n Applicants must be willing to relocate.\n"
+        ),
+    )
+
+
+def error() -> Event:
+    return Event(
+        event_id="6f708192a3b4c5d6e7f8091a2b3c4d5e",
+        watch="careers",
+        name="Lumen Optics careers",
+        url=CAREERS_URL,
+        kind="error",
+        reason="timeout",
+        detected_at="2024-05-05T06:00:20.000Z",
+        summary="ERROR: Lumen Optics careers timed out 3 checks in a row: "
+        "no answer within 20 seconds.",
+        previous=CAREERS_V2,
+    )
+
+
+BUILDERS = {
+    "first_seen": first_seen,
+    "changed": changed,
+    "element_missing": element_missing,
+    "gone_http_404": gone_404,
+    "gone_redirect": gone_redirect,
+    "restored": restored,
+    "error": error,
+}
