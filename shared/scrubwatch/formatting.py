@@ -45,6 +45,16 @@ SLACK_TOTAL = 10_000
 SLACK_BLOCKS = 50
 
 
+def lists(event: Event) -> list[tuple[str, list[str]]]:
+    """What went and what came, in the order every rendering shows them."""
+    return [
+        ("Removed", event.removed),
+        ("Added", event.added),
+        ("Keywords that vanished", event.keywords_removed),
+        ("Keywords that appeared", event.keywords_added),
+    ]
+
+
 def one_line(text: str) -> str:
     return " ".join(str(text).split())
 
@@ -83,10 +93,8 @@ def email_text(event: Event, shown: int = SHOWN, diff_lines: int = DIFF_LINES) -
     if event.current and event.current.final_url != event.url and event.kind != "error":
         lines.append(f"Now:   {event.current.final_url} (HTTP {event.current.status})")
     lines.append("")
-    lines += _listing("Removed", event.removed, shown)
-    lines += _listing("Added", event.added, shown)
-    lines += _listing("Keywords that vanished", event.keywords_removed, shown)
-    lines += _listing("Keywords that appeared", event.keywords_added, shown)
+    for title, entries in lists(event):
+        lines += _listing(title, entries, shown)
     if event.diff:
         diff = event.diff.splitlines()
         lines += ["Diff (excerpt):", *(_clip(d, 300) for d in diff[:diff_lines])]
@@ -159,12 +167,7 @@ def slack_message(event: Event, shown: int = SHOWN) -> dict[str, Any]:
             f"{_clip(_link(event.url), 1200)}"
         ),
     ]
-    for title, entries in (
-        ("Removed", event.removed),
-        ("Added", event.added),
-        ("Keywords that vanished", event.keywords_removed),
-        ("Keywords that appeared", event.keywords_added),
-    ):
+    for title, entries in lists(event):
         if entries:
             blocks.append(_section(_bullets(title, entries, shown)))
     context = [f"Detected {escape(event.detected_at)}"]

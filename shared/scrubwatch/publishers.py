@@ -14,19 +14,10 @@ import httpx
 
 from .config import EmailSettings
 from .events import SEVERITY_RANK, Event
-from .formatting import email_text, slack_digest, slack_message, subject
+from .formatting import LABELS, email_text, lists, slack_digest, slack_message, subject
 from .slack import SlackDeliveryFailed, post
 
 log = logging.getLogger("scrubwatch")
-
-_LABELS = {
-    "first_seen": "NEW",
-    "changed": "CHANGED",
-    "element_missing": "REMOVED",
-    "gone": "GONE",
-    "restored": "RESTORED",
-    "error": "ERROR",
-}
 
 
 class JsonLinesPublisher:
@@ -63,15 +54,10 @@ class ConsolePublisher:
         return [e.event_id for e in events]
 
     def render(self, event: Event) -> str:
-        out = [f"[{_LABELS[event.kind]}] {event.summary}", f"    {event.url}"]
-        for label, entries in (
-            ("removed", event.removed),
-            ("added", event.added),
-            ("keywords gone", event.keywords_removed),
-            ("keywords new", event.keywords_added),
-        ):
+        out = [f"[{LABELS[event.kind]}] {event.summary}", f"    {event.url}"]
+        for label, entries in lists(event):
             if entries:
-                out.append(f"    {label}:")
+                out.append(f"    {label.lower()}:")
                 out.extend(f"      - {entry}" for entry in entries[: self.max_lines])
                 if len(entries) > self.max_lines:
                     out.append(f"      ... and {len(entries) - self.max_lines} more")
