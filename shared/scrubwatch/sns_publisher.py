@@ -72,6 +72,15 @@ def fit(event: Event, channels: Sequence[str], limit: int = SNS_MAX_BYTES) -> tu
     raise ValueError(f"event {event.event_id} cannot fit an SNS message")
 
 
+def _ascii_subject(event: Event) -> str:
+    """SNS subjects must be ASCII: a name that is not (a Chinese page title, say) gives way
+    to the watch id rather than to a row of question marks."""
+    text = subject(event)
+    if not text.isascii():
+        text = subject(dataclasses.replace(event, name=event.watch))
+    return text.encode("ascii", "replace").decode()
+
+
 def _cut(entries: list[str], keep: int) -> list[str]:
     shortened = [e[:500] for e in entries[:keep]]
     if len(entries) > keep:
@@ -106,7 +115,7 @@ class SnsPublisher:
                     TopicArn=self.topic_arn,
                     Message=message,
                     MessageStructure="json",
-                    Subject=subject(shortened).encode("ascii", "replace").decode(),
+                    Subject=_ascii_subject(shortened),
                     MessageAttributes=_attributes(shortened, channels),
                 )
             except (ClientError, BotoCoreError) as exc:

@@ -65,12 +65,17 @@ class Wayback:
 
     @classmethod
     def from_env(cls, endpoint: str, per_minute: int) -> Wayback:
-        return cls(
-            endpoint,
-            os.environ.get("SCRUBWATCH_WAYBACK_ACCESS_KEY"),
-            os.environ.get("SCRUBWATCH_WAYBACK_SECRET_KEY"),
-            per_minute=per_minute,
-        )
+        """Keys from SCRUBWATCH_WAYBACK_ACCESS_KEY/_SECRET_KEY, or on AWS from the SSM
+        SecureString that WAYBACK_KEYS_PARAM names (``ACCESS:SECRET``); none is fine."""
+        access = os.environ.get("SCRUBWATCH_WAYBACK_ACCESS_KEY")
+        secret = os.environ.get("SCRUBWATCH_WAYBACK_SECRET_KEY")
+        param = os.environ.get("WAYBACK_KEYS_PARAM")
+        if not (access and secret) and param:
+            from aws_lambda_powertools.utilities import parameters
+
+            value = str(parameters.get_parameter(param, decrypt=True, max_age=300))
+            access, _, secret = value.partition(":")
+        return cls(endpoint, access, secret, per_minute=per_minute)
 
     async def aclose(self) -> None:
         await self.client.aclose()
