@@ -18,6 +18,8 @@ import boto3
 from .aws_store import DynamoStateStore, S3EvidenceStore
 from .config import Watchlist, load_watchlist
 from .engine import Engine, RunReport
+from .events import Event
+from .routing import channels_for, routes
 from .scheduling import CheckRequest, batches, due_watches, pack
 from .sns_publisher import SnsPublisher
 
@@ -83,9 +85,10 @@ def check(
     if not ids:
         return RunReport()
 
-    def channels(watch_id: str) -> tuple[str, ...]:
-        watch = wl.get(watch_id)
-        return watch.notify if watch else ()
+    all_routes = routes(wl)
+
+    def channels(event: Event) -> list[str]:
+        return channels_for(event, all_routes)
 
     engine = Engine(
         wl,

@@ -1,7 +1,8 @@
 """Slack on AWS: alerts arrive from SNS through an SQS queue, in batches, and are posted once.
 
-- Posted once per ``event_id``: Powertools idempotency, persisted in the stack's table
-  (SNS and SQS both deliver at least once; a retried batch does not post twice).
+- Posted once per ``event_id``, whether alone or in a digest: a Powertools idempotency
+  record per event in the stack's table (SNS and SQS both deliver at least once; the
+  checker republishes after a failed commit; none of it posts twice).
 - A burst (a whole site scrubbed at once) arrives as one batch, thanks to the queue's
   batching window, and becomes one digest instead of a message per page.
 - What cannot be delivered fails its records: SQS retries them and finally moves them to
@@ -22,7 +23,10 @@ from aws_lambda_powertools.utilities import parameters
 from aws_lambda_powertools.utilities.idempotency import (
     DynamoDBPersistenceLayer,
     IdempotencyConfig,
-    idempotent_function,
+)
+from aws_lambda_powertools.utilities.idempotency.exceptions import (
+    IdempotencyItemAlreadyExistsError,
+    IdempotencyItemNotFoundError,
 )
 
 from . import formatting, slack
@@ -65,6 +69,13 @@ def webhook_url() -> str | None:
 
 
 class SlackNotifier:
+    """Claims each event before posting (a Powertools idempotency record per event id, in
+    progress, then completed); a digest posts many claimed events at once.
+
+    An event already completed is dropped, one in progress elsewhere fails its record (SQS
+    brings it back, by then completed), and a claim whose post failed is released.
+    """
+
     def __init__(
         self,
         table: str,
@@ -76,20 +87,14 @@ class SlackNotifier:
         self.url = url
         self.client = client or httpx.Client(timeout=10)
         self.sleep = sleep
-        persistence = DynamoDBPersistenceLayer(table_name=table, key_attr="pk", sort_key_attr="sk")
-        one = IdempotencyConfig(event_key_jmespath="event_id", expires_after_seconds=_KEEP_SECONDS)
-        many = IdempotencyConfig(
-            event_key_jmespath="event_ids", expires_after_seconds=_KEEP_SECONDS
+        self.context = lambda_context
+        self.persistence = DynamoDBPersistenceLayer(
+            table_name=table, key_attr="pk", sort_key_attr="sk"
         )
-        for config in (one, many):
-            if lambda_context is not None:
-                config.register_lambda_context(lambda_context)
-        self._post_one = idempotent_function(
-            data_keyword_argument="alert", config=one, persistence_store=persistence
-        )(self._post_alert)
-        self._post_many = idempotent_function(
-            data_keyword_argument="digest", config=many, persistence_store=persistence
-        )(self._post_digest)
+        config = IdempotencyConfig(
+            event_key_jmespath="event_id", expires_after_seconds=_KEEP_SECONDS
+        )
+        self.persistence.configure(config, function_name="scrubwatch-slack")
 
     def _post(self, payload: dict[str, Any]) -> None:
         if self.sleep is None:
@@ -97,38 +102,48 @@ class SlackNotifier:
         else:
             slack.post(self.client, self.url, payload, sleep=self.sleep)
 
-    def _post_alert(self, alert: dict[str, Any]) -> dict[str, str]:
-        self._post(formatting.slack_message(Event.from_json(alert)))
-        return {"posted": str(alert["event_id"])}
-
-    def _post_digest(self, digest: dict[str, Any]) -> dict[str, int]:
-        events = [Event.from_json(e) for e in digest["events"]]
-        self._post(formatting.slack_digest(events))
-        return {"posted": len(events)}
+    def _claim(self, event: Event) -> str:
+        """ "mine" (claimed now), "done" (posted before) or "busy" (being posted elsewhere)."""
+        key = {"event_id": event.event_id}
+        remaining = self.context.get_remaining_time_in_millis() if self.context else 60_000
+        try:
+            self.persistence.save_inprogress(data=key, remaining_time_in_millis=remaining)
+            return "mine"
+        except IdempotencyItemAlreadyExistsError:
+            try:
+                record = self.persistence.get_record(data=key)
+            except IdempotencyItemNotFoundError:
+                return "busy"
+            return "done" if record is not None and record.status == "COMPLETED" else "busy"
 
     def notify(self, alerts: list[Alert]) -> list[str]:
         """Posts the batch; returns the message ids of records that failed."""
-        unique: dict[str, Alert] = {}
+        unique: dict[str, Event] = {}
         for alert in alerts:  # the same event twice in one batch is posted once
-            unique.setdefault(alert.event.event_id, alert)
-        events = [a.event for a in unique.values()]
+            unique.setdefault(alert.event.event_id, alert.event)
+        claims = {event_id: self._claim(event) for event_id, event in unique.items()}
+        mine = [e for e in unique.values() if claims[e.event_id] == "mine"]
+        failed = {i for i, claim in claims.items() if claim == "busy"}
+        posted: list[Event] = []
         try:
-            if len(events) > DIGEST_OVER:
-                self._post_many(
-                    digest={
-                        "event_ids": sorted(e.event_id for e in events),
-                        "events": [e.to_json() for e in events],
-                    }
-                )
-                return []
+            if len(mine) > DIGEST_OVER:
+                self._post(formatting.slack_digest(mine))
+                posted = mine
+            else:
+                for event in mine:
+                    try:
+                        self._post(formatting.slack_message(event))
+                        posted.append(event)
+                    except slack.SlackDeliveryFailed as exc:
+                        log.error("Slack post of %s failed: %s", event.event_id, exc)
         except slack.SlackDeliveryFailed as exc:
-            log.error("Slack digest of %d alerts failed: %s", len(events), exc)
-            return [a.message_id for a in alerts]
-        failed_events = set()
-        for event in events:
-            try:
-                self._post_one(alert=event.to_json())
-            except slack.SlackDeliveryFailed as exc:
-                log.error("Slack post of %s failed: %s", event.event_id, exc)
-                failed_events.add(event.event_id)
-        return [a.message_id for a in alerts if a.event.event_id in failed_events]
+            log.error("Slack digest of %d alerts failed: %s", len(mine), exc)
+        done = {e.event_id for e in posted}
+        for event in mine:
+            key = {"event_id": event.event_id}
+            if event.event_id in done:
+                self.persistence.save_success(data=key, result={"posted": True})
+            else:
+                self.persistence.delete_record(data=key, exception=RuntimeError("not posted"))
+                failed.add(event.event_id)
+        return [a.message_id for a in alerts if a.event.event_id in failed]

@@ -144,10 +144,12 @@ class S3EvidenceStore:
     def uri(self, watch_id: str, version: str) -> str:
         return f"s3://{self.bucket}/{self._key(watch_id, version, '.warc.gz')}"
 
-    def put(self, watch_id: str, version: str, evidence: Evidence, manifest: bytes) -> bool:
+    def put(self, watch_id: str, version: str, evidence: Evidence, manifest: bytes) -> bytes:
         warc_key = self._key(watch_id, version, ".warc.gz")
         if self._get_head(warc_key):
-            return False
+            kept = self._get(self._key(watch_id, version, ".manifest.json"))
+            if kept is not None:
+                return kept
         for suffix, data, kind in (
             (".txt", evidence.text.encode("utf-8"), "text/plain; charset=utf-8"),
             (".reading.json", evidence.reading_json, "application/json"),
@@ -161,7 +163,7 @@ class S3EvidenceStore:
                 ContentType=kind,
                 ChecksumAlgorithm="SHA256",
             )
-        return True
+        return manifest
 
     def _get_head(self, key: str) -> bool:
         try:

@@ -66,7 +66,9 @@ class Outcome:
 
 
 # "404" on its own, not inside a number or a name such as "24049" or "Room 404B".
-_STATUS_404 = re.compile(r"(?<!\w)404(?!\w)")
+# ... and only at either end of the title ("404 | Example", "Example - 404", "Error 404"),
+# so "Meeting Room 404 booking" stays a page.
+_STATUS_404 = re.compile(r"^\W*(?:error\W*)?404(?!\w)|(?<!\w)404\W*$")
 
 
 def looks_not_found(reading: Reading) -> bool:

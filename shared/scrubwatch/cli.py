@@ -162,32 +162,22 @@ def _summary(report: RunReport) -> str:
 
 
 def _publishers(watchlist: Watchlist, as_json: bool) -> list[Publisher]:
-    from .publishers import (
-        ConsolePublisher,
-        JsonLinesPublisher,
-        Route,
-        SlackPublisher,
-        SmtpPublisher,
-    )
+    from .publishers import ConsolePublisher, JsonLinesPublisher, SlackPublisher, SmtpPublisher
+    from .routing import routes
 
+    email, slack = routes(watchlist)
     settings = watchlist.settings
-
-    def notify_of(watch_id: str) -> tuple[str, ...]:
-        watch = watchlist.get(watch_id)
-        return watch.notify if watch else ()
-
     out: list[Publisher] = [
         JsonLinesPublisher(sys.stdout) if as_json else ConsolePublisher(sys.stdout)
     ]
     if settings.email:
-        route = Route("email", notify_of, settings.min_severity.email)
         try:
-            out.append(SmtpPublisher(settings.email, route))
+            out.append(SmtpPublisher(settings.email, email))
         except ValueError as exc:
             raise UsageError(f"{watchlist.path}: {exc}") from None
     webhook = os.environ.get("SCRUBWATCH_SLACK_WEBHOOK") or settings.slack_webhook
     if webhook:
-        out.append(SlackPublisher(webhook, Route("slack", notify_of, settings.min_severity.slack)))
+        out.append(SlackPublisher(webhook, slack))
     return out
 
 

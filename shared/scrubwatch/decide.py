@@ -7,7 +7,7 @@ consecutive checks agree, and a suspicion produces no event at all.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any, Literal
 
@@ -76,7 +76,6 @@ class Transition:
     state: WatchState
     event: Event | None = None
     keep_version: bool = False  # the observed version is new evidence to store
-    notes: list[str] = field(default_factory=list)
 
 
 def decide(watch: Watch, settings: Settings, state: WatchState, obs: Observation) -> Transition:
@@ -107,7 +106,9 @@ def _event(
             kind,
             reason,
             previous.version if previous else None,
-            current.version if current else None,
+            # A not-found page may carry a request id or a clock: the body of what answered
+            # must not change the id of "gone" when a check is retried.
+            None if kind == "gone" or current is None else current.version,
         ),
         watch=watch.id,
         name=watch.name,
@@ -147,7 +148,7 @@ def _seen(watch: Watch, state: WatchState, obs: Observation) -> Transition:
     if obs.outcome.kind == "not_modified" or reading is None or obs.version is None:
         if state.condition == "gone":
             # A 304 cannot prove content; the engine asks unconditionally once gone.
-            return Transition(replace(cleared, gone_streak=0))
+            return Transition(cleared)
         return Transition(cleared)
     same = reading.fingerprint == state.fingerprint
     new = replace(
@@ -238,10 +239,10 @@ def _changes(prev: Reading | None, cur: Reading) -> tuple[list[str], list[str]]:
 
 def _size(reading: Reading) -> str:
     if reading.items is not None:
-        return f"{len(reading.items)} items"
+        return _count(len(reading.items), "items")
     if reading.kind == "binary":
         return reading.lines[0] if reading.lines else "binary content"
-    return f"{len(reading.lines)} lines of text"
+    return _count(len(reading.lines), "lines") + " of text"
 
 
 def _count(n: int, noun: str) -> str:

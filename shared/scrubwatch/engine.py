@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import json
 import logging
 import os
 import secrets
@@ -119,7 +120,7 @@ class Engine:
         # raises with the state untouched, so the queue retries the check and the retry
         # republishes the same event id.
         self.publish_first = publish_first
-        self._probes: dict[str, asyncio.Task[Reading | None]] = {}
+        self._probes: dict[str, asyncio.Task[Probe | None]] = {}
         self._parse_slots = asyncio.Semaphore(1)
         self._wayback: Wayback | None = None
         self._pending: list[Commit] = []
@@ -224,7 +225,13 @@ class Engine:
     async def _check(
         self, fetcher: HttpFetcher, executor: Executor | None, watch: Watch, state: WatchState
     ) -> Commit:
-        conditional = state.condition == "up" and not state.gone_streak
+        # A validator only vouches for the bytes: once the watch reads the page differently
+        # the page must be read again, or the next real change would pass as a re-baseline.
+        conditional = (
+            state.condition == "up"
+            and not state.gone_streak
+            and state.settings_hash in (None, watch.settings_hash)
+        )
         fetch = await fetcher.fetch(
             watch.url,
             state.etag if conditional else None,
@@ -248,7 +255,12 @@ class Engine:
         if fetch.error is None and fetch.status not in (None, 304):
             spec = ReadSpec(watch.select, watch.exclude, watch.ignore, watch.items, watch.keywords)
             analysis = await self._in_worker(
-                executor, analyse, fetch, spec, watch.id, state.fingerprint
+                executor,
+                analyse,
+                fetch,
+                spec,
+                watch.id,
+                state.current.version if state.current else None,
             )
         reading = analysis.reading if analysis else None
         previous_final = state.current.final_url if state.current else None
@@ -262,8 +274,15 @@ class Engine:
             and reading.kind == "html"
         ):
             probe = await self._probe(fetcher, executor, fetch.final_url)
-            if probe is not None and same_as_missing_page(reading, probe):
-                outcome = Outcome("gone", "soft_404", "same page as for a path that never existed")
+            if probe is not None and same_as_missing_page(reading, probe.missing):
+                if probe.home is not None and same_as_missing_page(reading, probe.home):
+                    # The home page is that page too: a wall in front of the whole site (a
+                    # bot check, maintenance), which says nothing about this page.
+                    outcome = Outcome("blocked", "site_wide_page", "every path shows one page")
+                else:
+                    outcome = Outcome(
+                        "gone", "soft_404", "same page as for a path that never existed"
+                    )
         self._report.outcomes[outcome.kind] += 1
         version = None
         if analysis is not None:
@@ -310,10 +329,13 @@ class Engine:
                 __version__,
                 capture.to_json() if capture else None,
             )
-            if self.evidence.put(watch.id, analysis.version, analysis.evidence, record):
-                # Each newly kept version's manifest names the one before: a chain per watch
-                # in which a changed or missing file shows.
-                new_state = replace(new_state, chain_head=sha256(record))
+            stored = self.evidence.put(watch.id, analysis.version, analysis.evidence, record)
+            # Each kept version's manifest names the one before: a chain per watch in which a
+            # changed or missing file shows. The manifest on file is the head if it follows
+            # ours: it is new, or an interrupted attempt at this same step wrote it. A
+            # version seen before (A, B, A again) keeps its old place in the chain.
+            if json.loads(stored).get("prev_manifest_sha256") == state.chain_head:
+                new_state = replace(new_state, chain_head=sha256(stored))
         if event:
             log.info("%s: %s", watch.id, event.summary)
         return Commit(
@@ -339,19 +361,31 @@ class Engine:
 
     async def _probe(
         self, fetcher: HttpFetcher, executor: Executor | None, url: str
-    ) -> Reading | None:
-        """What the host serves for a path that cannot exist; asked once per host per run."""
+    ) -> Probe | None:
+        """What the host serves for a path that cannot exist, and for its home page; asked
+        once per host per run, only when a page changed."""
         parts = urlsplit(url)
         origin = f"{parts.scheme}://{parts.netloc}"
         if origin not in self._probes:
 
-            async def probe() -> Reading | None:
-                missing = f"{origin}/scrubwatch-probe-{secrets.token_hex(8)}"
-                result: Fetch = await fetcher.fetch(missing)
+            async def read(target: str) -> Reading | None:
+                result: Fetch = await fetcher.fetch(target)
                 if result.error or result.status != 200:
                     return None
                 reading: Reading = await self._in_worker(executor, read_probe, result)
                 return reading
 
+            async def probe() -> Probe | None:
+                missing = await read(f"{origin}/scrubwatch-probe-{secrets.token_hex(8)}")
+                if missing is None:
+                    return None
+                return Probe(missing, await read(f"{origin}/"))
+
             self._probes[origin] = asyncio.ensure_future(probe())
         return await self._probes[origin]
+
+
+@dataclass(frozen=True)
+class Probe:
+    missing: Reading  # what a path that never existed shows
+    home: Reading | None  # what the site's home page shows

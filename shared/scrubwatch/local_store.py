@@ -147,9 +147,6 @@ class SqliteStateStore:
         keys = ("version", "fetched_at", "status", "final_url", "evidence")
         return [dict(zip(keys, row, strict=True)) for row in rows]
 
-    def known_watches(self) -> list[str]:
-        return [row[0] for row in self._db.execute("SELECT watch_id FROM watch_state")]
-
     def close(self) -> None:
         self._db.close()
 
@@ -186,7 +183,7 @@ class FolderEvidenceStore:
     def warc_path(self, watch_id: str, version: str) -> Path:
         return self._base(watch_id, version).with_suffix(".warc.gz")
 
-    def put(self, watch_id: str, version: str, evidence: Evidence, manifest: bytes) -> bool:
+    def put(self, watch_id: str, version: str, evidence: Evidence, manifest: bytes) -> bytes:
         base = self._base(watch_id, version)
         # The WARC goes last: its presence says the others are complete.
         files = (
@@ -196,10 +193,10 @@ class FolderEvidenceStore:
             (base.with_suffix(".warc.gz"), evidence.warc_gz),
         )
         if files[-1][0].exists():
-            return False
+            return base.with_suffix(".manifest.json").read_bytes()
         for path, data in files:
             _write_atomic(path, data)
-        return True
+        return manifest
 
     def reading(self, watch_id: str, version: str) -> Reading | None:
         path = self._base(watch_id, version).with_suffix(".reading.json")

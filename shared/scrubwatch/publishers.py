@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import os
 import smtplib
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from email.message import EmailMessage
 from email.utils import formatdate
 from typing import TextIO
@@ -13,8 +13,9 @@ from typing import TextIO
 import httpx
 
 from .config import EmailSettings
-from .events import SEVERITY_RANK, Event
+from .events import Event
 from .formatting import LABELS, email_text, lists, slack_digest, slack_message, subject
+from .routing import Route
 from .slack import SlackDeliveryFailed, post
 
 log = logging.getLogger("scrubwatch")
@@ -66,25 +67,6 @@ class ConsolePublisher:
         if event.current and event.current.evidence and event.kind != "first_seen":
             out.append(f"    evidence (now):    {event.current.evidence}")
         return "\n".join(out) + "\n\n"
-
-
-class Route:
-    """Whether an event is for a channel: the watch asks for it and it is severe enough.
-
-    A first sighting is a record, never an alert.
-    """
-
-    def __init__(self, channel: str, notify_of: Callable[[str], Sequence[str]], minimum: str):
-        self.channel = channel
-        self.notify_of = notify_of
-        self.minimum = SEVERITY_RANK[minimum]
-
-    def wants(self, event: Event) -> bool:
-        return (
-            event.kind != "first_seen"
-            and self.channel in self.notify_of(event.watch)
-            and SEVERITY_RANK[event.severity] >= self.minimum
-        )
 
 
 class SmtpPublisher:

@@ -94,7 +94,7 @@ class SnsPublisher:
     def __init__(
         self,
         topic_arn: str,
-        channels_of: Callable[[str], Sequence[str]],
+        channels_of: Callable[[Event], Sequence[str]],
         client: Any = None,
     ) -> None:
         self.topic_arn = topic_arn
@@ -108,7 +108,11 @@ class SnsPublisher:
                 # A first sighting is a record, not news: it is kept, never alerted.
                 delivered.append(event.event_id)
                 continue
-            channels = list(self.channels_of(event.watch))
+            channels = list(self.channels_of(event))
+            if not channels:
+                # No channel wants it (the watch's notify, each channel's min_severity).
+                delivered.append(event.event_id)
+                continue
             shortened, message = fit(event, channels)
             try:
                 self.sns.publish(

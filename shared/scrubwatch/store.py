@@ -12,10 +12,6 @@ from .evidence import Evidence
 from .reader import Reading
 
 
-class StaleState(Exception):
-    """Someone else committed this watch since we read it; our change was not applied."""
-
-
 @dataclass(frozen=True)
 class Commit:
     """Everything one check changes for one watch, applied together or not at all."""
@@ -47,8 +43,9 @@ class StateStore(Protocol):
 class EvidenceStore(Protocol):
     def uri(self, watch_id: str, version: str) -> str: ...
 
-    def put(self, watch_id: str, version: str, evidence: Evidence, manifest: bytes) -> bool:
-        """Keeps a version's files; False when that version was kept before (unchanged)."""
+    def put(self, watch_id: str, version: str, evidence: Evidence, manifest: bytes) -> bytes:
+        """Keeps a version's files, never overwriting; returns the manifest on file (ours,
+        or the one kept when this version was seen before)."""
         ...
 
     def reading(self, watch_id: str, version: str) -> Reading | None: ...

@@ -22,12 +22,13 @@ def version_id(status: int | None, reading: Reading) -> str:
     return hashlib.sha256(f"{status}\n{reading.fingerprint}".encode()).hexdigest()
 
 
-def analyse(fetch: Fetch, spec: ReadSpec, watch_id: str, known_fingerprint: str | None) -> Analysis:
+def analyse(fetch: Fetch, spec: ReadSpec, watch_id: str, known_version: str | None) -> Analysis:
     headers = fetch.header_map
     reading = read_page(fetch.content, headers, fetch.final_url, spec)
     version = version_id(fetch.status, reading)
     evidence = None
-    if reading.fingerprint != known_fingerprint:
+    # The version includes the status: a 404 serving the last page's body is new evidence.
+    if version != known_version:
         evidence = build_evidence(fetch, reading, version, watch_id)
     return Analysis(reading, version, evidence)
 

@@ -118,3 +118,19 @@ def test_a_malformed_record_fails_alone(handlers: SimpleNamespace, webhook: HTTP
 
     assert reply == {"batchItemFailures": [{"itemIdentifier": "m-bad"}]}
     assert len(posts(webhook)) == 1
+
+
+def test_an_event_posted_in_a_digest_is_never_posted_again(
+    handlers: SimpleNamespace, webhook: HTTPServer
+) -> None:
+    """The checker republishes after a failed commit, and SQS regroups messages: every
+    event is posted once whichever batch, digest or single post it comes back in."""
+    webhook.expect_request(HOOK, method="POST").respond_with_data("ok")
+    events = alerts(6)
+    handlers.notifier.lambda_handler(sqs_batch(events[:4]), LambdaContext())
+    handlers.notifier.lambda_handler(sqs_batch([events[0]], ["m-again"]), LambdaContext())
+    batch = sqs_batch([events[0], events[1], events[4], events[5]], ["a", "b", "c", "d"])
+    assert handlers.notifier.lambda_handler(batch, LambdaContext()) == {"batchItemFailures": []}
+
+    texts = [p["text"] for p in posts(webhook)]
+    assert texts == ["scrubwatch: 4 alerts (4 GONE)", "GONE: GONE 4", "GONE: GONE 5"]

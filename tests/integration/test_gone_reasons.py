@@ -152,6 +152,7 @@ def test_soft_404_by_probe_once_per_host_per_run(site: Site, harness: Make) -> N
     }
     for path, body in pages.items():
         site.set(path, body)
+    site.set("/", page("Lumen Shop", "<h1>Welcome to Lumen Shop</h1><p>Cameras and more</p>"))
     watches = [
         {"id": "shop-1", "url": url("shop.test", "/p/1.html"), "select": "#p"},
         {"id": "shop-2", "url": url("shop.test", "/p/2.html")},
@@ -163,7 +164,10 @@ def test_soft_404_by_probe_once_per_host_per_run(site: Site, harness: Make) -> N
     probe_paths: set[str] = set()
 
     def probes(since: int) -> Counter[str]:
-        found = [s for s in site.seen(since=since) if s.path not in pages]
+        # The random path, and the home page (asked with it, to tell a site-wide wall).
+        found = [s for s in site.seen(since=since) if s.path not in pages and s.path != "/"]
+        homes = Counter(s.host.split(":")[0] for s in site.seen(since=since) if s.path == "/")
+        assert all(n == 1 for n in homes.values()), homes
         probe_paths.update(s.path for s in found)
         return Counter(s.host.split(":")[0] for s in found)
 
@@ -200,7 +204,7 @@ def test_soft_404_by_probe_once_per_host_per_run(site: Site, harness: Make) -> N
         assert h.run() == []
         assert all(n <= 1 for n in probes(mark).values())
     # Every probe asked for a path of its own: a random one, never one a page could have.
-    assert len(probe_paths) == sum(1 for s in site.seen() if s.path not in pages)
+    assert len(probe_paths) == sum(1 for s in site.seen() if s.path not in {*pages, "/"})
 
 
 def test_page_that_differs_from_the_probe_is_changed_not_gone(site: Site, harness: Make) -> None:
