@@ -298,7 +298,7 @@ class Engine:
             previous_reading = self.evidence.reading(watch.id, state.current.version)
         obs = Observation(
             outcome=outcome,
-            checked_at=fetch.fetched_at,
+            checked_at=self.clock(),  # one clock for "when checked" and "when due"
             version=version,
             reading=reading,
             previous_reading=previous_reading,

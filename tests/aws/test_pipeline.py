@@ -239,8 +239,8 @@ def test_schedule_check_store_publish(
     )
     assert metrics["FetchSeconds"] >= 0
 
-    # Once gone, it stays one alert: the next tick checks A again and says nothing.
-    clock(8 * HOUR)
+    # Once gone, it stays one alert: a tick a whole `every` later checks A again, silently.
+    clock(14 * HOUR)
     scheduled, _, checked = schedule_and_check(aws, handlers)
     assert scheduled["due"] >= 1
     assert checked == {"batchItemFailures": []}
