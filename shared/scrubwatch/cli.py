@@ -215,7 +215,7 @@ def open_backend(root: Path) -> LocalBackend:
     return LocalBackend(root)
 
 
-def _pick(rows: list[dict[str, object]], prefix: str | None, default: int) -> dict[str, object]:
+def pick(rows: list[dict[str, object]], prefix: str | None, default: int) -> dict[str, object]:
     if prefix is None:
         return rows[default]
     matches = [r for r in rows if str(r["version"]).startswith(prefix)]
@@ -230,8 +230,8 @@ def cmd_diff(args: argparse.Namespace, root: Path) -> int:
         rows = backend.state.history(args.id)
         if not rows:
             raise UsageError(f"no versions kept for {args.id!r} in {root}")
-        old = _pick(rows, args.from_version, -2 if len(rows) > 1 else -1)
-        new = _pick(rows, args.to_version, -1)
+        old = pick(rows, args.from_version, -2 if len(rows) > 1 else -1)
+        new = pick(rows, args.to_version, -1)
         texts = []
         for row in (old, new):
             text = backend.evidence.text(args.id, str(row["version"]))

@@ -13,7 +13,7 @@ from typing import Any
 
 from warcio.archiveiterator import ArchiveIterator
 
-from .cli import UsageError, open_backend
+from .cli import UsageError, open_backend, pick
 from .decode import content_type, decode_content, decode_text
 from .verify import verify_folder
 
@@ -163,18 +163,9 @@ def cmd_history(args: argparse.Namespace, root: Path) -> int:
     return 0
 
 
-def _pick(rows: list[dict[str, object]], prefix: str | None) -> dict[str, object]:
-    if prefix is None:
-        return rows[-1]
-    matches = [r for r in rows if str(r["version"]).startswith(prefix)]
-    if not matches:
-        raise UsageError(f"no version starting with {prefix!r}")
-    return matches[-1]
-
-
 def cmd_show(args: argparse.Namespace, root: Path) -> int:
     archive = archive_for(args, root)
-    row = _pick(_rows(archive, args.id), args.version)
+    row = pick(_rows(archive, args.id), args.version, -1)
     folder = archive.folder(args.id)
     version = str(row["version"])
     if args.part == "text":
