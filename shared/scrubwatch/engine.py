@@ -274,7 +274,11 @@ class Engine:
             and reading.kind == "html"
         ):
             probe = await self._probe(fetcher, executor, fetch.final_url)
-            if probe is not None and same_as_missing_page(reading, probe.missing):
+            if probe is _UNANSWERED and state.gone_streak:
+                # Suspected gone, and the host could not say what its not-found page is:
+                # neither confirm nor clear the suspicion (and above all, no `changed`).
+                outcome = Outcome("error", "probe_failed", "the not-found probe failed")
+            elif probe is not None and same_as_missing_page(reading, probe.missing):
                 if probe.home is not None and same_as_missing_page(reading, probe.home):
                     # The home page is that page too: a wall in front of the whole site (a
                     # bot check, maintenance), which says nothing about this page.
@@ -368,18 +372,23 @@ class Engine:
         origin = f"{parts.scheme}://{parts.netloc}"
         if origin not in self._probes:
 
-            async def read(target: str) -> Reading | None:
-                result: Fetch = await fetcher.fetch(target)
+            async def fetch_page(target: str) -> Fetch:
+                return await fetcher.fetch(target)
+
+            async def read(result: Fetch) -> Reading | None:
                 if result.error or result.status != 200:
                     return None
                 reading: Reading = await self._in_worker(executor, read_probe, result)
                 return reading
 
             async def probe() -> Probe | None:
-                missing = await read(f"{origin}/scrubwatch-probe-{secrets.token_hex(8)}")
+                asked = await fetch_page(f"{origin}/scrubwatch-probe-{secrets.token_hex(8)}")
+                if asked.error or (asked.status or 0) >= 500:
+                    return _UNANSWERED  # the host said nothing either way
+                missing = await read(asked)
                 if missing is None:
-                    return None
-                return Probe(missing, await read(f"{origin}/"))
+                    return None  # a proper 404: this host does not serve soft 404s
+                return Probe(missing, await read(await fetch_page(f"{origin}/")))
 
             self._probes[origin] = asyncio.ensure_future(probe())
         return await self._probes[origin]
@@ -389,3 +398,6 @@ class Engine:
 class Probe:
     missing: Reading  # what a path that never existed shows
     home: Reading | None  # what the site's home page shows
+
+
+_UNANSWERED = Probe(Reading(kind="none", region_found=False, lines=()), None)

@@ -122,3 +122,20 @@ def test_verifying_a_bare_folder_needs_something_to_vouch_for_the_newest_version
 )
 def test_ipv4_inside_ipv6_and_site_local_are_not_public(address: str) -> None:
     assert not is_public(ipaddress.ip_address(address))
+
+
+def test_a_failed_probe_neither_confirms_nor_clears_a_suspected_soft_404(
+    site: Site, harness: Callable[..., Harness]
+) -> None:
+    site.set("/", page("Example Corp", "<h1>Welcome</h1><p>Home</p>"))
+    site.set("/jobs/1.html", page("Job 1", "<p>Engineer wanted</p>"))
+    h = harness([{"id": "a", "url": site.url("/jobs/1.html")}])
+    h.run()
+    sorry = page("Example Corp", "<p>Sorry, we could not find that.</p>")
+    site.set("/jobs/1.html", sorry)
+    site.fallback = Page(sorry)
+    assert h.run() == []  # suspected
+    site.fallback = Page("busy", status=503)  # only the probe fails this time
+    assert h.run() == []  # no `changed`
+    site.fallback = Page(sorry)
+    assert [(e.kind, e.reason) for e in h.runs(2)] == [("gone", "soft_404")]
