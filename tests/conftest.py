@@ -2,9 +2,49 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
 import pytest
+from integration.helpers import Harness, Site
+from pytest_httpserver import HTTPServer
 
 
 @pytest.fixture(scope="session")
 def httpserver_listen_address() -> tuple[str, int]:
     return ("127.0.0.1", 0)
+
+
+@pytest.fixture
+def second_server() -> Iterator[HTTPServer]:
+    """Another HTTP server on 127.0.0.1, beside the watched site's: a Slack webhook, a
+    fake of the Internet Archive's API."""
+    server = HTTPServer(host="127.0.0.1", port=0)
+    server.start()
+    try:
+        yield server
+    finally:
+        server.clear()
+        server.stop()
+
+
+@pytest.fixture
+def site(httpserver: HTTPServer) -> Site:
+    """The scripted watched site (tests/integration/helpers.py)."""
+    return Site(httpserver)
+
+
+@pytest.fixture
+def harness(tmp_path: Path) -> Iterator[Callable[..., Harness]]:
+    """Makes engine harnesses, each with its own state folder, closed after the test."""
+    made: list[Harness] = []
+
+    def make(watches: list[dict[str, Any]], **kwargs: Any) -> Harness:
+        h = Harness(tmp_path / f"state{len(made)}", watches, **kwargs)
+        made.append(h)
+        return h
+
+    yield make
+    for h in made:
+        h.close()

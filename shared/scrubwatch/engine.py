@@ -121,19 +121,20 @@ class Engine:
         # republishes the same event id.
         self.publish_first = publish_first
         self._probes: dict[str, asyncio.Task[Probe | None]] = {}
-        self._parse_slots = asyncio.Semaphore(1)
+        self._parse_slots: asyncio.Semaphore  # made per run, sized to the worker pool
         self._wayback: Wayback | None = None
         self._pending: list[Commit] = []
         self._report = RunReport()
 
-    def due(self, only: Sequence[str] = (), force: bool = False) -> list[Watch]:
+    def _due(self, only: Sequence[str], force: bool) -> tuple[list[Watch], dict[str, WatchState]]:
+        """The watches to check now, and the states of all those asked about (read once)."""
         watches = [w for w in self.watchlist.watches if not only or w.id in only]
-        if force:
-            return watches
         states = self.state.load(w.id for w in watches)
-        now = self.clock().timestamp()
-        recheck = self.watchlist.settings.recheck
-        return [w for w in watches if is_due(w, states[w.id], now, recheck)]
+        if not force:
+            now = self.clock().timestamp()
+            recheck = self.watchlist.settings.recheck
+            watches = [w for w in watches if is_due(w, states[w.id], now, recheck)]
+        return watches, states
 
     def run(self, only: Sequence[str] = (), force: bool = False) -> RunReport:
         return asyncio.run(self.run_async(only, force))
@@ -142,14 +143,13 @@ class Engine:
         started = time.monotonic()
         self._report = report = RunReport()
         self.deliver()  # whatever a crashed or offline run left behind goes first
-        watches = self.due(only, force)
-        states = self.state.load(w.id for w in watches)
+        watches, states = self._due(only, force)
         executor: Executor | None = None
+        self._parse_slots = asyncio.Semaphore(self.workers * 2)
         if self.workers > 1 and len(watches) >= _POOL_THRESHOLD:
             # spawn: workers import only the reading code (no HTTP stack, no fork of a
             # process with threads), and there is no forkserver process to keep.
             executor = ProcessPoolExecutor(self.workers, mp_context=get_context("spawn"))
-            self._parse_slots = asyncio.Semaphore(self.workers * 2)
         try:
             async with HttpFetcher(fetch_options(self.watchlist), self.resolver) as fetcher:
                 gate = asyncio.Semaphore(self.watchlist.settings.concurrency * 2)

@@ -110,12 +110,15 @@ class SqliteStateStore:
                 " VALUES (?, ?, ?, ?, ?, ?)",
                 (state.watch_id, v.version, v.fetched_at, v.status, v.final_url, v.evidence),
             )
-        if c.event is not None:
-            added = db.execute(
+        added = (
+            c.event is not None
+            and db.execute(
                 "INSERT OR IGNORE INTO outbox (event_id, watch_id, event) VALUES (?, ?, ?)",
                 (c.event.event_id, state.watch_id, c.event.dumps()),
             ).rowcount
-        if c.event is not None and added:
+            == 1
+        )
+        if added and c.event is not None:
             # Only a new event is owed to the channels; one seen before was owed already.
             db.executemany(
                 "INSERT OR IGNORE INTO pending (event_id, channel) VALUES (?, ?)",

@@ -2,7 +2,7 @@
 
 * ``smtp``: a real SMTP server (aiosmtpd) that keeps every message it accepts.
 * ``webhook``: a Slack incoming webhook (pytest-httpserver) whose answers a test scripts.
-* ``site`` and ``harness``: the integration tests' scripted site and engine harness.
+* ``site`` and ``harness`` come from tests/conftest.py.
 """
 
 from __future__ import annotations
@@ -12,16 +12,14 @@ import email.policy
 import json
 import socket
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from email.message import EmailMessage
-from pathlib import Path
 from typing import Any
 
 import pytest
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, Envelope, LoginPassword, Session
-from integration.helpers import Harness, Site
 from pytest_httpserver import HTTPServer
 from werkzeug.wrappers import Request, Response
 
@@ -154,15 +152,8 @@ class Webhook:
 
 
 @pytest.fixture
-def slack_server() -> Iterator[HTTPServer]:
-    """A second HTTP server on 127.0.0.1, separate from the watched site's."""
-    server = HTTPServer(host="127.0.0.1", port=0)
-    server.start()
-    try:
-        yield server
-    finally:
-        server.clear()
-        server.stop()
+def slack_server(second_server: HTTPServer) -> HTTPServer:
+    return second_server
 
 
 @pytest.fixture
@@ -183,25 +174,3 @@ class Sleeps:
 @pytest.fixture
 def sleeps() -> Sleeps:
     return Sleeps()
-
-
-# --- the watched site and the engine -------------------------------------------------------
-
-
-@pytest.fixture
-def site(httpserver: HTTPServer) -> Site:
-    return Site(httpserver)
-
-
-@pytest.fixture
-def harness(tmp_path: Path) -> Iterator[Callable[..., Harness]]:
-    made: list[Harness] = []
-
-    def make(watches: list[dict[str, Any]], **kwargs: Any) -> Harness:
-        h = Harness(tmp_path / f"state{len(made)}", watches, **kwargs)
-        made.append(h)
-        return h
-
-    yield make
-    for h in made:
-        h.close()

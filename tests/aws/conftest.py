@@ -86,15 +86,9 @@ def site(httpserver: HTTPServer) -> Site:
 
 
 @pytest.fixture
-def slack_hook() -> Iterator[HTTPServer]:
-    """A second HTTP server on 127.0.0.1 standing in for Slack's incoming webhooks."""
-    server = HTTPServer(host="127.0.0.1", port=0)
-    server.start()
-    try:
-        yield server
-    finally:
-        server.clear()
-        server.stop()
+def slack_hook(second_server: HTTPServer) -> HTTPServer:
+    """Stands in for Slack's incoming webhooks."""
+    return second_server
 
 
 class LambdaContext:

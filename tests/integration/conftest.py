@@ -1,34 +1,14 @@
-"""Fixtures for the integration tests; every server listens on a loopback address."""
+"""Fixtures for the integration tests (`site` and `harness` are in tests/conftest.py);
+every server listens on a loopback address."""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
-from pytest_httpserver import HTTPServer
 
-from .helpers import Harness, Listener, RawServer, Site
-
-
-@pytest.fixture
-def site(httpserver: HTTPServer) -> Site:
-    return Site(httpserver)
-
-
-@pytest.fixture
-def harness(tmp_path: Path) -> Iterator[Callable[..., Harness]]:
-    made: list[Harness] = []
-
-    def make(watches: list[dict[str, Any]], **kwargs: Any) -> Harness:
-        h = Harness(tmp_path / f"state{len(made)}", watches, **kwargs)
-        made.append(h)
-        return h
-
-    yield make
-    for h in made:
-        h.close()
+from .helpers import Listener, RawServer
 
 
 @pytest.fixture

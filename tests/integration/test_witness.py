@@ -55,12 +55,8 @@ def witnessed(harness: Callable[..., Harness], site: Site, spn2: HTTPServer) -> 
 
 
 @pytest.fixture
-def spn2() -> HTTPServer:
-    server = HTTPServer(host="127.0.0.1", port=0)
-    server.start()
-    yield server  # type: ignore[misc]
-    server.clear()
-    server.stop()
+def spn2(second_server: HTTPServer) -> HTTPServer:
+    return second_server
 
 
 def test_first_sight_and_gone_are_archived_and_gone_points_at_both(
