@@ -158,15 +158,21 @@ def _absolute(base: str, origin: str, value: str) -> str:
     return urljoin(base, value)
 
 
-def read_page(body: bytes, headers: dict[str, str], url: str, spec: ReadSpec) -> Reading:
-    """Reads a response body; never raises on odd bytes, empty bodies or unknown charsets."""
+def read_page(
+    body: bytes, headers: dict[str, str], url: str, spec: ReadSpec, page_text: bool = True
+) -> Reading:
+    """Reads a response body; never raises on odd bytes, empty bodies or unknown charsets.
+
+    ``page_text=False`` skips the whole page's text, which only a page that changed needs
+    (for the soft-404 comparison) and which costs a tenth of the reading.
+    """
     media, charset = content_type(headers)
     head = body[:1024].lstrip().lower()
     looks_html = head.startswith((b"<!doctype html", b"<html", b"<head", b"<body")) or (
         b"<html" in head
     )
     if media in _HTML_TYPES or (not media and looks_html):
-        return _read_html(body, charset, url, spec)
+        return _read_html(body, charset, url, spec, page_text)
     if media.startswith(_TEXT_TYPES) or (not media and b"\x00" not in body[:4096]):
         text, encoding = decode_text(body, charset, html=False)
         text = _apply_ignore(normalise(text), spec.ignore)
@@ -189,22 +195,40 @@ def read_page(body: bytes, headers: dict[str, str], url: str, spec: ReadSpec) ->
     )
 
 
-def _read_html(body: bytes, charset: str | None, url: str, spec: ReadSpec) -> Reading:
+def _parse(body: bytes, charset: str | None) -> tuple[LexborHTMLParser, str]:
+    """The page's tree with block breaks marked and script, style and the like dropped."""
     source, encoding = decode_text(body, charset, html=True)
     if "<pre" in source or "<PRE" in source:
         source = _PRE.sub(lambda m: m.group(0).replace("\n", _BREAK), source)
     blocks = _BLOCK_TAG_ANY_CASE if _UPPER_TAG.search(source) else _BLOCK_TAG
     tree = LexborHTMLParser(blocks.sub(_MARK_BLOCK, source))
-    title_node = tree.css_first("title")
-    title = _one_line(title_node.text()) if title_node else ""
     for node in tree.css(_DROP):  # faster than strip_tags
         node.decompose()
+    return tree, encoding
+
+
+def _page_text(tree: LexborHTMLParser) -> str:
+    # The whole page, before `exclude`: what the soft-404 check compares across watches.
+    root = tree.body or tree.root
+    head = root.text(separator="")[: _PAGE_TEXT * 2] if root else ""
+    return normalise(head, html=True)[:_PAGE_TEXT]
+
+
+def page_text(body: bytes, headers: dict[str, str]) -> str:
+    """What `read_page` puts in ``page_text`` for an HTML page, on its own."""
+    return _page_text(_parse(body, content_type(headers)[1])[0])
+
+
+def _read_html(
+    body: bytes, charset: str | None, url: str, spec: ReadSpec, want_page_text: bool
+) -> Reading:
+    tree, encoding = _parse(body, charset)
+    title_node = tree.css_first("title")
+    title = _one_line(title_node.text()) if title_node else ""
     h1_node = tree.css_first("h1")
     h1 = _one_line(h1_node.text()) if h1_node else ""
     root = tree.body or tree.root
-    # The whole page, before `exclude`: what the soft-404 check compares across watches.
-    head = root.text(separator="")[: _PAGE_TEXT * 2] if root else ""
-    page_text = normalise(head, html=True)[:_PAGE_TEXT]
+    page_text = _page_text(tree) if want_page_text else ""
     for selector in spec.exclude:
         for node in tree.css(selector):
             node.decompose()
@@ -243,6 +267,6 @@ def _read_html(body: bytes, charset: str | None, url: str, spec: ReadSpec) -> Re
         title=title,
         h1=h1,
         encoding=encoding,
-        page_text=page_text[:4000],
+        page_text=page_text,
         fingerprint=_fingerprint("html" if found else "html-missing", lines, ref_tuple, item_tuple),
     )

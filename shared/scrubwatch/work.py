@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from .evidence import Evidence, build_evidence
 from .exchange import Fetch
-from .reader import Reading, ReadSpec, read_page
+from .reader import Reading, ReadSpec, page_text, read_page
 
 
 @dataclass(frozen=True)
@@ -22,9 +22,23 @@ def version_id(status: int | None, reading: Reading) -> str:
     return hashlib.sha256(f"{status}\n{reading.fingerprint}".encode()).hexdigest()
 
 
-def analyse(fetch: Fetch, spec: ReadSpec, watch_id: str, known_version: str | None) -> Analysis:
+def analyse(
+    fetch: Fetch,
+    spec: ReadSpec,
+    watch_id: str,
+    known_version: str | None,
+    known_fingerprint: str | None = None,
+) -> Analysis:
     headers = fetch.header_map
-    reading = read_page(fetch.content, headers, fetch.final_url, spec)
+    reading = read_page(fetch.content, headers, fetch.final_url, spec, page_text=False)
+    if (
+        reading.kind == "html"
+        and known_fingerprint is not None
+        and reading.fingerprint != known_fingerprint
+    ):
+        # Only a page that changed since a known version is compared with the host's
+        # not-found page; a first reading or an unchanged one never is.
+        reading = replace(reading, page_text=page_text(fetch.content, headers))
     version = version_id(fetch.status, reading)
     evidence = None
     # The version includes the status: a 404 serving the last page's body is new evidence.
