@@ -37,6 +37,15 @@ class Evidence:
     # What the manifest says of the exchange; the engine adds the classification and the
     # link to the previous manifest, which only it knows.
     facts: dict[str, Any] = field(default_factory=dict)
+    # SHA-256 of the three files (warc, text, reading), hashed where they were built so the
+    # engine's process does not hash them again.
+    files_sha256: dict[str, str] = field(default_factory=dict)
+
+    def file_sha256(self, part: str) -> str:
+        if part in self.files_sha256:
+            return self.files_sha256[part]
+        data = {"warc": self.warc_gz, "text": self.text.encode(), "reading": self.reading_json}
+        return sha256(data[part])
 
 
 def sha256(data: bytes) -> str:
@@ -59,9 +68,12 @@ def manifest(
         "version": version,
         "classification": classification,
         "files": {
-            "warc": {"name": f"{version}.warc.gz", "sha256": sha256(evidence.warc_gz)},
-            "text": {"name": f"{version}.txt", "sha256": sha256(evidence.text.encode())},
-            "reading": {"name": f"{version}.reading.json", "sha256": sha256(evidence.reading_json)},
+            "warc": {"name": f"{version}.warc.gz", "sha256": evidence.file_sha256("warc")},
+            "text": {"name": f"{version}.txt", "sha256": evidence.file_sha256("text")},
+            "reading": {
+                "name": f"{version}.reading.json",
+                "sha256": evidence.file_sha256("reading"),
+            },
         },
         "scrubwatch_version": scrubwatch_version,
         "settings_hash": settings_hash,
@@ -148,6 +160,9 @@ def build_warc(fetch: Fetch, version: str, watch_id: str) -> tuple[bytes, list[d
 def build_evidence(fetch: Fetch, reading: Reading, version: str, watch_id: str) -> Evidence:
     warc_gz, records = build_warc(fetch, version, watch_id)
     text = reading.text + "\n" if reading.lines else ""
+    text_sha256 = sha256(text.encode())
+    raw_sha256 = sha256(fetch.body)
+    reading_json = json.dumps(reading.to_json(), ensure_ascii=False).encode()
     facts = {
         "watch": watch_id,
         "requested_url": fetch.url,
@@ -160,15 +175,20 @@ def build_evidence(fetch: Fetch, reading: Reading, version: str, watch_id: str) 
         "status": fetch.status,
         "headers": [[k, v] for k, v in fetch.headers],
         "sha256": {
-            "raw_body": sha256(fetch.body),
-            "decoded_body": sha256(fetch.content),
-            "text": sha256(text.encode()),
+            "raw_body": raw_sha256,
+            "decoded_body": raw_sha256 if fetch.content is fetch.body else sha256(fetch.content),
+            "text": text_sha256,
         },
         "warc_records": records,
     }
     return Evidence(
         warc_gz=warc_gz,
         text=text,
-        reading_json=json.dumps(reading.to_json(), ensure_ascii=False).encode(),
+        reading_json=reading_json,
         facts=facts,
+        files_sha256={
+            "warc": sha256(warc_gz),
+            "text": text_sha256,
+            "reading": sha256(reading_json),
+        },
     )

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import os
 import sqlite3
-import tempfile
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
@@ -155,14 +154,16 @@ class SqliteStateStore:
 
 
 def _write_atomic(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
+    # One writer per state folder (the run lock), so a name per process and file is unique;
+    # one left by a crash is overwritten by the next attempt. Cheaper than mkstemp's search.
+    tmp = path.with_name(f".tmp-{os.getpid()}-{path.name}")
     try:
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)
         os.replace(tmp, path)
     except BaseException:
-        Path(tmp).unlink(missing_ok=True)
+        tmp.unlink(missing_ok=True)
         raise
 
 
@@ -197,6 +198,7 @@ class FolderEvidenceStore:
         )
         if files[-1][0].exists():
             return base.with_suffix(".manifest.json").read_bytes()
+        base.parent.mkdir(parents=True, exist_ok=True)
         for path, data in files:
             _write_atomic(path, data)
         return manifest
