@@ -18,10 +18,8 @@ import secrets
 import time
 from collections import Counter
 from collections.abc import Callable, Sequence
-from concurrent.futures import Executor, ProcessPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
-from multiprocessing import get_context
 from typing import Protocol
 from urllib.parse import urlsplit
 
@@ -38,6 +36,7 @@ from .reader import Reading, ReadSpec
 from .store import Commit, EvidenceStore, StateStore
 from .witness import Wayback
 from .work import Analysis, analyse, read_probe
+from .worker import WorkerPool
 
 log = logging.getLogger("scrubwatch")
 
@@ -68,6 +67,7 @@ class RunReport:
     stale: list[str] = field(default_factory=list)
     seconds: float = 0.0
     fetch_seconds: float = 0.0
+    workers: int = 0  # reading processes started (none when nothing needed reading)
 
 
 def is_due(watch: Watch, state: WatchState, now: float, recheck: float) -> bool:
@@ -121,7 +121,6 @@ class Engine:
         # republishes the same event id.
         self.publish_first = publish_first
         self._probes: dict[str, asyncio.Task[Probe | None]] = {}
-        self._parse_slots: asyncio.Semaphore  # made per run, sized to the worker pool
         self._wayback: Wayback | None = None
         self._pending: list[Commit] = []
         self._report = RunReport()
@@ -144,12 +143,10 @@ class Engine:
         self._report = report = RunReport()
         self.deliver()  # whatever a crashed or offline run left behind goes first
         watches, states = self._due(only, force)
-        executor: Executor | None = None
-        self._parse_slots = asyncio.Semaphore(self.workers * 2)
+        pool: WorkerPool | None = None
         if self.workers > 1 and len(watches) >= _POOL_THRESHOLD:
-            # spawn: workers import only the reading code (no HTTP stack, no fork of a
-            # process with threads), and there is no forkserver process to keep.
-            executor = ProcessPoolExecutor(self.workers, mp_context=get_context("spawn"))
+            # Started by the first page that needs reading: a run of 304s never starts one.
+            pool = WorkerPool(self.workers)
         try:
             async with HttpFetcher(fetch_options(self.watchlist), self.resolver) as fetcher:
                 gate = asyncio.Semaphore(self.watchlist.settings.concurrency * 2)
@@ -157,7 +154,7 @@ class Engine:
 
                 async def one(watch: Watch) -> None:
                     async with gate:
-                        commit = await self._check(fetcher, executor, watch, states[watch.id])
+                        commit = await self._check(fetcher, pool, watch, states[watch.id])
                     if self.publish_first:
                         self._publish_then_commit(commit)
                     else:
@@ -175,8 +172,9 @@ class Engine:
                 if failures:
                     raise failures[0]
         finally:
-            if executor is not None:
-                executor.shutdown(cancel_futures=True)
+            if pool is not None:
+                report.workers = pool.started
+                await pool.aclose()
             if self._wayback is not None:
                 await self._wayback.aclose()
                 self._wayback = None
@@ -223,7 +221,7 @@ class Engine:
             self._report.undelivered += len(events) - len(set(done))
 
     async def _check(
-        self, fetcher: HttpFetcher, executor: Executor | None, watch: Watch, state: WatchState
+        self, fetcher: HttpFetcher, pool: WorkerPool | None, watch: Watch, state: WatchState
     ) -> Commit:
         # A validator only vouches for the bytes: once the watch reads the page differently
         # the page must be read again, or the next real change would pass as a re-baseline.
@@ -255,12 +253,15 @@ class Engine:
         if fetch.error is None and fetch.status not in (None, 304):
             spec = ReadSpec(watch.select, watch.exclude, watch.ignore, watch.items, watch.keywords)
             analysis = await self._in_worker(
-                executor,
+                pool,
                 analyse,
                 fetch,
                 spec,
                 watch.id,
                 state.current.version if state.current else None,
+                # Whether the page's whole text is wanted: for a change since a known
+                # state ("" when that state had no reading, so any reading is a change).
+                None if state.condition == "new" else state.fingerprint or "",
             )
         reading = analysis.reading if analysis else None
         previous_final = state.current.final_url if state.current else None
@@ -273,7 +274,7 @@ class Engine:
             and reading is not None
             and reading.kind == "html"
         ):
-            probe = await self._probe(fetcher, executor, fetch.final_url)
+            probe = await self._probe(fetcher, pool, fetch.final_url)
             if probe is _UNANSWERED and state.gone_streak:
                 # Suspected gone, and the host could not say what its not-found page is:
                 # neither confirm nor clear the suspicion (and above all, no `changed`).
@@ -355,17 +356,12 @@ class Engine:
             self._wayback = Wayback.from_env(s.wayback_endpoint, s.wayback_per_minute)
         return self._wayback
 
-    async def _in_worker(self, executor: Executor | None, fn, *args):  # type: ignore[no-untyped-def]
-        if executor is None:
+    async def _in_worker(self, pool: WorkerPool | None, fn, *args):  # type: ignore[no-untyped-def]
+        if pool is None:
             return fn(*args)
-        # Bodies wait here, not pickled in the pool's queue: memory stays bounded by the
-        # fetches in flight.
-        async with self._parse_slots:
-            return await asyncio.get_running_loop().run_in_executor(executor, fn, *args)
+        return await pool.run(fn, *args)
 
-    async def _probe(
-        self, fetcher: HttpFetcher, executor: Executor | None, url: str
-    ) -> Probe | None:
+    async def _probe(self, fetcher: HttpFetcher, pool: WorkerPool | None, url: str) -> Probe | None:
         """What the host serves for a path that cannot exist, and for its home page; asked
         once per host per run, only when a page changed."""
         parts = urlsplit(url)
@@ -378,7 +374,7 @@ class Engine:
             async def read(result: Fetch) -> Reading | None:
                 if result.error or result.status != 200:
                     return None
-                reading: Reading = await self._in_worker(executor, read_probe, result)
+                reading: Reading = await self._in_worker(pool, read_probe, result)
                 return reading
 
             async def probe() -> Probe | None:

@@ -1,0 +1,204 @@
+"""Reading worker processes: results, errors, stray output, a dying worker, and the engine
+reading through them exactly as it reads in-process."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+from scrubwatch.engine import _POOL_THRESHOLD, Engine
+from scrubwatch.worker import WorkerDied, WorkerPool, _Worker
+
+from integration.helpers import Harness, Site, page
+
+
+def in_pool(size: int, *jobs: tuple[Any, ...]) -> tuple[list[Any], WorkerPool]:
+    """Runs jobs (fn, *args) on a fresh pool; returns results or exceptions, and the pool."""
+
+    async def go() -> tuple[list[Any], WorkerPool]:
+        pool = WorkerPool(size)
+        try:
+            # A bound, so that a broken pool fails the test instead of hanging it.
+            out = await asyncio.wait_for(
+                asyncio.gather(*(pool.run(*job) for job in jobs), return_exceptions=True), 60
+            )
+        finally:
+            await pool.aclose()
+        return out, pool
+
+    return asyncio.run(go())
+
+
+def test_results_come_back_to_their_callers() -> None:
+    jobs = [(sum, list(range(n))) for n in range(20)]
+    results, pool = in_pool(2, *jobs)
+    assert results == [sum(range(n)) for n in range(20)]
+    assert pool.started == 2
+
+
+def test_an_exception_in_a_job_is_raised_to_its_caller_only() -> None:
+    results, _ = in_pool(1, (int, "not a number"), (int, "42"))
+    assert isinstance(results[0], ValueError)
+    assert results[1] == 42
+
+
+def test_output_printed_by_a_job_does_not_corrupt_the_results() -> None:
+    results, _ = in_pool(1, (print, "stray output"), (len, "abc"))
+    assert results == [None, 3]
+
+
+def test_a_worker_that_dies_fails_its_jobs_and_the_others_carry_on() -> None:
+    async def go() -> tuple[BaseException | None, int, int]:
+        pool = WorkerPool(2)
+        try:
+            assert await pool.run(len, "warm") == 4  # both workers exist from here on
+            died: BaseException | None = None
+            try:
+                await pool.run(os._exit, 3)
+            except WorkerDied as exc:
+                died = exc
+            after = [await pool.run(len, "x" * n) for n in range(4)]
+            return died, sum(after), pool.started
+        finally:
+            await pool.aclose()
+
+    died, total, started = asyncio.run(asyncio.wait_for(go(), 60))
+    assert isinstance(died, WorkerDied) and "code 3" in str(died)
+    assert total == 0 + 1 + 2 + 3
+    assert started == 2
+
+
+def test_no_worker_left_is_an_error_not_a_hang() -> None:
+    async def go() -> None:
+        pool = WorkerPool(1)
+        try:
+            with pytest.raises(WorkerDied):
+                await pool.run(os._exit, 1)
+            with pytest.raises(WorkerDied):
+                await asyncio.wait_for(pool.run(len, "x"), timeout=30)
+        finally:
+            await pool.aclose()
+
+    asyncio.run(go())
+
+
+def test_a_worker_writing_anything_but_results_fails_its_jobs_instead_of_hanging() -> None:
+    async def go() -> None:
+        process = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-c",
+            "import sys, time; sys.stdout.write('not a result ' * 4); sys.stdout.flush(); "
+            "time.sleep(120)",
+            stdin=asyncio.subprocess.PIPE,
+            stdout=asyncio.subprocess.PIPE,
+        )
+        worker = _Worker(process)
+        try:
+            with pytest.raises(WorkerDied):
+                await asyncio.wait_for(worker.send(len, ("x",)), timeout=30)
+        finally:
+            if process.returncode is None:
+                process.kill()
+            await worker.reader
+
+    asyncio.run(go())
+
+
+def test_workers_import_the_reading_code_only() -> None:
+    from scrubwatch import work
+
+    (modules,), _ = in_pool(1, (eval, "sorted(__import__('sys').modules)"))
+    assert work.__name__ not in modules  # nothing imported before the first job asks
+    (reading, modules), _ = in_pool(
+        1,
+        (work.read_probe, _probe_fetch()),
+        (eval, "sorted(__import__('sys').modules)"),
+    )
+    assert reading.title == "Gone"
+    assert "scrubwatch.work" in modules
+    for heavy in ("aiohttp", "httpx", "pydantic", "yaml", "sqlite3", "multiprocessing"):
+        assert heavy not in modules, heavy
+
+
+def _probe_fetch() -> Any:
+    from datetime import UTC, datetime
+
+    from scrubwatch.exchange import Fetch
+
+    body = page("Gone", "<h1>Nothing here</h1>").encode()
+    return Fetch(
+        url="http://127.0.0.1/x",
+        final_url="http://127.0.0.1/x",
+        fetched_at=datetime(2026, 1, 1, tzinfo=UTC),
+        status=200,
+        headers=[("Content-Type", "text/html")],
+        body=body,
+        content=body,
+    )
+
+
+def test_closing_the_pool_ends_its_workers() -> None:
+    async def go() -> list[int | None]:
+        pool = WorkerPool(2)
+        await pool.run(len, "x")
+        processes = [w.process for w in pool._workers]
+        await pool.aclose()
+        return [p.returncode for p in processes]
+
+    assert asyncio.run(go()) == [0, 0]
+
+
+# --- the engine with workers -------------------------------------------------------------
+
+
+def _pages(site: Site, n: int, version: int) -> list[dict[str, Any]]:
+    watches = []
+    for i in range(n):
+        items = "".join(f"<li class=job>Job {i}-{j}</li>" for j in range(version, version + 3))
+        site.set(f"/p{i}.html", page(f"Jobs {i}", f"<ul id=main>{items}</ul>"))
+        watches.append({"id": f"p{i}", "url": site.url(f"/p{i}.html"), "items": "li.job"})
+    return watches
+
+
+def _engine(h: Harness, workers: int) -> Engine:
+    return Engine(h.watchlist, h.state, h.evidence, [h.collector], workers=workers)
+
+
+def test_engine_reads_the_same_through_workers_as_in_process(
+    site: Site, harness: Callable[..., Harness], tmp_path: Path
+) -> None:
+    n = _POOL_THRESHOLD + 2
+    watches = _pages(site, n, 0)
+    pooled, inline = harness(watches), harness(watches)
+    first = _engine(pooled, 2).run(force=True)
+    assert first.workers == 2
+    _engine(inline, 1).run(force=True)
+    _pages(site, n, 1)  # every list loses its first job and gains one
+    second = _engine(pooled, 2).run(force=True)
+    _engine(inline, 1).run(force=True)
+
+    def seen(h: Harness) -> list[tuple[str, str, tuple[str, ...], tuple[str, ...]]]:
+        events = h.collector.events
+        return sorted((e.watch, e.kind, tuple(e.removed), tuple(e.added)) for e in events)
+
+    assert seen(pooled) == seen(inline)
+    assert len(pooled.collector.events) == 2 * n
+    assert second.outcomes["ok"] == n
+    by_id = {e.watch: e for e in pooled.collector.events if e.kind == "changed"}
+    assert by_id["p3"].removed == ["Job 3-0"] and by_id["p3"].added == ["Job 3-3"]
+
+
+def test_a_run_with_nothing_to_read_starts_no_worker(
+    site: Site, harness: Callable[..., Harness]
+) -> None:
+    h = harness(_pages(site, _POOL_THRESHOLD, 0))
+    assert _engine(h, 2).run(force=True).workers == 2
+    # Same bytes again: recognised by their hash, nothing is parsed.
+    again = _engine(h, 2).run(force=True)
+    assert again.checked == _POOL_THRESHOLD
+    assert again.workers == 0
