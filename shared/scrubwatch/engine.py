@@ -28,7 +28,7 @@ from .classify import Outcome, classify, same_as_missing_page
 from .config import Watch, Watchlist
 from .decide import Observation, WatchState, decide
 from .events import Event, VersionRef, rfc3339
-from .evidence import manifest, sha256
+from .evidence import build_evidence, manifest, sha256
 from .exchange import Fetch
 from .fetch import FetchOptions, HttpFetcher
 from .netguard import Resolver
@@ -145,11 +145,15 @@ class Engine:
         watches, states = self._due(only, force)
         pool: WorkerPool | None = None
         if self.workers > 1 and len(watches) >= _POOL_THRESHOLD:
-            # Started by the first page that needs reading: a run of 304s never starts one.
-            pool = WorkerPool(self.workers)
+            # This process is busy too (fetching, deciding, writing): one core is left to
+            # it. The pool starts with the first page that needs reading, so a run of 304s
+            # starts none.
+            pool = WorkerPool(self.workers - 1)
         try:
             async with HttpFetcher(fetch_options(self.watchlist), self.resolver) as fetcher:
-                gate = asyncio.Semaphore(self.watchlist.settings.concurrency * 2)
+                # As many checks as fetches may be in flight: more would only hold bodies
+                # in memory while they wait to be read.
+                gate = asyncio.Semaphore(self.watchlist.settings.concurrency)
                 total = len(watches)
 
                 async def one(watch: Watch) -> None:
@@ -250,6 +254,7 @@ class Engine:
             # that never send one, and no parsing.
             fetch.status, fetch.body, fetch.content = 304, b"", b""
         analysis: Analysis | None = None
+        known_version = state.current.version if state.current else None
         if fetch.error is None and fetch.status not in (None, 304):
             spec = ReadSpec(watch.select, watch.exclude, watch.ignore, watch.items, watch.keywords)
             analysis = await self._in_worker(
@@ -258,11 +263,17 @@ class Engine:
                 fetch,
                 spec,
                 watch.id,
-                state.current.version if state.current else None,
+                known_version,
                 # Whether the page's whole text is wanted: for a change since a known
                 # state ("" when that state had no reading, so any reading is a change).
                 None if state.condition == "new" else state.fingerprint or "",
+                # A lone worker is the slower side of the two processes: this one builds
+                # the evidence instead, which balances them.
+                pool is None or pool.size > 1,
             )
+            if analysis.evidence is None and analysis.version != known_version:
+                evidence = build_evidence(fetch, analysis.reading, analysis.version, watch.id)
+                analysis = replace(analysis, evidence=evidence)
         reading = analysis.reading if analysis else None
         previous_final = state.current.final_url if state.current else None
         outcome = classify(fetch, reading, previous_final)

@@ -7,11 +7,11 @@ import asyncio
 import os
 import sys
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 import pytest
 from scrubwatch.engine import _POOL_THRESHOLD, Engine
+from scrubwatch.verify import verify_folder
 from scrubwatch.worker import WorkerDied, WorkerPool, _Worker
 
 from integration.helpers import Harness, Site, page
@@ -169,17 +169,20 @@ def _engine(h: Harness, workers: int) -> Engine:
     return Engine(h.watchlist, h.state, h.evidence, [h.collector], workers=workers)
 
 
+@pytest.mark.parametrize("workers", [2, 3])
 def test_engine_reads_the_same_through_workers_as_in_process(
-    site: Site, harness: Callable[..., Harness], tmp_path: Path
+    site: Site, harness: Callable[..., Harness], workers: int
 ) -> None:
+    # Two processes: one worker reads, this process builds the evidence. Three: two
+    # workers, each building the evidence of what it read.
     n = _POOL_THRESHOLD + 2
     watches = _pages(site, n, 0)
     pooled, inline = harness(watches), harness(watches)
-    first = _engine(pooled, 2).run(force=True)
-    assert first.workers == 2
+    first = _engine(pooled, workers).run(force=True)
+    assert first.workers == workers - 1
     _engine(inline, 1).run(force=True)
     _pages(site, n, 1)  # every list loses its first job and gains one
-    second = _engine(pooled, 2).run(force=True)
+    second = _engine(pooled, workers).run(force=True)
     _engine(inline, 1).run(force=True)
 
     def seen(h: Harness) -> list[tuple[str, str, tuple[str, ...], tuple[str, ...]]]:
@@ -191,14 +194,21 @@ def test_engine_reads_the_same_through_workers_as_in_process(
     assert second.outcomes["ok"] == n
     by_id = {e.watch: e for e in pooled.collector.events if e.kind == "changed"}
     assert by_id["p3"].removed == ["Job 3-0"] and by_id["p3"].added == ["Job 3-3"]
+    states = pooled.state.load([w["id"] for w in watches])
+    for w in watches:
+        assert [r["version"] for r in pooled.history(w["id"])] == [
+            r["version"] for r in inline.history(w["id"])
+        ]
+        report = verify_folder(pooled.root / "evidence" / w["id"], states[w["id"]].chain_head)
+        assert report.ok and report.versions == 2, report.problems
 
 
 def test_a_run_with_nothing_to_read_starts_no_worker(
     site: Site, harness: Callable[..., Harness]
 ) -> None:
     h = harness(_pages(site, _POOL_THRESHOLD, 0))
-    assert _engine(h, 2).run(force=True).workers == 2
+    assert _engine(h, 3).run(force=True).workers == 2
     # Same bytes again: recognised by their hash, nothing is parsed.
-    again = _engine(h, 2).run(force=True)
+    again = _engine(h, 3).run(force=True)
     assert again.checked == _POOL_THRESHOLD
     assert again.workers == 0
