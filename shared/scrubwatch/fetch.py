@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import random
+import ssl
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -97,7 +98,12 @@ class HttpFetcher:
         self._guard = GuardedResolver(self._resolver, options.allow_networks)
         self._timeout = httpx.Timeout(options.timeout).as_dict()
         self._session: aiohttp.ClientSession | None = None
-        self._transport = AiohttpTransport(client=self._new_session)
+        # The transport builds a TLS context for a session of its own, which it never makes
+        # here (ours verifies with aiohttp's default context). A bare client context, which
+        # verifies but trusts nothing, costs nothing; httpx's default loads the CA bundle.
+        self._transport = AiohttpTransport(
+            verify=ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT), client=self._new_session
+        )
 
     def _new_session(self) -> aiohttp.ClientSession:
         connector = aiohttp.TCPConnector(
