@@ -13,6 +13,7 @@ import math
 import re
 import unicodedata
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -255,7 +256,7 @@ class Watch:
     tags: tuple[str, ...]
     witness: str | None = None
 
-    @property
+    @cached_property
     def settings_hash(self) -> str:
         """Changes whenever how the page is read changes (not when or whom to tell)."""
         reading = [self.url, self.select, self.exclude, self.ignore, self.items, self.keywords]

@@ -28,7 +28,7 @@ from .classify import Outcome, classify, same_as_missing_page
 from .config import Watch, Watchlist
 from .decide import Observation, WatchState, decide
 from .events import Event, VersionRef, rfc3339
-from .evidence import build_evidence, manifest, sha256
+from .evidence import manifest, sha256
 from .exchange import Fetch
 from .fetch import FetchOptions, HttpFetcher
 from .netguard import Resolver
@@ -267,13 +267,7 @@ class Engine:
                 # Whether the page's whole text is wanted: for a change since a known
                 # state ("" when that state had no reading, so any reading is a change).
                 None if state.condition == "new" else state.fingerprint or "",
-                # A lone worker is the slower side of the two processes: this one builds
-                # the evidence instead, which balances them.
-                pool is None or pool.size > 1,
             )
-            if analysis.evidence is None and analysis.version != known_version:
-                evidence = build_evidence(fetch, analysis.reading, analysis.version, watch.id)
-                analysis = replace(analysis, evidence=evidence)
         reading = analysis.reading if analysis else None
         previous_final = state.current.final_url if state.current else None
         outcome = classify(fetch, reading, previous_final)

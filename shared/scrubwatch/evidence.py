@@ -14,9 +14,6 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
-from warcio.statusandheaders import StatusAndHeaders
-from warcio.warcwriter import BufferWARCWriter
-
 from .events import rfc3339
 from .exchange import Fetch
 from .reader import Reading
@@ -90,6 +87,11 @@ def _record_gz(record_bytes: bytes) -> bytes:
 
 
 def build_warc(fetch: Fetch, version: str, watch_id: str) -> tuple[bytes, list[dict[str, Any]]]:
+    # Imported here: the process that only chains manifests and stores files (the engine's,
+    # when workers build the evidence) never loads the WARC writer.
+    from warcio.statusandheaders import StatusAndHeaders
+    from warcio.warcwriter import BufferWARCWriter
+
     writer = BufferWARCWriter(gzip=False)
     date = rfc3339(fetch.fetched_at)
     target = fetch.final_url.split("#", 1)[0]

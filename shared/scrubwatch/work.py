@@ -4,20 +4,17 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING
 
+from .evidence import Evidence, build_evidence
 from .exchange import Fetch
 from .reader import Reading, ReadSpec, page_text, read_page
-
-if TYPE_CHECKING:
-    from .evidence import Evidence
 
 
 @dataclass(frozen=True)
 class Analysis:
     reading: Reading
     version: str
-    evidence: Evidence | None  # built only when the content differs from what we had, if asked
+    evidence: Evidence | None  # built only when the content differs from what we had
 
 
 def version_id(status: int | None, reading: Reading) -> str:
@@ -31,7 +28,6 @@ def analyse(
     watch_id: str,
     known_version: str | None,
     known_fingerprint: str | None = None,
-    with_evidence: bool = True,
 ) -> Analysis:
     headers = fetch.header_map
     reading = read_page(fetch.content, headers, fetch.final_url, spec, page_text=False)
@@ -46,10 +42,7 @@ def analyse(
     version = version_id(fetch.status, reading)
     evidence = None
     # The version includes the status: a 404 serving the last page's body is new evidence.
-    if with_evidence and version != known_version:
-        # Imported here: a worker that only reads never loads the WARC writer.
-        from .evidence import build_evidence
-
+    if version != known_version:
         evidence = build_evidence(fetch, reading, version, watch_id)
     return Analysis(reading, version, evidence)
 

@@ -173,8 +173,7 @@ def _engine(h: Harness, workers: int) -> Engine:
 def test_engine_reads_the_same_through_workers_as_in_process(
     site: Site, harness: Callable[..., Harness], workers: int
 ) -> None:
-    # Two processes: one worker reads, this process builds the evidence. Three: two
-    # workers, each building the evidence of what it read.
+    # Two processes: one worker and this one. Three: two workers.
     n = _POOL_THRESHOLD + 2
     watches = _pages(site, n, 0)
     pooled, inline = harness(watches), harness(watches)
