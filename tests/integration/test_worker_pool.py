@@ -142,6 +142,14 @@ def _probe_fetch() -> Any:
     )
 
 
+def test_a_workers_pipes_hold_a_whole_page() -> None:
+    # A result bigger than the pipe would make the worker wait for the engine's event loop.
+    # (Linux, like every machine this project runs on; fd 3 is the worker's result pipe.)
+    code = "[__import__('fcntl').fcntl(fd, 1032) for fd in (0, 3)]"  # F_GETPIPE_SZ
+    (sizes,), _ = in_pool(1, (eval, code))
+    assert sizes == [1 << 20, 1 << 20]
+
+
 def test_closing_the_pool_ends_its_workers() -> None:
     async def go() -> list[int | None]:
         pool = WorkerPool(2)
