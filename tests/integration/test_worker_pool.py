@@ -121,7 +121,16 @@ def test_workers_import_the_reading_code_only() -> None:
     )
     assert reading.title == "Gone"
     assert "scrubwatch.work" in modules
-    for heavy in ("aiohttp", "httpx", "pydantic", "yaml", "sqlite3", "multiprocessing"):
+    heavy_modules = (
+        "aiohttp",
+        "httpx",
+        "pydantic",
+        "yaml",
+        "sqlite3",
+        "multiprocessing",
+        "asyncio",
+    )
+    for heavy in heavy_modules:
         assert heavy not in modules, heavy
 
 
