@@ -1,6 +1,6 @@
 """Reading the part of a page that matters: its text lines, links, embeds, items, keywords.
 
-Pure and CPU-bound: it runs in worker processes so parsing uses every core.
+Pure and CPU-bound: it runs in worker processes (``worker.py``) so parsing uses the cores.
 """
 
 from __future__ import annotations
