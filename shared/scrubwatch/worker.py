@@ -40,13 +40,17 @@ class _Worker:
     async def _read_results(self) -> None:
         stdout = self.process.stdout
         assert stdout is not None
+        closed_by_worker = False  # it ended by closing its output (else we stopped reading)
         try:
             while True:
                 mark, size = _HEADER.unpack(await stdout.readexactly(_HEADER.size))
                 if mark != _MARK:
-                    self.process.kill()
                     break
-                ok, value = pickle.loads(await stdout.readexactly(size))
+                payload = await stdout.readexactly(size)
+                try:
+                    ok, value = pickle.loads(payload)
+                except Exception as exc:  # an exception type that cannot be rebuilt here
+                    ok, value = False, WorkerDied(f"a worker's answer is unreadable: {exc!r}")
                 future = self.waiting.popleft()
                 if future.done():
                     continue
@@ -55,9 +59,14 @@ class _Worker:
                 else:
                     future.set_exception(value)
         except (asyncio.IncompleteReadError, ConnectionError):
-            pass
+            closed_by_worker = True
         finally:
             self.alive = False
+            if not closed_by_worker and self.process.returncode is None:
+                # A worker we stopped listening to must not be waited for: it would wait
+                # for its next job forever.
+                with contextlib.suppress(ProcessLookupError):
+                    self.process.kill()
             code = await self.process.wait()
             while self.waiting:
                 future = self.waiting.popleft()

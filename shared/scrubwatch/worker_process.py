@@ -47,8 +47,9 @@ def _serve() -> None:
         header = jobs.read(_HEADER.size)
         if len(header) < _HEADER.size:
             return  # the parent closed our stdin: done
-        fn, args = pickle.loads(jobs.read(_HEADER.unpack(header)[1]))
+        job = jobs.read(_HEADER.unpack(header)[1])
         try:
+            fn, args = pickle.loads(job)
             reply = (True, fn(*args))
         except Exception as exc:  # sent back to the caller, who raises it
             reply = (False, exc)

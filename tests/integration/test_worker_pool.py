@@ -7,6 +7,7 @@ import asyncio
 import os
 import sys
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -45,6 +46,32 @@ def test_an_exception_in_a_job_is_raised_to_its_caller_only() -> None:
     results, _ = in_pool(1, (int, "not a number"), (int, "42"))
     assert isinstance(results[0], ValueError)
     assert results[1] == 42
+
+
+class TwoArgumentError(Exception):
+    """Pickles with one argument and needs two to be rebuilt: unreadable on the way back."""
+
+    def __init__(self, a: str, b: str) -> None:
+        super().__init__(a)
+
+
+def raise_two_argument_error() -> None:
+    raise TwoArgumentError("a", "b")
+
+
+def test_a_job_the_worker_cannot_load_fails_alone(monkeypatch: pytest.MonkeyPatch) -> None:
+    # This test module is not importable in the worker: its function cannot be loaded there.
+    monkeypatch.delenv("PYTHONPATH", raising=False)
+    results, _ = in_pool(1, (raise_two_argument_error,), (len, "abcd"))
+    assert isinstance(results[0], ModuleNotFoundError)
+    assert results[1] == 4
+
+
+def test_an_answer_that_cannot_be_read_fails_alone(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PYTHONPATH", str(Path(__file__).resolve().parent.parent))
+    results, _ = in_pool(1, (raise_two_argument_error,), (len, "abcd"))
+    assert isinstance(results[0], WorkerDied) and "unreadable" in str(results[0])
+    assert results[1] == 4
 
 
 def test_output_printed_by_a_job_does_not_corrupt_the_results() -> None:
