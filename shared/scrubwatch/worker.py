@@ -24,6 +24,7 @@ from .worker_process import _HEADER, _MARK
 
 # Jobs in flight per worker: one running, one already in its pipe, so it never waits.
 _DEPTH = 2
+RESPAWNS_PER_WORKER = 4
 
 
 class WorkerDied(RuntimeError):
@@ -94,24 +95,30 @@ class WorkerPool:
         self._slots = asyncio.Semaphore(size * _DEPTH)
         self._started: asyncio.Future[None] | None = None
         self._count = 0
+        # A page that crashes the parser takes its worker down: a new one takes over, so
+        # the rest of the run is still read, but a crash loop is not followed for ever.
+        self._respawns = size * RESPAWNS_PER_WORKER
 
     async def _start(self) -> None:
+        for _ in range(self.size):
+            await self._spawn()
+
+    async def _spawn(self) -> None:
         # The package's own parent directory first: a worker must import this same code,
         # whatever the parent did to find it.
         package_root = str(Path(__file__).resolve().parent.parent)
         path = os.environ.get("PYTHONPATH")
         env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [package_root, path]))}
-        for _ in range(self.size):
-            process = await asyncio.create_subprocess_exec(
-                sys.executable,
-                "-m",
-                "scrubwatch.worker_process",
-                stdin=asyncio.subprocess.PIPE,
-                stdout=asyncio.subprocess.PIPE,
-                env=env,
-            )
-            self._workers.append(_Worker(process))
-            self._count += 1
+        process = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "scrubwatch.worker_process",
+            stdin=asyncio.subprocess.PIPE,
+            stdout=asyncio.subprocess.PIPE,
+            env=env,
+        )
+        self._workers.append(_Worker(process))
+        self._count += 1
 
     @property
     def started(self) -> int:
@@ -123,6 +130,9 @@ class WorkerPool:
             self._started = asyncio.ensure_future(self._start())
         await asyncio.shield(self._started)
         async with self._slots:
+            while sum(w.alive for w in self._workers) < self.size and self._respawns > 0:
+                self._respawns -= 1
+                await self._spawn()
             live = [w for w in self._workers if w.alive]
             if not live:
                 raise WorkerDied("no reading worker is running")
