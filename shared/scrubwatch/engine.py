@@ -176,13 +176,16 @@ class Engine:
                 if failures:
                     raise failures[0]
         finally:
-            if pool is not None:
-                report.workers = pool.started
-                await pool.aclose()
-            if self._wayback is not None:
-                await self._wayback.aclose()
-                self._wayback = None
-            self.flush()
+            # What was checked is committed whatever stopping the helpers does.
+            try:
+                if pool is not None:
+                    report.workers = pool.started
+                    await pool.aclose()
+                if self._wayback is not None:
+                    await self._wayback.aclose()
+                    self._wayback = None
+            finally:
+                self.flush()
         report.seconds = time.monotonic() - started
         return report
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import sqlite3
@@ -157,8 +158,11 @@ def _write_atomic(path: Path, data: bytes) -> None:
     # One writer per state folder (the run lock), so a name per process and file is unique;
     # one left by a crash is overwritten by the next attempt. Cheaper than mkstemp's search.
     tmp = path.with_name(f".tmp-{os.getpid()}-{path.name}")
+    with contextlib.suppress(FileNotFoundError):
+        tmp.unlink()
     try:
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+        # Exclusive and not through a link; readable by the owner only, as before.
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)
         os.replace(tmp, path)

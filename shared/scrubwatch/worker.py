@@ -1,11 +1,11 @@
 """Worker processes for the CPU-bound part of a check: reading pages, building evidence.
 
-Each worker is a plain ``python -m scrubwatch.worker_process`` child that reads jobs from its stdin
-and writes results to its stdout, as length-prefixed pickles. It imports only the reading
-code (about 24 MB resident, against about 40 MB for a multiprocessing ``spawn`` worker,
-which imports the parent's whole ``__main__``) and needs no multiprocessing resource
-tracker (another 13 MB), no semaphores in /dev/shm (Lambda has none) and no feeder threads.
-A worker exits when its stdin closes, so one outliving a killed parent is not possible.
+Each worker is a plain ``python -m scrubwatch.worker_process`` child that reads jobs from
+its stdin and writes results to its stdout, as length-prefixed pickles. It imports only the
+reading code (about 21 MB resident, against about 40 MB for a multiprocessing ``spawn``
+worker, which imports the parent's whole ``__main__``) and needs no multiprocessing
+resource tracker (another 13 MB), no semaphores in /dev/shm (Lambda has none) and no feeder
+threads. A worker exits when its stdin closes, so none outlives its parent for long.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ import contextlib
 import os
 import pickle
 import sys
+import sysconfig
 from collections import deque
 from collections.abc import Callable
 from pathlib import Path
@@ -25,16 +26,34 @@ from .worker_process import _HEADER, _MARK
 # Jobs in flight per worker: one running, one already in its pipe, so it never waits.
 _DEPTH = 2
 RESPAWNS_PER_WORKER = 4
+# A reading that takes longer is stuck (a pathological `ignore` pattern, a parser bug):
+# its worker is stopped and replaced, and that check fails instead of holding the run.
+READ_DEADLINE = 300.0
 
 
 class WorkerDied(RuntimeError):
     pass
 
 
+class ReadingTimedOut(WorkerDied):
+    pass
+
+
+class _NeverRan(WorkerDied):
+    """The job was still queued in a worker that died: it can go to another one."""
+
+
+def _retrieve(future: asyncio.Future[Any]) -> None:
+    # A job whose caller went away (cancelled) may still fail; nobody needs to hear of it.
+    if not future.cancelled():
+        future.exception()
+
+
 class _Worker:
     def __init__(self, process: asyncio.subprocess.Process) -> None:
         self.process = process
         self.waiting: deque[asyncio.Future[Any]] = deque()
+        self.head_since = 0.0  # when the first job in `waiting` started to run
         self.alive = True
         self.reader = asyncio.ensure_future(self._read_results())
 
@@ -53,6 +72,7 @@ class _Worker:
                 except Exception as exc:  # an exception type that cannot be rebuilt here
                     ok, value = False, WorkerDied(f"a worker's answer is unreadable: {exc!r}")
                 future = self.waiting.popleft()
+                self.head_since = asyncio.get_running_loop().time()
                 if future.done():
                     continue
                 if ok:
@@ -63,36 +83,66 @@ class _Worker:
             closed_by_worker = True
         finally:
             self.alive = False
-            if not closed_by_worker and self.process.returncode is None:
-                # A worker we stopped listening to must not be waited for: it would wait
-                # for its next job forever.
-                with contextlib.suppress(ProcessLookupError):
-                    self.process.kill()
+            if not closed_by_worker:
+                self.stop()
             code = await self.process.wait()
+            # Jobs run in order: the first unanswered one was running when the worker died
+            # (and may be why); the ones behind it never ran.
+            first = True
             while self.waiting:
                 future = self.waiting.popleft()
                 if not future.done():
-                    future.set_exception(WorkerDied(f"a reading worker exited with code {code}"))
+                    kind = WorkerDied if first else _NeverRan
+                    future.set_exception(kind(f"a reading worker exited with code {code}"))
+                first = False
+
+    def stop(self) -> None:
+        """Kills the process; a worker we no longer listen to would wait for work forever."""
+        if self.process.returncode is None:
+            with contextlib.suppress(ProcessLookupError):
+                self.process.kill()
 
     def send(self, fn: Callable[..., Any], args: tuple[Any, ...]) -> asyncio.Future[Any]:
         stdin = self.process.stdin
         assert stdin is not None
         data = pickle.dumps((fn, args), protocol=pickle.HIGHEST_PROTOCOL)
-        future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[Any] = loop.create_future()
+        future.add_done_callback(_retrieve)
+        if not self.waiting:
+            self.head_since = loop.time()
         self.waiting.append(future)
         stdin.write(_HEADER.pack(_MARK, len(data)))
         stdin.write(data)
         return future
 
 
+def _worker_env() -> dict[str, str]:
+    """The environment in which a worker imports this same package."""
+    env = dict(os.environ)
+    package_root = Path(__file__).resolve().parent.parent
+    installed = {
+        Path(p).resolve() for p in (sysconfig.get_path("purelib"), sysconfig.get_path("platlib"))
+    }
+    if package_root not in installed:
+        # Not installed where the interpreter looks anyway (a source checkout, a Lambda
+        # layer): name the folder. An installed one is not named, so site-packages never
+        # comes before the standard library.
+        path = os.environ.get("PYTHONPATH")
+        env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(package_root), path]))
+    return env
+
+
 class WorkerPool:
     """Runs module-level functions in ``size`` worker processes, each job on the worker
     with the fewest in flight."""
 
-    def __init__(self, size: int) -> None:
+    def __init__(self, size: int, deadline: float = READ_DEADLINE) -> None:
         self.size = size
+        self.deadline = deadline
         self._workers: list[_Worker] = []
         self._slots = asyncio.Semaphore(size * _DEPTH)
+        self._spawning = asyncio.Lock()
         self._started: asyncio.Future[None] | None = None
         self._count = 0
         # A page that crashes the parser takes its worker down: a new one takes over, so
@@ -104,21 +154,23 @@ class WorkerPool:
             await self._spawn()
 
     async def _spawn(self) -> None:
-        # The package's own parent directory first: a worker must import this same code,
-        # whatever the parent did to find it.
-        package_root = str(Path(__file__).resolve().parent.parent)
-        path = os.environ.get("PYTHONPATH")
-        env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [package_root, path]))}
         process = await asyncio.create_subprocess_exec(
             sys.executable,
+            "-P",  # not the current directory first: only the worker's own code is imported
             "-m",
             "scrubwatch.worker_process",
             stdin=asyncio.subprocess.PIPE,
             stdout=asyncio.subprocess.PIPE,
-            env=env,
+            env=_worker_env(),
         )
         self._workers.append(_Worker(process))
         self._count += 1
+
+    async def _replace_dead(self) -> None:
+        async with self._spawning:  # one caller replaces; the others see its workers
+            while sum(w.alive for w in self._workers) < self.size and self._respawns > 0:
+                self._respawns -= 1
+                await self._spawn()
 
     @property
     def started(self) -> int:
@@ -130,23 +182,40 @@ class WorkerPool:
             self._started = asyncio.ensure_future(self._start())
         await asyncio.shield(self._started)
         async with self._slots:
-            while sum(w.alive for w in self._workers) < self.size and self._respawns > 0:
-                self._respawns -= 1
-                await self._spawn()
-            live = [w for w in self._workers if w.alive]
-            if not live:
-                raise WorkerDied("no reading worker is running")
-            worker = min(live, key=lambda w: len(w.waiting))
-            future = worker.send(fn, args)
-            stdin = worker.process.stdin
-            assert stdin is not None
-            with contextlib.suppress(ConnectionError):  # it died: its reader fails the job
-                await stdin.drain()
-            return await future
+            while True:
+                try:
+                    return await self._run_once(fn, args)
+                except _NeverRan:
+                    continue  # queued behind a job that took its worker down: run it again
+
+    async def _run_once(self, fn: Callable[..., Any], args: tuple[Any, ...]) -> Any:
+        await self._replace_dead()
+        live = [w for w in self._workers if w.alive]
+        if not live:
+            raise WorkerDied("no reading worker is running")
+        worker = min(live, key=lambda w: len(w.waiting))
+        future = worker.send(fn, args)
+        stdin = worker.process.stdin
+        assert stdin is not None
+        with contextlib.suppress(ConnectionError):  # it died: its reader fails the job
+            await stdin.drain()
+        loop = asyncio.get_running_loop()
+        while True:
+            # The deadline counts from when the job started to run, not from when it was
+            # queued behind another one.
+            remaining = self.deadline
+            if worker.waiting and worker.waiting[0] is future:
+                remaining = worker.head_since + self.deadline - loop.time()
+                if remaining <= 0:
+                    worker.stop()
+                    raise ReadingTimedOut(f"a reading took longer than {self.deadline:g} s")
+            done, _ = await asyncio.wait({future}, timeout=remaining)
+            if done:
+                return future.result()
 
     async def aclose(self) -> None:
         if self._started is not None:
-            with contextlib.suppress(OSError):  # nothing started, nothing to stop
+            with contextlib.suppress(Exception):  # nothing started, nothing to stop
                 await self._started
         for worker in self._workers:
             if worker.process.stdin is not None:
@@ -155,7 +224,7 @@ class WorkerPool:
             try:
                 await asyncio.wait_for(worker.process.wait(), timeout=5)
             except TimeoutError:
-                worker.process.kill()
+                worker.stop()
                 await worker.process.wait()
             await worker.reader
         self._workers.clear()

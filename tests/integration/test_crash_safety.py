@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import contextlib
+import os
+import stat
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
 import pytest
 from scrubwatch.events import Event
-from scrubwatch.local_store import SqliteStateStore
+from scrubwatch.evidence import Evidence
+from scrubwatch.local_store import FolderEvidenceStore, SqliteStateStore
 from scrubwatch.store import Commit
 
 from .helpers import Harness, Page, Site, kinds, page
@@ -169,3 +172,18 @@ def test_undelivered_events_keep_their_order(site: Site, harness: Make) -> None:
 
     assert [e.kind for e in delivered] == ["first_seen", "changed", "gone"]
     assert [e.event_id for e in delivered] == list(dict.fromkeys(e.event_id for e in down.offered))
+
+
+def test_evidence_is_written_past_a_link_left_at_its_temporary_name(tmp_path: Path) -> None:
+    # A link planted where the store writes its temporary file is replaced, not followed.
+    outside = tmp_path / "outside.txt"
+    outside.write_text("untouched")
+    folder = tmp_path / "evidence" / "w"
+    folder.mkdir(parents=True)
+    (folder / f".tmp-{os.getpid()}-v1.txt").symlink_to(outside)
+    store = FolderEvidenceStore(tmp_path / "evidence")
+    store.put("w", "v1", Evidence(warc_gz=b"warc", text="hello\n", reading_json=b"{}"), b"{}\n")
+    assert outside.read_text() == "untouched"
+    written = folder / "v1.txt"
+    assert not written.is_symlink() and written.read_text() == "hello\n"
+    assert stat.S_IMODE(written.stat().st_mode) == 0o600  # the owner's only, as mkstemp made it

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import os
 import sys
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -13,7 +14,13 @@ from typing import Any
 import pytest
 from scrubwatch.engine import _POOL_THRESHOLD, Engine
 from scrubwatch.verify import verify_folder
-from scrubwatch.worker import RESPAWNS_PER_WORKER, WorkerDied, WorkerPool, _Worker
+from scrubwatch.worker import (
+    RESPAWNS_PER_WORKER,
+    ReadingTimedOut,
+    WorkerDied,
+    WorkerPool,
+    _Worker,
+)
 
 from integration.helpers import Harness, Site, page
 
@@ -114,6 +121,59 @@ def test_a_crash_loop_ends_in_an_error_not_a_hang() -> None:
             await pool.aclose()
 
     asyncio.run(asyncio.wait_for(go(), 120))
+
+
+def test_a_job_queued_behind_a_crash_runs_again_elsewhere() -> None:
+    results, pool = in_pool(1, (os._exit, 3), (len, "innocent"))
+    assert isinstance(results[0], WorkerDied)
+    assert results[1] == len("innocent")
+    assert pool.started == 2
+
+
+def test_workers_that_die_together_are_replaced_once() -> None:
+    async def go() -> int:
+        pool = WorkerPool(1)
+        try:
+            await pool.run(len, "warm")
+            with pytest.raises(WorkerDied):
+                await pool.run(os._exit, 3)
+            assert await asyncio.gather(*(pool.run(len, "x" * n) for n in range(4))) == [
+                0,
+                1,
+                2,
+                3,
+            ]
+            return pool.started
+        finally:
+            await pool.aclose()
+
+    assert asyncio.run(asyncio.wait_for(go(), 60)) == 2
+
+
+def test_a_reading_past_its_deadline_is_stopped_and_the_next_one_runs() -> None:
+    async def go() -> list[Any]:
+        pool = WorkerPool(1, deadline=1.0)
+        try:
+            return await asyncio.gather(
+                pool.run(time.sleep, 60), pool.run(len, "abc"), return_exceptions=True
+            )
+        finally:
+            await pool.aclose()
+
+    started = time.monotonic()
+    results = asyncio.run(asyncio.wait_for(go(), 30))
+    assert isinstance(results[0], ReadingTimedOut)
+    assert results[1] == 3
+    assert time.monotonic() - started < 20
+
+
+def test_a_module_in_the_current_directory_does_not_shadow_the_workers_own(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "struct.py").write_text("raise SystemExit(7)\n")
+    monkeypatch.chdir(tmp_path)
+    results, _ = in_pool(1, (len, "abc"))
+    assert results == [3]
 
 
 def test_a_worker_writing_anything_but_results_fails_its_jobs_instead_of_hanging() -> None:
@@ -257,3 +317,19 @@ def test_a_run_with_nothing_to_read_starts_no_worker(
     again = _engine(h, 3).run(force=True)
     assert again.checked == _POOL_THRESHOLD
     assert again.workers == 0
+
+
+def test_checks_are_committed_even_if_stopping_the_workers_fails(
+    site: Site, harness: Callable[..., Harness], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    h = harness(_pages(site, _POOL_THRESHOLD, 0))
+    original = WorkerPool.aclose
+
+    async def failing(self: WorkerPool) -> None:
+        await original(self)
+        raise RuntimeError("stopping the workers failed")
+
+    monkeypatch.setattr(WorkerPool, "aclose", failing)
+    with pytest.raises(RuntimeError, match="stopping the workers failed"):
+        _engine(h, 2).run(force=True)
+    assert all(len(h.history(f"p{i}")) == 1 for i in range(_POOL_THRESHOLD))
