@@ -195,16 +195,19 @@ def read_page(
     )
 
 
-def _parse(body: bytes, charset: str | None) -> tuple[LexborHTMLParser, str]:
-    """The page's tree with block breaks marked and script, style and the like dropped."""
+def _parse(body: bytes, charset: str | None) -> tuple[LexborHTMLParser, str, str]:
+    """The page's tree with block breaks marked and script, style and the like dropped;
+    its encoding; its title (read before anything is dropped)."""
     source, encoding = decode_text(body, charset, html=True)
     if "<pre" in source or "<PRE" in source:
         source = _PRE.sub(lambda m: m.group(0).replace("\n", _BREAK), source)
     blocks = _BLOCK_TAG_ANY_CASE if _UPPER_TAG.search(source) else _BLOCK_TAG
     tree = LexborHTMLParser(blocks.sub(_MARK_BLOCK, source))
+    title_node = tree.css_first("title")
+    title = _one_line(title_node.text()) if title_node else ""
     for node in tree.css(_DROP):  # faster than strip_tags
         node.decompose()
-    return tree, encoding
+    return tree, encoding, title
 
 
 def _page_text(tree: LexborHTMLParser) -> str:
@@ -222,9 +225,7 @@ def page_text(body: bytes, headers: dict[str, str]) -> str:
 def _read_html(
     body: bytes, charset: str | None, url: str, spec: ReadSpec, want_page_text: bool
 ) -> Reading:
-    tree, encoding = _parse(body, charset)
-    title_node = tree.css_first("title")
-    title = _one_line(title_node.text()) if title_node else ""
+    tree, encoding, title = _parse(body, charset)
     h1_node = tree.css_first("h1")
     h1 = _one_line(h1_node.text()) if h1_node else ""
     root = tree.body or tree.root
