@@ -36,7 +36,7 @@ from .reader import Reading, ReadSpec
 from .store import Commit, EvidenceStore, StateStore
 from .witness import Wayback
 from .work import Analysis, analyse, read_probe
-from .worker import WorkerPool
+from .worker import WorkerDied, WorkerPool
 
 log = logging.getLogger("scrubwatch")
 
@@ -260,17 +260,22 @@ class Engine:
         known_version = state.current.version if state.current else None
         if fetch.error is None and fetch.status not in (None, 304):
             spec = ReadSpec(watch.select, watch.exclude, watch.ignore, watch.items, watch.keywords)
-            analysis = await self._in_worker(
-                pool,
-                analyse,
-                fetch,
-                spec,
-                watch.id,
-                known_version,
-                # Whether the page's whole text is wanted: for a change since a known
-                # state ("" when that state had no reading, so any reading is a change).
-                None if state.condition == "new" else state.fingerprint or "",
-            )
+            try:
+                analysis = await self._in_worker(
+                    pool,
+                    analyse,
+                    fetch,
+                    spec,
+                    watch.id,
+                    known_version,
+                    # Whether the page's whole text is wanted: for a change since a known
+                    # state ("" when that state had no reading, so any reading is a change).
+                    None if state.condition == "new" else state.fingerprint or "",
+                )
+            except WorkerDied as exc:
+                # The run ends in an internal error; say which page brought it about.
+                log.error("%s: reading %s failed: %s", watch.id, fetch.final_url, exc)
+                raise
         reading = analysis.reading if analysis else None
         previous_final = state.current.final_url if state.current else None
         outcome = classify(fetch, reading, previous_final)

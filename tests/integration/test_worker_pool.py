@@ -333,3 +333,32 @@ def test_checks_are_committed_even_if_stopping_the_workers_fails(
     with pytest.raises(RuntimeError, match="stopping the workers failed"):
         _engine(h, 2).run(force=True)
     assert all(len(h.history(f"p{i}")) == 1 for i in range(_POOL_THRESHOLD))
+
+
+def analyse_or_crash(fetch: Any, *rest: Any) -> Any:
+    """Runs in the worker: p5's page takes the worker down, the others are read."""
+    from scrubwatch.work import analyse
+
+    if fetch.url.endswith("/p5.html"):
+        os._exit(9)
+    return analyse(fetch, *rest)
+
+
+def test_a_page_that_kills_its_worker_is_named_and_the_others_are_still_read(
+    site: Site,
+    harness: Callable[..., Harness],
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    import scrubwatch.engine
+
+    watches = _pages(site, _POOL_THRESHOLD, 0)
+    h = harness(watches)
+    # The worker looks the function up by name: it must find this module.
+    monkeypatch.setenv("PYTHONPATH", str(Path(__file__).resolve().parent.parent))
+    monkeypatch.setattr(scrubwatch.engine, "analyse", analyse_or_crash)
+    with pytest.raises(WorkerDied):
+        _engine(h, 2).run(force=True)
+    assert "p5: reading " in caplog.text and "/p5.html failed" in caplog.text
+    read = [w["id"] for w in watches if h.history(w["id"])]
+    assert "p5" not in read and len(read) == _POOL_THRESHOLD - 1
