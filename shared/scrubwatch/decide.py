@@ -321,6 +321,7 @@ _ERROR_WORDS = {
     "http_5xx": "answers with a server error",
     "too_large": "is larger than max_bytes",
     "dns_error": "its name could not be looked up",
+    "read_failed": "could not be read (the reader crashed or never finished)",
 }
 
 

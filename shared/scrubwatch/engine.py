@@ -257,6 +257,7 @@ class Engine:
             # that never send one, and no parsing.
             fetch.status, fetch.body, fetch.content = 304, b"", b""
         analysis: Analysis | None = None
+        read_failed: Outcome | None = None
         known_version = state.current.version if state.current else None
         if fetch.error is None and fetch.status not in (None, 304):
             spec = ReadSpec(watch.select, watch.exclude, watch.ignore, watch.items, watch.keywords)
@@ -273,12 +274,13 @@ class Engine:
                     None if state.condition == "new" else state.fingerprint or "",
                 )
             except WorkerDied as exc:
-                # The run ends in an internal error; say which page brought it about.
-                log.error("%s: reading %s failed: %s", watch.id, fetch.final_url, exc)
-                raise
+                # The page took its reader down (a parser crash, memory, a reading that never
+                # ends): a failure of this check like a timeout, not of the whole run.
+                log.warning("%s: reading %s failed: %s", watch.id, fetch.final_url, exc)
+                read_failed = Outcome("error", "read_failed", str(exc))
         reading = analysis.reading if analysis else None
         previous_final = state.current.final_url if state.current else None
-        outcome = classify(fetch, reading, previous_final)
+        outcome = read_failed or classify(fetch, reading, previous_final)
         changed = reading is not None and reading.fingerprint != state.fingerprint
         if (
             outcome.kind == "ok"

@@ -344,7 +344,7 @@ def analyse_or_crash(fetch: Any, *rest: Any) -> Any:
     return analyse(fetch, *rest)
 
 
-def test_a_page_that_kills_its_worker_is_named_and_the_others_are_still_read(
+def test_a_page_that_kills_its_reader_is_an_error_of_that_watch_alone(
     site: Site,
     harness: Callable[..., Harness],
     monkeypatch: pytest.MonkeyPatch,
@@ -353,12 +353,17 @@ def test_a_page_that_kills_its_worker_is_named_and_the_others_are_still_read(
     import scrubwatch.engine
 
     watches = _pages(site, _POOL_THRESHOLD, 0)
-    h = harness(watches)
+    h = harness(watches, confirm_errors=2)
     # The worker looks the function up by name: it must find this module.
     monkeypatch.setenv("PYTHONPATH", str(Path(__file__).resolve().parent.parent))
     monkeypatch.setattr(scrubwatch.engine, "analyse", analyse_or_crash)
-    with pytest.raises(WorkerDied):
-        _engine(h, 2).run(force=True)
+    first = _engine(h, 2).run(force=True)  # completes: one page is not the run
+    assert first.outcomes["error"] == 1 and first.outcomes["ok"] == _POOL_THRESHOLD - 1
     assert "p5: reading " in caplog.text and "/p5.html failed" in caplog.text
     read = [w["id"] for w in watches if h.history(w["id"])]
     assert "p5" not in read and len(read) == _POOL_THRESHOLD - 1
+    assert [e.kind for e in h.collector.events if e.watch == "p5"] == []
+    _engine(h, 2).run(force=True)  # the second failure in a row is reported, once
+    errors = [e for e in h.collector.events if e.watch == "p5"]
+    assert [(e.kind, e.reason) for e in errors] == [("error", "read_failed")]
+    assert "could not be read" in errors[0].summary
