@@ -42,8 +42,6 @@ log = logging.getLogger("scrubwatch")
 
 _FLUSH_EVERY = 256
 _WITNESSED = ("first_seen", "changed", "gone")
-# Below this many watches, worker processes cost more to start than they save.
-_POOL_THRESHOLD = 24
 
 
 class PublishFailed(Exception):
@@ -113,7 +111,10 @@ class Engine:
         self.publishers = list(publishers)
         self.resolver = resolver
         self.clock = clock
-        self.workers = workers if workers is not None else (os.cpu_count() or 1)
+        # Processes that read pages, this one included: 1 reads here. By default one per
+        # core, and at least one worker even on a single core, because a worker is also
+        # what stops a reading that crashes or never ends from taking the run with it.
+        self.workers = workers if workers is not None else max(2, os.cpu_count() or 1)
         self.progress = progress
         # On AWS there is no local outbox: an event is published, then its state is
         # committed on the condition that nobody else committed first. A failure anywhere
@@ -144,7 +145,7 @@ class Engine:
         self.deliver()  # whatever a crashed or offline run left behind goes first
         watches, states = self._due(only, force)
         pool: WorkerPool | None = None
-        if self.workers > 1 and len(watches) >= _POOL_THRESHOLD:
+        if self.workers > 1:
             # This process is busy too (fetching, deciding, writing): one core is left to
             # it. The pool starts with the first page that needs reading, so a run of 304s
             # starts none.

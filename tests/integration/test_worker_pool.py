@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from scrubwatch.engine import _POOL_THRESHOLD, Engine
+from scrubwatch.engine import Engine
 from scrubwatch.verify import verify_folder
 from scrubwatch.worker import (
     RESPAWNS_PER_WORKER,
@@ -262,6 +262,9 @@ def test_closing_the_pool_ends_its_workers() -> None:
 # --- the engine with workers -------------------------------------------------------------
 
 
+WATCHES = 8
+
+
 def _pages(site: Site, n: int, version: int) -> list[dict[str, Any]]:
     watches = []
     for i in range(n):
@@ -280,7 +283,7 @@ def test_engine_reads_the_same_through_workers_as_in_process(
     site: Site, harness: Callable[..., Harness], workers: int
 ) -> None:
     # Two processes: one worker and this one. Three: two workers.
-    n = _POOL_THRESHOLD + 2
+    n = WATCHES + 2
     watches = _pages(site, n, 0)
     pooled, inline = harness(watches), harness(watches)
     first = _engine(pooled, workers).run(force=True)
@@ -311,18 +314,18 @@ def test_engine_reads_the_same_through_workers_as_in_process(
 def test_a_run_with_nothing_to_read_starts_no_worker(
     site: Site, harness: Callable[..., Harness]
 ) -> None:
-    h = harness(_pages(site, _POOL_THRESHOLD, 0))
+    h = harness(_pages(site, WATCHES, 0))
     assert _engine(h, 3).run(force=True).workers == 2
     # Same bytes again: recognised by their hash, nothing is parsed.
     again = _engine(h, 3).run(force=True)
-    assert again.checked == _POOL_THRESHOLD
+    assert again.checked == WATCHES
     assert again.workers == 0
 
 
 def test_checks_are_committed_even_if_stopping_the_workers_fails(
     site: Site, harness: Callable[..., Harness], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    h = harness(_pages(site, _POOL_THRESHOLD, 0))
+    h = harness(_pages(site, WATCHES, 0))
     original = WorkerPool.aclose
 
     async def failing(self: WorkerPool) -> None:
@@ -332,7 +335,7 @@ def test_checks_are_committed_even_if_stopping_the_workers_fails(
     monkeypatch.setattr(WorkerPool, "aclose", failing)
     with pytest.raises(RuntimeError, match="stopping the workers failed"):
         _engine(h, 2).run(force=True)
-    assert all(len(h.history(f"p{i}")) == 1 for i in range(_POOL_THRESHOLD))
+    assert all(len(h.history(f"p{i}")) == 1 for i in range(WATCHES))
 
 
 def analyse_or_crash(fetch: Any, *rest: Any) -> Any:
@@ -352,18 +355,27 @@ def test_a_page_that_kills_its_reader_is_an_error_of_that_watch_alone(
 ) -> None:
     import scrubwatch.engine
 
-    watches = _pages(site, _POOL_THRESHOLD, 0)
+    watches = _pages(site, WATCHES, 0)
     h = harness(watches, confirm_errors=2)
     # The worker looks the function up by name: it must find this module.
     monkeypatch.setenv("PYTHONPATH", str(Path(__file__).resolve().parent.parent))
     monkeypatch.setattr(scrubwatch.engine, "analyse", analyse_or_crash)
     first = _engine(h, 2).run(force=True)  # completes: one page is not the run
-    assert first.outcomes["error"] == 1 and first.outcomes["ok"] == _POOL_THRESHOLD - 1
+    assert first.outcomes["error"] == 1 and first.outcomes["ok"] == WATCHES - 1
     assert "p5: reading " in caplog.text and "/p5.html failed" in caplog.text
     read = [w["id"] for w in watches if h.history(w["id"])]
-    assert "p5" not in read and len(read) == _POOL_THRESHOLD - 1
+    assert "p5" not in read and len(read) == WATCHES - 1
     assert [e.kind for e in h.collector.events if e.watch == "p5"] == []
     _engine(h, 2).run(force=True)  # the second failure in a row is reported, once
     errors = [e for e in h.collector.events if e.watch == "p5"]
     assert [(e.kind, e.reason) for e in errors] == [("error", "read_failed")]
     assert "could not be read" in errors[0].summary
+
+
+def test_by_default_pages_are_read_in_a_worker_even_for_a_short_list(
+    site: Site, harness: Callable[..., Harness]
+) -> None:
+    h = harness(_pages(site, 2, 0))
+    report = Engine(h.watchlist, h.state, h.evidence, [h.collector]).run(force=True)
+    assert report.workers >= 1
+    assert [e.kind for e in h.collector.events] == ["first_seen", "first_seen"]
