@@ -97,7 +97,11 @@ def check(
         S3EvidenceStore(_env("BUCKET_NAME"), s3),
         [SnsPublisher(_env("TOPIC_ARN"), channels, sns)],
         resolver=resolver,
-        workers=1,  # one vCPU or less per Lambda at this memory size
+        # One worker: not for speed (a Lambda has a vCPU or less) but so that a page that
+        # crashes or hangs the parser is that watch's `read_failed`, well inside the
+        # function's timeout, instead of failing every watch in the message.
+        workers=2,
+        read_deadline=30.0,
         publish_first=True,
         clock=lambda: datetime.fromtimestamp(time.time(), UTC),  # the scheduler's clock
     )

@@ -36,7 +36,7 @@ from .reader import Reading, ReadSpec
 from .store import Commit, EvidenceStore, StateStore
 from .witness import Wayback
 from .work import Analysis, analyse, read_probe
-from .worker import WorkerDied, WorkerPool
+from .worker import READ_DEADLINE, WorkerDied, WorkerPool, WorkersUnavailable
 
 log = logging.getLogger("scrubwatch")
 
@@ -104,6 +104,7 @@ class Engine:
         workers: int | None = None,
         progress: Callable[[int, int], None] | None = None,
         publish_first: bool = False,
+        read_deadline: float = READ_DEADLINE,
     ) -> None:
         self.watchlist = watchlist
         self.state = state
@@ -124,6 +125,8 @@ class Engine:
         self._probes: dict[str, asyncio.Task[Probe | None]] = {}
         self._wayback: Wayback | None = None
         self._pending: list[Commit] = []
+        self.read_deadline = read_deadline
+        self._read_here = False  # workers could not be started: read in this process
         self._report = RunReport()
 
     def _due(self, only: Sequence[str], force: bool) -> tuple[list[Watch], dict[str, WatchState]]:
@@ -149,7 +152,8 @@ class Engine:
             # This process is busy too (fetching, deciding, writing): one core is left to
             # it. The pool starts with the first page that needs reading, so a run of 304s
             # starts none.
-            pool = WorkerPool(self.workers - 1)
+            pool = WorkerPool(self.workers - 1, self.read_deadline)
+        self._read_here = False
         try:
             async with HttpFetcher(fetch_options(self.watchlist), self.resolver) as fetcher:
                 # As many checks as fetches may be in flight: more would only hold bodies
@@ -373,9 +377,15 @@ class Engine:
         return self._wayback
 
     async def _in_worker(self, pool: WorkerPool | None, fn, *args):  # type: ignore[no-untyped-def]
-        if pool is None:
+        if pool is None or self._read_here:
             return fn(*args)
-        return await pool.run(fn, *args)
+        try:
+            return await pool.run(fn, *args)
+        except WorkersUnavailable as exc:
+            if not self._read_here:
+                log.warning("reading pages in this process instead of workers: %s", exc)
+                self._read_here = True
+            return fn(*args)
 
     async def _probe(self, fetcher: HttpFetcher, pool: WorkerPool | None, url: str) -> Probe | None:
         """What the host serves for a path that cannot exist, and for its home page; asked

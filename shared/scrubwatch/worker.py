@@ -26,6 +26,7 @@ from .worker_process import _HEADER, _MARK
 # Jobs in flight per worker: one running, one already in its pipe, so it never waits.
 _DEPTH = 2
 RESPAWNS_PER_WORKER = 4
+_READY_WITHIN = 60.0  # seconds for a new worker to import the reading code
 # A reading that takes longer is stuck (a pathological `ignore` pattern, a parser bug):
 # its worker is stopped and replaced, and that check fails instead of holding the run.
 READ_DEADLINE = 300.0
@@ -37,6 +38,11 @@ class WorkerDied(RuntimeError):
 
 class ReadingTimedOut(WorkerDied):
     pass
+
+
+class WorkersUnavailable(RuntimeError):
+    """No worker could be made ready (an install the worker cannot import, no way to start
+    a process): the engine reads in its own process instead."""
 
 
 class _NeverRan(WorkerDied):
@@ -55,6 +61,8 @@ class _Worker:
         self.waiting: deque[asyncio.Future[Any]] = deque()
         self.head_since = 0.0  # when the first job in `waiting` started to run
         self.alive = True
+        self.ready: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self.ready.add_done_callback(_retrieve)
         self.reader = asyncio.ensure_future(self._read_results())
 
     async def _read_results(self) -> None:
@@ -71,6 +79,12 @@ class _Worker:
                     ok, value = pickle.loads(payload)
                 except Exception as exc:  # an exception type that cannot be rebuilt here
                     ok, value = False, WorkerDied(f"a worker's answer is unreadable: {exc!r}")
+                if not self.ready.done():
+                    if ok:
+                        self.ready.set_result(None)
+                    else:
+                        self.ready.set_exception(WorkersUnavailable(f"worker not ready: {value}"))
+                    continue
                 future = self.waiting.popleft()
                 self.head_since = asyncio.get_running_loop().time()
                 if future.done():
@@ -86,6 +100,10 @@ class _Worker:
             if not closed_by_worker:
                 self.stop()
             code = await self.process.wait()
+            if not self.ready.done():
+                self.ready.set_exception(
+                    WorkersUnavailable(f"a worker exited with code {code} before it was ready")
+                )
             # Jobs run in order: the first unanswered one was running when the worker died
             # (and may be why); the ones behind it never ran.
             first = True
@@ -154,17 +172,26 @@ class WorkerPool:
             await self._spawn()
 
     async def _spawn(self) -> None:
-        process = await asyncio.create_subprocess_exec(
-            sys.executable,
-            "-P",  # not the current directory first: only the worker's own code is imported
-            "-m",
-            "scrubwatch.worker_process",
-            stdin=asyncio.subprocess.PIPE,
-            stdout=asyncio.subprocess.PIPE,
-            env=_worker_env(),
-        )
-        self._workers.append(_Worker(process))
+        try:
+            process = await asyncio.create_subprocess_exec(
+                sys.executable,
+                "-P",  # not the current directory first: only the worker's own code
+                "-m",
+                "scrubwatch.worker_process",
+                stdin=asyncio.subprocess.PIPE,
+                stdout=asyncio.subprocess.PIPE,
+                env=_worker_env(),
+            )
+        except OSError as exc:
+            raise WorkersUnavailable(f"cannot start a worker: {exc}") from exc
+        worker = _Worker(process)
+        self._workers.append(worker)
         self._count += 1
+        try:
+            await asyncio.wait_for(asyncio.shield(worker.ready), _READY_WITHIN)
+        except TimeoutError:
+            worker.stop()
+            raise WorkersUnavailable("a worker was not ready in time") from None
 
     async def _replace_dead(self) -> None:
         async with self._spawning:  # one caller replaces; the others see its workers
@@ -215,7 +242,7 @@ class WorkerPool:
 
     async def aclose(self) -> None:
         if self._started is not None:
-            with contextlib.suppress(Exception):  # nothing started, nothing to stop
+            with contextlib.suppress(Exception):  # its failure was the callers' to hear
                 await self._started
         for worker in self._workers:
             if worker.process.stdin is not None:

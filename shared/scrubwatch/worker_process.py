@@ -1,6 +1,6 @@
-"""The worker's side of ``scrubwatch.worker``: read a job from stdin, run it, write the
-result to stdout. Only the standard library's smallest parts here (no asyncio, no ssl):
-whatever a job needs, it imports when it arrives.
+"""The worker's side of ``scrubwatch.worker``: say it is ready, then read a job from stdin,
+run it, write the result to stdout. Only the standard library's smallest parts here (no
+asyncio, no ssl) besides the reading code itself.
 """
 
 from __future__ import annotations
@@ -42,6 +42,24 @@ def _serve() -> None:
     results = os.fdopen(os.dup(1), "wb")
     os.dup2(2, 1)
     _widen_pipes(0, results.fileno())
+
+    def send(reply: tuple[bool, object]) -> None:
+        try:
+            data = pickle.dumps(reply, protocol=pickle.HIGHEST_PROTOCOL)
+        except Exception as exc:
+            data = pickle.dumps((False, RuntimeError(f"unpicklable result: {exc!r}")))
+        results.write(_HEADER.pack(_MARK, len(data)))
+        results.write(data)
+        results.flush()
+
+    # The first frame says whether this worker can read pages at all: a broken install is
+    # the engine's to handle (it reads in its own process), not a failure of each page.
+    try:
+        import scrubwatch.work  # noqa: F401
+    except Exception as exc:
+        send((False, exc))
+        return
+    send((True, "ready"))
     jobs = sys.stdin.buffer
     while True:
         header = jobs.read(_HEADER.size)
@@ -53,13 +71,7 @@ def _serve() -> None:
             reply = (True, fn(*args))
         except Exception as exc:  # sent back to the caller, who raises it
             reply = (False, exc)
-        try:
-            data = pickle.dumps(reply, protocol=pickle.HIGHEST_PROTOCOL)
-        except Exception as exc:
-            data = pickle.dumps((False, RuntimeError(f"unpicklable result: {exc!r}")))
-        results.write(_HEADER.pack(_MARK, len(data)))
-        results.write(data)
-        results.flush()
+        send(reply)
 
 
 if __name__ == "__main__":

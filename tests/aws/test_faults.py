@@ -10,6 +10,7 @@ import json
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import replace
+from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
@@ -351,3 +352,40 @@ def test_a_message_delivered_twice_checks_once(
     assert aws.deliver(handlers.checker).reply == {"batchItemFailures": []}
     assert aws.state(minutes)["_rev"] == 2  # not checked again
     assert len(published_event_ids(aws)) == published
+
+
+# --- a page that crashes its reader ------------------------------------------------------
+
+
+def test_a_page_that_crashes_its_reader_is_that_watchs_error_alone(
+    aws: Stack,
+    handlers: SimpleNamespace,
+    site: Site,
+    watchlist: Callable[..., Any],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import scrubwatch.engine
+    from integration.test_worker_pool import analyse_or_crash
+
+    site.pages["/p5.html"] = ORIGINAL  # analyse_or_crash takes its worker down on /p5.html
+    site.pages["/agenda.html"] = AGENDA
+    watchlist(
+        [
+            {"id": "p5", "name": "Council minutes", "url": site.url("/p5.html")},
+            {"id": "agenda", "name": "Council agenda", "url": site.url("/agenda.html")},
+        ],
+        confirm_errors=1,
+    )
+    # The checker's worker looks the function up by name: it must find the tests.
+    monkeypatch.setenv("PYTHONPATH", str(Path(__file__).resolve().parents[1]))
+    monkeypatch.setattr(scrubwatch.engine, "analyse", analyse_or_crash)
+    aws.send_checks(body("p5", "agenda"))
+    delivery = aws.deliver(handlers.checker)
+    assert delivery.reply == {"batchItemFailures": []}  # one bad page is not the message
+    kinds = sorted(
+        (e["watch"], e["kind"], e["reason"])
+        for e in (json.loads(json.loads(p["Message"])["default"]) for p in aws.published)
+    )
+    assert kinds == [("p5", "error", "read_failed")]
+    assert aws.state("p5")["error_reason"] == "read_failed"
+    assert aws.state("agenda")["condition"] == "up"  # read and kept beside it

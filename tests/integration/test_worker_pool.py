@@ -19,6 +19,7 @@ from scrubwatch.worker import (
     ReadingTimedOut,
     WorkerDied,
     WorkerPool,
+    WorkersUnavailable,
     _Worker,
 )
 
@@ -201,8 +202,6 @@ def test_a_worker_writing_anything_but_results_fails_its_jobs_instead_of_hanging
 def test_workers_import_the_reading_code_only() -> None:
     from scrubwatch import work
 
-    (modules,), _ = in_pool(1, (eval, "sorted(__import__('sys').modules)"))
-    assert work.__name__ not in modules  # nothing imported before the first job asks
     (reading, modules), _ = in_pool(
         1,
         (work.read_probe, _probe_fetch()),
@@ -379,3 +378,30 @@ def test_by_default_pages_are_read_in_a_worker_even_for_a_short_list(
     report = Engine(h.watchlist, h.state, h.evidence, [h.collector]).run(force=True)
     assert report.workers >= 1
     assert [e.kind for e in h.collector.events] == ["first_seen", "first_seen"]
+
+
+@pytest.fixture
+def broken_install(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Workers that cannot import the reading code: a selectolax that fails to load."""
+    (tmp_path / "selectolax").mkdir()
+    (tmp_path / "selectolax" / "__init__.py").write_text("raise ImportError('broken')\n")
+    monkeypatch.setenv("PYTHONPATH", str(tmp_path))
+
+
+@pytest.mark.usefixtures("broken_install")
+def test_a_worker_that_cannot_read_pages_is_reported_as_unavailable() -> None:
+    results, pool = in_pool(1, (len, "abc"), (len, "de"))
+    assert all(isinstance(r, WorkersUnavailable) for r in results), results
+    assert "broken" in str(results[0])
+    assert pool.started == 1  # not retried page after page
+
+
+@pytest.mark.usefixtures("broken_install")
+def test_without_workers_the_engine_reads_in_its_own_process(
+    site: Site, harness: Callable[..., Harness], caplog: pytest.LogCaptureFixture
+) -> None:
+    h = harness(_pages(site, 3, 0))
+    report = _engine(h, 2).run(force=True)
+    assert [e.kind for e in h.collector.events] == ["first_seen"] * 3
+    assert report.outcomes["ok"] == 3
+    assert "reading pages in this process instead of workers" in caplog.text
