@@ -407,10 +407,15 @@ class Engine:
                 asked = await fetch_page(f"{origin}/scrubwatch-probe-{secrets.token_hex(8)}")
                 if asked.error or (asked.status or 0) >= 500:
                     return _UNANSWERED  # the host said nothing either way
-                missing = await read(asked)
-                if missing is None:
-                    return None  # a proper 404: this host does not serve soft 404s
-                return Probe(missing, await read(await fetch_page(f"{origin}/")))
+                try:
+                    missing = await read(asked)
+                    if missing is None:
+                        return None  # a proper 404: this host does not serve soft 404s
+                    return Probe(missing, await read(await fetch_page(f"{origin}/")))
+                except WorkerDied as exc:
+                    # Its not-found page took the reader down: as good as no answer.
+                    log.warning("%s: reading the not-found probe failed: %s", origin, exc)
+                    return _UNANSWERED
 
             self._probes[origin] = asyncio.ensure_future(probe())
         return await self._probes[origin]

@@ -23,7 +23,7 @@ from scrubwatch.worker import (
     _Worker,
 )
 
-from integration.helpers import Harness, Site, page
+from integration.helpers import Harness, Page, Site, page
 
 
 def in_pool(size: int, *jobs: tuple[Any, ...]) -> tuple[list[Any], WorkerPool]:
@@ -405,3 +405,29 @@ def test_without_workers_the_engine_reads_in_its_own_process(
     assert [e.kind for e in h.collector.events] == ["first_seen"] * 3
     assert report.outcomes["ok"] == 3
     assert "reading pages in this process instead of workers" in caplog.text
+
+
+def read_probe_or_crash(fetch: Any) -> Any:
+    """Runs in the worker: the host's not-found page takes the worker down."""
+    from scrubwatch.work import read_probe
+
+    if "/scrubwatch-probe-" in fetch.url:
+        os._exit(9)
+    return read_probe(fetch)
+
+
+def test_a_not_found_page_that_kills_its_reader_counts_as_no_answer(
+    site: Site, harness: Callable[..., Harness], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import scrubwatch.engine
+
+    watches = _pages(site, 2, 0)
+    h = harness(watches)
+    site.fallback = Page(page("Oops", "<p>Nothing here</p>"))  # a soft 404: 200 for anything
+    _engine(h, 2).run(force=True)
+    _pages(site, 2, 1)  # both pages change: the host's not-found page is asked for
+    monkeypatch.setenv("PYTHONPATH", str(Path(__file__).resolve().parent.parent))
+    monkeypatch.setattr(scrubwatch.engine, "read_probe", read_probe_or_crash)
+    report = _engine(h, 2).run(force=True)
+    assert report.outcomes["ok"] == 2
+    assert [e.kind for e in h.collector.events if e.kind != "first_seen"] == ["changed"] * 2
