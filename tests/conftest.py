@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from integration.helpers import Harness, Site
+from integration.helpers import Harness, Site, serving
 from pytest_httpserver import HTTPServer
 
 
@@ -20,13 +20,8 @@ def httpserver_listen_address() -> tuple[str, int]:
 def second_server() -> Iterator[HTTPServer]:
     """Another HTTP server on 127.0.0.1, beside the watched site's: a Slack webhook, a
     fake of the Internet Archive's API."""
-    server = HTTPServer(host="127.0.0.1", port=0)
-    server.start()
-    try:
+    with serving(HTTPServer(host="127.0.0.1", port=0)) as server:
         yield server
-    finally:
-        server.clear()
-        server.stop()
 
 
 @pytest.fixture

@@ -10,12 +10,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import re
 import socket
 import socketserver
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -42,6 +43,17 @@ def page(title: str, body: str, head: str = "") -> str:
     return (
         f"<!doctype html><html><head>{head}<title>{title}</title></head><body>{body}</body></html>"
     )
+
+
+@contextlib.contextmanager
+def serving(server: HTTPServer) -> Iterator[HTTPServer]:
+    """Starts a pytest-httpserver server, and stops it (and forgets its handlers) after."""
+    server.start()
+    try:
+        yield server
+    finally:
+        server.clear()
+        server.stop()
 
 
 # --- the scripted site -------------------------------------------------------------------

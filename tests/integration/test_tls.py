@@ -18,6 +18,8 @@ from cryptography.x509.oid import NameOID
 from pytest_httpserver import HTTPServer
 from scrubwatch.fetch import FetchOptions, HttpFetcher
 
+from integration.helpers import serving
+
 
 @pytest.fixture
 def self_signed_server(tmp_path: Path) -> Iterator[HTTPServer]:
@@ -48,15 +50,10 @@ def self_signed_server(tmp_path: Path) -> Iterator[HTTPServer]:
     )
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     context.load_cert_chain(tmp_path / "cert.pem", tmp_path / "key.pem")
-    server = HTTPServer(host="127.0.0.1", port=0, ssl_context=context)
-    page = "<title>Trust me</title>"
-    server.expect_request("/").respond_with_data(page, content_type="text/html")
-    server.start()
-    try:
+    with serving(HTTPServer(host="127.0.0.1", port=0, ssl_context=context)) as server:
+        page = "<title>Trust me</title>"
+        server.expect_request("/").respond_with_data(page, content_type="text/html")
         yield server
-    finally:
-        server.clear()
-        server.stop()
 
 
 def test_a_certificate_nobody_vouches_for_is_an_error(self_signed_server: HTTPServer) -> None:
