@@ -56,7 +56,16 @@ def _parser() -> argparse.ArgumentParser:
         parents=[common],
     )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    sub.add_parser("validate", parents=[common], help="check the watch list and exit")
+    validate = sub.add_parser("validate", parents=[common], help="check the watch list and exit")
+    validate.add_argument(
+        "--check-selectors",
+        action="store_true",
+        help="also fetch each page once and say which select/items match nothing",
+    )
+    status = sub.add_parser(
+        "status", parents=[common, deployed], help="every watch: state, last success, next due"
+    )
+    status.add_argument("--json", action="store_true", help="one JSON object per watch")
     check = sub.add_parser("check", parents=[common], help="check the watches that are due")
     check.add_argument("--force", action="store_true", help="check every watch, due or not")
     check.add_argument("--only", nargs="+", metavar="ID", default=[], help="check only these")
@@ -285,8 +294,13 @@ def main(argv: Sequence[str] | None = None) -> int:
             return cmd_diff(args, root)
         watchlist = load_watchlist(config)
         if args.command == "validate":
-            print(f"{config}: OK, {len(watchlist.watches)} watch(es)")
-            return 0
+            from .validate_command import cmd_validate
+
+            return cmd_validate(args, watchlist)
+        if args.command == "status":
+            from .status_command import cmd_status
+
+            return cmd_status(args, watchlist, root)
         return cmd_check(args, watchlist, root)
     except ConfigError as exc:
         for problem in exc.problems:

@@ -28,7 +28,12 @@ from pydantic import (
 )
 from selectolax.lexbor import LexborHTMLParser
 
-DEFAULT_USER_AGENT = "scrubwatch/0.1 (+https://github.com/scrubwatch/scrubwatch)"
+# A current mainstream browser's string: nothing scrubwatch sends names the tool, so a
+# watched site cannot tell it is being watched from the request alone (README).
+DEFAULT_USER_AGENT = (
+    "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
+    "Chrome/131.0.0.0 Safari/537.36"
+)
 CHANNELS = ("email", "slack")
 
 _DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)\s*(ms|s|m|h|d|w)")
@@ -184,6 +189,8 @@ class Settings(_Strict):
     witness: Literal["wayback"] | None = None
     wayback_endpoint: HttpUrl = "https://web.archive.org"
     wayback_per_minute: int = Field(4, ge=1, le=6000)
+    # Every check goes through this proxy (http://, https:// or socks5://host:port).
+    proxy: str | None = None
 
     @field_validator("allow_networks", mode="before")
     @classmethod
@@ -222,6 +229,10 @@ class WatchSpec(_Strict):
     notify: tuple[Channel, ...] | None = None
     tags: tuple[str, ...] | None = None
     witness: Literal["wayback", "none"] | None = None
+    user_agent: str | None = Field(None, min_length=1)
+    proxy: str | None = None
+    # With `items`: whether a list that only changed order is reported (low severity).
+    items_order: Literal["ignore", "report"] = "ignore"
 
     @field_validator("id")
     @classmethod
@@ -255,6 +266,9 @@ class Watch:
     notify: tuple[str, ...]
     tags: tuple[str, ...]
     witness: str | None = None
+    user_agent: str | None = None  # None: settings.user_agent
+    proxy: str | None = None  # None: settings.proxy
+    items_order: str = "ignore"
 
     @cached_property
     def settings_hash(self) -> str:
@@ -441,6 +455,9 @@ def parse_watchlist(text: str, path: str = "watchlist.yaml") -> Watchlist:
                 witness=None
                 if spec.witness == "none"
                 else (spec.witness or parsed.settings.witness),
+                user_agent=spec.user_agent,
+                proxy=spec.proxy if spec.proxy is not None else parsed.settings.proxy,
+                items_order=spec.items_order,
             )
         )
     problems.raise_if_any()

@@ -39,6 +39,8 @@ class WatchState:
     settings_hash: str | None = None  # Watch.settings_hash the fingerprint was made with
     chain_head: str | None = None  # SHA-256 of the newest kept version's manifest
     seq: int = 0  # events emitted so far: part of every event id
+    last_success: float = 0.0  # when a check last got an answer with content (or a 304)
+    last_event: dict[str, str] | None = None  # {kind, event_id, detected_at} of the newest
     rev: int = 0  # bumped on every commit; stores refuse a commit on a stale rev
 
     def to_json(self) -> dict[str, Any]:

@@ -66,14 +66,31 @@ class RunReport:
     seconds: float = 0.0
     fetch_seconds: float = 0.0
     workers: int = 0  # reading processes started (none when nothing needed reading)
+    # Per watch id, what the run's closing summary must not hide:
+    failed: list[str] = field(default_factory=list)  # this check failed (error or blocked)
+    suspected: list[str] = field(default_factory=list)  # seen gone, not yet confirmed
+    matched_nothing: list[str] = field(default_factory=list)  # select/items match nothing
+    rebaselined: dict[str, str] = field(default_factory=dict)  # watch id -> why
+    not_due: list[str] = field(default_factory=list)  # asked for with --only, not yet due
+
+
+def _interval(watch: Watch, state: WatchState, recheck: float) -> float:
+    if state.gone_streak or (state.error_streak and not state.error_reported):
+        return min(watch.every, recheck)
+    return watch.every
+
+
+def next_due(watch: Watch, state: WatchState, recheck: float) -> float:
+    """When the watch is next checked (seconds since the epoch); 0 when it never was."""
+    if state.last_checked <= 0:
+        return 0.0
+    return state.last_checked + _interval(watch, state, recheck)
 
 
 def is_due(watch: Watch, state: WatchState, now: float, recheck: float) -> bool:
     if state.last_checked <= 0:
         return True
-    interval = watch.every
-    if state.gone_streak or (state.error_streak and not state.error_reported):
-        interval = min(interval, recheck)
+    interval = _interval(watch, state, recheck)
     # Schedulers fire a little early or late; a run a few seconds early is still due.
     slack = min(60.0, interval * 0.1)
     return now - state.last_checked >= interval - slack

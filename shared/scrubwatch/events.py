@@ -45,6 +45,8 @@ class VersionRef:
     final_url: str
     evidence: str | None
     witness: str | None = None  # an independent copy (the Internet Archive), when asked for
+    # SHA-256 of this capture's manifest: the chain head once it is the newest kept one.
+    manifest_sha256: str | None = None
 
     @classmethod
     def from_json(cls, data: dict[str, Any] | None) -> VersionRef | None:

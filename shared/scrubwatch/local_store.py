@@ -49,7 +49,18 @@ CREATE TABLE IF NOT EXISTS pending (
 
 
 class SqliteStateStore:
-    def __init__(self, path: str | Path) -> None:
+    def __init__(self, path: str | Path, readonly: bool = False) -> None:
+        if readonly:
+            # Reading commands work on a state folder they cannot write (a copy on a
+            # read-only disk, another user's): no journal switch, no schema, no -shm file.
+            uri = Path(path).resolve().as_uri()
+            try:
+                self._db = sqlite3.connect(f"{uri}?mode=ro", uri=True, isolation_level=None)
+                self._db.execute("SELECT 1 FROM watch_state LIMIT 1").fetchall()
+            except sqlite3.OperationalError:
+                # A WAL database in a folder we cannot write: read it as it stands.
+                self._db = sqlite3.connect(f"{uri}?immutable=1", uri=True, isolation_level=None)
+            return
         Path(path).parent.mkdir(parents=True, exist_ok=True)
         self._db = sqlite3.connect(str(path), isolation_level=None, timeout=30)
         # WAL with synchronous=NORMAL survives a crash of this process without an fsync per
