@@ -187,6 +187,9 @@ class S3EvidenceStore:
         data = self._get(self._key(watch_id, version, ".reading.json"))
         return Reading.from_json(json.loads(data)) if data is not None else None
 
+    def warc(self, watch_id: str, version: str) -> bytes | None:
+        return self._get(self._key(watch_id, version, ".warc.gz"))
+
     def text(self, watch_id: str, version: str) -> str | None:
         data = self._get(self._key(watch_id, version, ".txt"))
         return data.decode("utf-8") if data is not None else None

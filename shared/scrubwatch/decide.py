@@ -14,7 +14,7 @@ from typing import Any, Literal
 from .classify import Outcome
 from .config import Settings, Watch
 from .diff import unified, vanished
-from .events import Event, EventKind, VersionRef, event_id, rfc3339
+from .events import REORDERED, Event, EventKind, VersionRef, event_id, rfc3339
 from .reader import Reading
 
 Condition = Literal["new", "up", "gone"]
@@ -41,6 +41,9 @@ class WatchState:
     seq: int = 0  # events emitted so far: part of every event id
     last_success: float = 0.0  # when a check last got an answer with content (or a 304)
     last_event: dict[str, str] | None = None  # {kind, event_id, detected_at} of the newest
+    # How the watch read its page when the fingerprint was made (url, select, items...):
+    # after an edit, the run can say what changed in the watch, not only that it did.
+    reading_settings: dict[str, Any] | None = None
     rev: int = 0  # bumped on every commit; stores refuse a commit on a stale rev
 
     def to_json(self) -> dict[str, Any]:
@@ -68,9 +71,12 @@ class Observation:
     etag: str | None = None
     last_modified: str | None = None
     body_sha256: str | None = None
-    # The watch's select/items/ignore... changed since the last version: the new reading
-    # becomes the baseline without an event, as the page itself did not change.
+    # The watch's select/items/ignore... changed since the last version. previous_reading is
+    # then the last kept capture read again the new way (None when it cannot be: the URL
+    # changed, or the capture is unreadable), so a change meanwhile is still reported.
     rebaseline: bool = False
+    # This answer came through a permanent redirect (301/308) to another URL.
+    moved: bool = False
 
 
 @dataclass(frozen=True)
@@ -84,9 +90,10 @@ def decide(watch: Watch, settings: Settings, state: WatchState, obs: Observation
     kind = obs.outcome.kind
     base = replace(state, last_checked=obs.checked_at.timestamp())
     if kind in ("ok", "not_modified"):
-        return _seen(watch, base, obs)
-    if kind == "gone":
+        return _seen(watch, replace(base, last_success=obs.checked_at.timestamp()), obs)
+    if kind == "gone" and state.current is not None:
         return _gone(watch, settings, base, obs)
+    # A page never seen cannot be gone: a mistyped URL or an unreachable host is a failure.
     return _failed(watch, settings, base, obs)
 
 
@@ -148,22 +155,18 @@ def _seen(watch: Watch, state: WatchState, obs: Observation) -> Transition:
     )
     reading = obs.reading
     if obs.outcome.kind == "not_modified" or reading is None or obs.version is None:
-        if state.condition == "gone":
-            # A 304 cannot prove content; the engine asks unconditionally once gone.
-            return Transition(cleared)
+        # A 304 cannot prove content; the engine asks unconditionally once gone.
         return Transition(cleared)
-    same = reading.fingerprint == state.fingerprint
     new = replace(
         cleared,
         condition="up",
-        current=obs.version if not same or state.current is None else state.current,
+        current=obs.version,
         fingerprint=reading.fingerprint,
         region_found=reading.region_found,
         body_sha256=obs.body_sha256,
         settings_hash=watch.settings_hash,
+        reading_settings=reading_settings(watch),
     )
-    if obs.rebaseline and state.condition == "up" and state.current is not None:
-        return Transition(new, keep_version=not same)
     if state.condition == "new" or state.current is None:
         note = "" if reading.region_found else f" (nothing matches {watch.select!r})"
         event = _event(
@@ -175,28 +178,26 @@ def _seen(watch: Watch, state: WatchState, obs: Observation) -> Transition:
             None,
             obs.version,
         )
-        return _emit(new, event, keep=True)
+        return _emit(new, event)
     if state.condition == "gone":
-        prev = obs.previous_reading
-        removed, added = _changes(prev, reading) if prev and not same else ([], [])
-        how = "unchanged" if same else "with different content"
-        event = _event(
-            watch,
-            state,
-            obs,
-            "restored",
-            f"RESTORED: {watch.name} answers again ({obs.version.status}), {how}.",
-            state.current,
-            obs.version,
-            removed=removed,
-            added=added,
-            diff=unified(prev.lines, reading.lines) if prev and not same else "",
-        )
-        return _emit(new, event, keep=not same)
-    if same:
-        return Transition(new)
+        return _restored(watch, state, obs, new)
     prev = obs.previous_reading
-    if prev is not None and state.region_found and not reading.region_found:
+    baseline: str | None
+    if obs.rebaseline:
+        if prev is None:
+            # Nothing to compare with: the new reading is the baseline, kept as evidence.
+            return Transition(new, keep_version=True)
+        baseline, region_found = prev.fingerprint, prev.region_found
+    else:
+        baseline, region_found = state.fingerprint, state.region_found
+    if reading.fingerprint == baseline:
+        if obs.moved:
+            return _moved(watch, state, obs, new)
+        if obs.rebaseline:
+            return Transition(new, keep_version=True)
+        # Same content: the last kept capture still stands for it.
+        return Transition(replace(new, current=state.current))
+    if prev is not None and region_found and not reading.region_found:
         event = _event(
             watch,
             state,
@@ -208,16 +209,84 @@ def _seen(watch: Watch, state: WatchState, obs: Observation) -> Transition:
             removed=list(prev.lines) + list(prev.refs),
             diff=unified(prev.lines, reading.lines),
         )
-        return _emit(new, event, keep=True)
+        return _emit(new, event)
+    return _changed(watch, state, obs, new, prev, reading)
+
+
+def reading_settings(watch: Watch) -> dict[str, Any]:
+    return {
+        "url": watch.url,
+        "select": watch.select,
+        "exclude": list(watch.exclude),
+        "ignore": list(watch.ignore),
+        "items": watch.items,
+        "keywords": list(watch.keywords),
+    }
+
+
+def _restored(watch: Watch, state: WatchState, obs: Observation, new: WatchState) -> Transition:
+    assert obs.reading is not None and obs.version is not None
+    reading, prev = obs.reading, obs.previous_reading
+    same = reading.fingerprint == state.fingerprint
+    removed, added = _changes(prev, reading) if prev and not same else ([], [])
+    how = "unchanged" if same else "with different content"
+    event = _event(
+        watch,
+        state,
+        obs,
+        "restored",
+        f"RESTORED: {watch.name} answers again ({obs.version.status}), {how}.",
+        state.current,
+        obs.version,
+        removed=removed,
+        added=added,
+        diff=unified(prev.lines, reading.lines) if prev and not same else "",
+    )
+    return _emit(new, event)
+
+
+def _moved(watch: Watch, state: WatchState, obs: Observation, new: WatchState) -> Transition:
+    assert obs.version is not None
+    event = _event(
+        watch,
+        state,
+        obs,
+        "moved",
+        f"MOVED: {watch.name} now lives at {obs.version.final_url} (permanent redirect), "
+        "with the same content.",
+        state.current,
+        obs.version,
+    )
+    return _emit(new, event)
+
+
+def _changed(
+    watch: Watch,
+    state: WatchState,
+    obs: Observation,
+    new: WatchState,
+    prev: Reading | None,
+    reading: Reading,
+) -> Transition:
     removed, added = _changes(prev, reading)
     kw_removed = [k for k in (prev.keywords if prev else ()) if k not in reading.keywords]
     kw_added = [k for k in reading.keywords if not prev or k not in prev.keywords]
+    reordered = prev is not None and not (removed or added or kw_removed or kw_added)
+    if reordered and reading.items is not None and watch.items_order == "ignore":
+        # Only the order of the items changed, and the watch said order does not matter.
+        return Transition(replace(new, current=state.current))
+    if reordered:
+        noun = "items" if reading.items is not None else "lines"
+        count = len(reading.items) if reading.items is not None else len(reading.lines)
+        summary = f"CHANGED: {watch.name}: the order of {_count(count, noun)} changed."
+    else:
+        summary = _changed_summary(watch, removed, added, kw_removed, kw_added, reading)
     event = _event(
         watch,
         state,
         obs,
         "changed",
-        _changed_summary(watch, removed, added, kw_removed, kw_added, reading),
+        summary,
         state.current,
         obs.version,
         removed=removed,
@@ -225,8 +294,9 @@ def _seen(watch: Watch, state: WatchState, obs: Observation) -> Transition:
         keywords_removed=kw_removed,
         keywords_added=kw_added,
         diff=unified(prev.lines if prev else (), reading.lines),
+        reason=REORDERED if reordered else None,
     )
-    return _emit(new, event, keep=True)
+    return _emit(new, event)
 
 
 def _changes(prev: Reading | None, cur: Reading) -> tuple[list[str], list[str]]:
@@ -279,7 +349,7 @@ _GONE_WORDS = {
     "http_404": "now answers 404 Not Found",
     "http_410": "now answers 410 Gone",
     "http_451": "now answers 451 Unavailable For Legal Reasons",
-    "dns": "its domain name no longer resolves",
+    "dns": "is gone: its domain name no longer resolves",
     "redirect": "now redirects to the site's home or a parent page",
     "soft_404": "now shows a 'page not found' page",
 }
@@ -313,7 +383,7 @@ def _gone(watch: Watch, settings: Settings, state: WatchState, obs: Observation)
         removed=_content_of(prev),
         keywords_removed=list(prev.keywords) if prev else [],
     )
-    return _emit(gone_state, event, keep=obs.version is not None)
+    return _emit(gone_state, event)
 
 
 _ERROR_WORDS = {
@@ -322,8 +392,15 @@ _ERROR_WORDS = {
     "connect": "could not be reached",
     "http_5xx": "answers with a server error",
     "too_large": "is larger than max_bytes",
-    "dns_error": "its name could not be looked up",
+    "dns_error": "could not be looked up (the name server failed to answer)",
     "read_failed": "could not be read (the reader crashed or never finished)",
+}
+
+
+_NEVER_WORDS = {
+    "dns": "has a domain name that does not resolve",
+    "redirect": "redirects to the site's home page",
+    "soft_404": "shows a 'page not found' page",
 }
 
 
@@ -338,6 +415,12 @@ def _failed(watch: Watch, settings: Settings, state: WatchState, obs: Observatio
         what = f"blocks scrubwatch ({reason}); this is not a deletion"
     else:
         what = _ERROR_WORDS.get(reason, f"failed ({reason})")
+    if state.current is None:
+        # Never once fetched with content: say so, so a typo is not read as a deletion.
+        answer = _NEVER_WORDS.get(reason) or _GONE_WORDS.get(reason) or what
+        what = f"has never been reachable: it {answer.removeprefix('now ')}"
+        if reason in ("http_404", "http_410", "dns", "soft_404"):
+            what += " (check the URL)"
     detail = f": {obs.outcome.detail}" if obs.outcome.detail else ""
     times = f" {streak} checks in a row" if streak > 1 else ""
     event = _event(
@@ -349,8 +432,14 @@ def _failed(watch: Watch, settings: Settings, state: WatchState, obs: Observatio
         state.current,
         None,
     )
-    return _emit(replace(failing, error_reported=True), event, keep=False)
+    return _emit(replace(failing, error_reported=True), event)
 
 
-def _emit(state: WatchState, event: Event, keep: bool) -> Transition:
-    return Transition(replace(state, seq=state.seq + 1), event, keep_version=keep)
+def _emit(state: WatchState, event: Event) -> Transition:
+    """Every event keeps the capture its check made, when it made one."""
+    last = {"kind": event.kind, "event_id": event.event_id, "detected_at": event.detected_at}
+    return Transition(
+        replace(state, seq=state.seq + 1, last_event=last),
+        event,
+        keep_version=event.current is not None,
+    )

@@ -15,6 +15,7 @@ import json
 import logging
 import os
 import secrets
+import string
 import time
 from collections import Counter
 from collections.abc import Callable, Sequence
@@ -26,16 +27,16 @@ from urllib.parse import urlsplit
 from . import __version__
 from .classify import Outcome, classify, same_as_missing_page
 from .config import Watch, Watchlist
-from .decide import Observation, WatchState, decide
+from .decide import Observation, WatchState, decide, reading_settings
 from .events import Event, VersionRef, rfc3339
-from .evidence import manifest, sha256
+from .evidence import build_evidence, manifest, sha256
 from .exchange import Fetch
 from .fetch import FetchOptions, HttpFetcher
 from .netguard import Resolver
 from .reader import Reading, ReadSpec
 from .store import Commit, EvidenceStore, StateStore
-from .witness import Wayback
-from .work import Analysis, analyse, read_probe
+from .witness import Capture, Wayback
+from .work import Analysis, analyse, read_probe, reread
 from .worker import READ_DEADLINE, WorkerDied, WorkerPool, WorkersUnavailable
 
 log = logging.getLogger("scrubwatch")
@@ -72,6 +73,7 @@ class RunReport:
     matched_nothing: list[str] = field(default_factory=list)  # select/items match nothing
     rebaselined: dict[str, str] = field(default_factory=dict)  # watch id -> why
     not_due: list[str] = field(default_factory=list)  # asked for with --only, not yet due
+    failures: dict[str, str] = field(default_factory=dict)  # watch id -> why it failed
 
 
 def _interval(watch: Watch, state: WatchState, recheck: float) -> float:
@@ -181,7 +183,9 @@ class Engine:
                 async def one(watch: Watch) -> None:
                     async with gate:
                         commit = await self._check(fetcher, pool, watch, states[watch.id])
-                    if self.publish_first:
+                    if commit is None:
+                        pass  # nothing to commit: the check is repeated next run
+                    elif self.publish_first:
                         self._publish_then_commit(commit)
                     else:
                         self._pending.append(commit)
@@ -251,7 +255,59 @@ class Engine:
 
     async def _check(
         self, fetcher: HttpFetcher, pool: WorkerPool | None, watch: Watch, state: WatchState
-    ) -> Commit:
+    ) -> Commit | None:
+        fetch, body_sha256 = await self._fetch(fetcher, watch, state)
+        analysis, outcome = await self._read(pool, watch, state, fetch)
+        reading = analysis.reading if analysis else None
+        outcome = await self._look_closer(fetcher, pool, state, fetch, reading, outcome)
+        self._note(watch, state, outcome, reading)
+        version = self._capture_ref(watch, fetch, analysis)
+        obs = Observation(
+            outcome=outcome,
+            checked_at=self.clock(),  # one clock for "when checked" and "when due"
+            version=version,
+            reading=reading,
+            previous_reading=await self._previous_reading(pool, watch, state, outcome, reading),
+            etag=fetch.header_map.get("etag") if outcome.kind == "ok" else None,
+            last_modified=fetch.header_map.get("last-modified") if outcome.kind == "ok" else None,
+            body_sha256=body_sha256 if outcome.kind == "ok" else state.body_sha256,
+            rebaseline=_edited(watch, state),
+            moved=_moved_permanently(fetch, state),
+        )
+        transition = decide(watch, self.watchlist.settings, state, obs)
+        new_state = replace(transition.state, rev=state.rev)
+        event = transition.event
+        capture = await self._witness_event(watch, event)
+        if capture is not None and capture.status == "archived" and event and event.current:
+            event = replace(event, current=replace(event.current, witness=capture.url))
+        kept = None
+        if transition.keep_version and analysis is not None and version is not None:
+            try:
+                kept = self._keep(watch, state, fetch, analysis, outcome, capture, version)
+            except OSError as exc:
+                # One watch's evidence folder that cannot be written fails that watch: its
+                # state stays as it was, so the next run repeats the check and the event.
+                log.error("%s: evidence not kept, check repeated next run: %s", watch.id, exc)
+                self._report.failed.append(watch.id)
+                self._report.failures[watch.id] = f"evidence not written: {exc.strerror or exc}"
+                return None
+            new_state = replace(new_state, chain_head=kept.manifest_sha256)
+            if event and event.current and event.current.version == kept.version:
+                event = replace(event, current=replace(kept, witness=event.current.witness))
+            if new_state.current and new_state.current.version == kept.version:
+                new_state = replace(new_state, current=event.current if event else kept)
+        if event:
+            log.info("%s: %s", watch.id, event.summary)
+        return Commit(
+            state=new_state,
+            version=(event.current if event and event.current else kept),
+            event=event,
+            channels=tuple(p.name for p in self.publishers),
+        )
+
+    async def _fetch(
+        self, fetcher: HttpFetcher, watch: Watch, state: WatchState
+    ) -> tuple[Fetch, str | None]:
         # A validator only vouches for the bytes: once the watch reads the page differently
         # the page must be read again, or the next real change would pass as a re-baseline.
         conditional = (
@@ -263,6 +319,7 @@ class Engine:
             watch.url,
             state.etag if conditional else None,
             state.last_modified if conditional else None,
+            **_via(watch),
         )
         self._report.fetch_seconds += fetch.elapsed
         body_sha256 = hashlib.sha256(fetch.body).hexdigest() if fetch.status == 200 else None
@@ -278,113 +335,183 @@ class Engine:
             # The same bytes as last time read the same way: as good as a 304, for servers
             # that never send one, and no parsing.
             fetch.status, fetch.body, fetch.content = 304, b"", b""
-        analysis: Analysis | None = None
-        read_failed: Outcome | None = None
-        known_version = state.current.version if state.current else None
-        if fetch.error is None and fetch.status not in (None, 304):
+        return fetch, body_sha256
+
+    async def _read(
+        self, pool: WorkerPool | None, watch: Watch, state: WatchState, fetch: Fetch
+    ) -> tuple[Analysis | None, Outcome]:
+        previous_final = state.current.final_url if state.current else None
+        if fetch.error is not None or fetch.status in (None, 304):
+            return None, classify(fetch, None, previous_final)
+        spec = ReadSpec(watch.select, watch.exclude, watch.ignore, watch.items, watch.keywords)
+        try:
+            analysis: Analysis = await self._in_worker(
+                pool,
+                analyse,
+                fetch,
+                spec,
+                watch.id,
+                state.current.content_id if state.current else None,
+                # Whether the page's whole text is wanted: for a change since a known
+                # state ("" when that state had no reading, so any reading is a change).
+                None if state.condition == "new" else state.fingerprint or "",
+                state.chain_head,
+            )
+        except WorkerDied as exc:
+            # The page took its reader down (a parser crash, memory, a reading that never
+            # ends): a failure of this check like a timeout, not of the whole run.
+            log.warning("%s: reading %s failed: %s", watch.id, fetch.final_url, exc)
+            return None, Outcome("error", "read_failed", str(exc))
+        return analysis, classify(fetch, analysis.reading, previous_final)
+
+    async def _look_closer(
+        self,
+        fetcher: HttpFetcher,
+        pool: WorkerPool | None,
+        state: WatchState,
+        fetch: Fetch,
+        reading: Reading | None,
+        outcome: Outcome,
+    ) -> Outcome:
+        """A page that changed into what the host serves for any missing path is gone."""
+        if (
+            outcome.kind != "ok"
+            or reading is None
+            or reading.kind != "html"
+            or state.condition == "new"
+            or (reading.fingerprint == state.fingerprint and reading.region_found)
+        ):
+            # A changed page is compared with the host's not-found page; so is one whose
+            # watched part is gone, where a soft 404 would not change the fingerprint.
+            return outcome
+        probe = await self._probe(fetcher, pool, fetch.final_url)
+        if probe is _UNANSWERED and state.gone_streak:
+            # Suspected gone, and the host could not say what its not-found page is:
+            # neither confirm nor clear the suspicion (and above all, no `changed`).
+            return Outcome("error", "probe_failed", "the not-found probe failed")
+        if probe is not None and same_as_missing_page(reading, probe.missing):
+            if probe.home is not None and same_as_missing_page(reading, probe.home):
+                # The home page is that page too: a wall in front of the whole site (a
+                # bot check, maintenance), which says nothing about this page.
+                return Outcome("blocked", "site_wide_page", "every path shows one page")
+            return Outcome("gone", "soft_404", "same page as for a path that never existed")
+        return outcome
+
+    def _note(
+        self, watch: Watch, state: WatchState, outcome: Outcome, reading: Reading | None
+    ) -> None:
+        """What the run's summary must not hide."""
+        report = self._report
+        report.outcomes[outcome.kind] += 1
+        if outcome.kind in ("error", "blocked"):
+            report.failed.append(watch.id)
+            report.failures[watch.id] = outcome.reason or outcome.kind
+        elif outcome.kind == "gone" and state.current is not None:
+            report.suspected.append(watch.id)
+        elif outcome.kind == "gone":
+            report.failed.append(watch.id)
+            report.failures[watch.id] = f"never reachable ({outcome.reason})"
+        if (
+            reading is not None
+            and outcome.kind == "ok"
+            and (not reading.region_found or (reading.items is not None and not reading.items))
+        ):
+            report.matched_nothing.append(watch.id)
+        if _edited(watch, state):
+            report.rebaselined[watch.id] = _what_changed(state.reading_settings, watch)
+
+    def _capture_ref(
+        self, watch: Watch, fetch: Fetch, analysis: Analysis | None
+    ) -> VersionRef | None:
+        if analysis is None:
+            return None
+        return VersionRef(
+            version=analysis.capture,
+            fetched_at=rfc3339(fetch.fetched_at),
+            status=fetch.status,
+            final_url=fetch.final_url,
+            evidence=self.evidence.uri(watch.id, analysis.capture),
+            content=analysis.version,
+        )
+
+    async def _previous_reading(
+        self,
+        pool: WorkerPool | None,
+        watch: Watch,
+        state: WatchState,
+        outcome: Outcome,
+        reading: Reading | None,
+    ) -> Reading | None:
+        """What the page said before, read the way the watch reads it now."""
+        if state.current is None:
+            return None
+        if _edited(watch, state):
+            old_url = (state.reading_settings or {}).get("url", watch.url)
+            if old_url != watch.url or reading is None:
+                return None  # another page: nothing to compare with
+            warc = self.evidence.warc(watch.id, state.current.version)
+            if warc is None:
+                return None
             spec = ReadSpec(watch.select, watch.exclude, watch.ignore, watch.items, watch.keywords)
             try:
-                analysis = await self._in_worker(
-                    pool,
-                    analyse,
-                    fetch,
-                    spec,
-                    watch.id,
-                    known_version,
-                    # Whether the page's whole text is wanted: for a change since a known
-                    # state ("" when that state had no reading, so any reading is a change).
-                    None if state.condition == "new" else state.fingerprint or "",
-                )
+                again: Reading | None = await self._in_worker(pool, reread, warc, spec)
             except WorkerDied as exc:
-                # The page took its reader down (a parser crash, memory, a reading that never
-                # ends): a failure of this check like a timeout, not of the whole run.
-                log.warning("%s: reading %s failed: %s", watch.id, fetch.final_url, exc)
-                read_failed = Outcome("error", "read_failed", str(exc))
-        reading = analysis.reading if analysis else None
-        previous_final = state.current.final_url if state.current else None
-        outcome = read_failed or classify(fetch, reading, previous_final)
+                log.warning("%s: reading the last capture again failed: %s", watch.id, exc)
+                return None
+            return again
         changed = reading is not None and reading.fingerprint != state.fingerprint
-        if (
-            outcome.kind == "ok"
-            and changed
-            and state.condition != "new"
-            and reading is not None
-            and reading.kind == "html"
-        ):
-            probe = await self._probe(fetcher, pool, fetch.final_url)
-            if probe is _UNANSWERED and state.gone_streak:
-                # Suspected gone, and the host could not say what its not-found page is:
-                # neither confirm nor clear the suspicion (and above all, no `changed`).
-                outcome = Outcome("error", "probe_failed", "the not-found probe failed")
-            elif probe is not None and same_as_missing_page(reading, probe.missing):
-                if probe.home is not None and same_as_missing_page(reading, probe.home):
-                    # The home page is that page too: a wall in front of the whole site (a
-                    # bot check, maintenance), which says nothing about this page.
-                    outcome = Outcome("blocked", "site_wide_page", "every path shows one page")
-                else:
-                    outcome = Outcome(
-                        "gone", "soft_404", "same page as for a path that never existed"
-                    )
-        self._report.outcomes[outcome.kind] += 1
-        version = None
-        if analysis is not None:
-            version = VersionRef(
-                version=analysis.version,
-                fetched_at=rfc3339(fetch.fetched_at),
-                status=fetch.status,
-                final_url=fetch.final_url,
-                evidence=self.evidence.uri(watch.id, analysis.version),
+        if changed or outcome.kind == "gone":
+            return self.evidence.reading(watch.id, state.current.version)
+        return None
+
+    async def _witness_event(self, watch: Watch, event: Event | None) -> Capture | None:
+        if not (event and watch.witness and event.kind in _WITNESSED):
+            return None
+        capture = await self._witness().capture(watch.url, capture_all=event.kind == "gone")
+        if capture.status != "archived":
+            log.warning(
+                "%s: the Internet Archive did not capture %s (%s): %s",
+                watch.id,
+                watch.url,
+                capture.status,
+                capture.detail or "no detail",
             )
-        previous_reading = None
-        if state.current is not None and (changed or outcome.kind == "gone"):
-            previous_reading = self.evidence.reading(watch.id, state.current.version)
-        obs = Observation(
-            outcome=outcome,
-            checked_at=self.clock(),  # one clock for "when checked" and "when due"
-            version=version,
-            reading=reading,
-            previous_reading=previous_reading,
-            etag=fetch.header_map.get("etag") if outcome.kind == "ok" else None,
-            last_modified=fetch.header_map.get("last-modified") if outcome.kind == "ok" else None,
-            body_sha256=body_sha256 if outcome.kind == "ok" else state.body_sha256,
-            rebaseline=state.settings_hash not in (None, watch.settings_hash),
+        return capture
+
+    def _keep(
+        self,
+        watch: Watch,
+        state: WatchState,
+        fetch: Fetch,
+        analysis: Analysis,
+        outcome: Outcome,
+        capture: Capture | None,
+        ref: VersionRef,
+    ) -> VersionRef:
+        """Stores the capture this check made and chains it; returns where it is kept."""
+        evidence = analysis.evidence
+        if evidence is None:
+            # Same content as the last capture, kept because an event needs its own record
+            # (a page gone behind a redirect, a move): rare, so built here.
+            evidence = build_evidence(
+                fetch, analysis.reading, analysis.capture, watch.id, analysis.version
+            )
+        record = manifest(
+            evidence,
+            analysis.capture,
+            {"kind": outcome.kind, "reason": outcome.reason},
+            watch.settings_hash,
+            state.chain_head,
+            __version__,
+            capture.to_json() if capture else None,
         )
-        transition = decide(watch, self.watchlist.settings, state, obs)
-        keep = transition.keep_version and analysis is not None and version is not None
-        new_state = replace(transition.state, rev=state.rev)
-        event = transition.event
-        capture = None
-        if event and watch.witness and event.kind in _WITNESSED:
-            capture = await self._witness().capture(watch.url, capture_all=event.kind == "gone")
-            if capture.status == "archived" and event.current is not None:
-                seen = replace(event.current, witness=capture.url)
-                event = replace(event, current=seen)
-                if new_state.current and new_state.current.version == seen.version:
-                    new_state = replace(new_state, current=seen)
-        if keep and analysis is not None and analysis.evidence is not None:
-            record = manifest(
-                analysis.evidence,
-                analysis.version,
-                {"kind": outcome.kind, "reason": outcome.reason},
-                watch.settings_hash,
-                state.chain_head,
-                __version__,
-                capture.to_json() if capture else None,
-            )
-            stored = self.evidence.put(watch.id, analysis.version, analysis.evidence, record)
-            # Each kept version's manifest names the one before: a chain per watch in which a
-            # changed or missing file shows. The manifest on file is the head if it follows
-            # ours: it is new, or an interrupted attempt at this same step wrote it. A
-            # version seen before (A, B, A again) keeps its old place in the chain.
-            if json.loads(stored).get("prev_manifest_sha256") == state.chain_head:
-                new_state = replace(new_state, chain_head=sha256(stored))
-        if event:
-            log.info("%s: %s", watch.id, event.summary)
-        return Commit(
-            state=new_state,
-            version=(event.current if event and event.current else version) if keep else None,
-            event=event,
-            channels=tuple(p.name for p in self.publishers),
+        stored = self.evidence.put(watch.id, analysis.capture, evidence, record)
+        # The capture id follows the chain head, so a manifest already on file under it was
+        # written by an interrupted attempt at this same step: it is the record, with its
+        # own time.
+        kept = json.loads(stored)
+        return replace(
+            ref, fetched_at=kept.get("fetched_at", ref.fetched_at), manifest_sha256=sha256(stored)
         )
 
     def _witness(self) -> Wayback:
@@ -421,7 +548,7 @@ class Engine:
                 return reading
 
             async def probe() -> Probe | None:
-                asked = await fetch_page(f"{origin}/scrubwatch-probe-{secrets.token_hex(8)}")
+                asked = await fetch_page(origin + missing_path(parts.path))
                 if asked.error or (asked.status or 0) >= 500:
                     return _UNANSWERED  # the host said nothing either way
                 try:
@@ -436,6 +563,58 @@ class Engine:
 
             self._probes[origin] = asyncio.ensure_future(probe())
         return await self._probes[origin]
+
+
+def _via(watch: Watch) -> dict[str, str]:
+    """The per-watch request options the fetcher takes (proxy, user agent)."""
+    out = {}
+    if watch.proxy:
+        out["proxy"] = watch.proxy
+    if watch.user_agent:
+        out["user_agent"] = watch.user_agent
+    return out
+
+
+def _edited(watch: Watch, state: WatchState) -> bool:
+    """The watch reads its page differently since its last kept capture."""
+    return state.condition == "up" and state.settings_hash not in (None, watch.settings_hash)
+
+
+def _what_changed(before: dict[str, object] | None, watch: Watch) -> str:
+    if before is None:
+        return "its reading settings changed"
+    after = reading_settings(watch)
+    keys = [k for k in after if before.get(k) != after[k]]
+    if not keys:
+        return "its reading settings changed"
+    if "url" in keys:
+        return "url changed: the new page is the baseline"
+    return ", ".join(keys) + " changed: the page was compared as read the new way"
+
+
+def _moved_permanently(fetch: Fetch, state: WatchState) -> bool:
+    """This answer came by a permanent redirect to a URL other than last time's."""
+    return (
+        state.current is not None
+        and fetch.final_url != state.current.final_url
+        and any(hop.status in (301, 308) for hop in fetch.hops)
+    )
+
+
+def missing_path(path: str) -> str:
+    """A path that cannot exist, shaped like the watched one (same folder, same extension,
+    random letters), so the request looks like any visitor's mistyped link and names no
+    tool."""
+    folder, _, leaf = path.rpartition("/")
+    stem, dot, ext = leaf.rpartition(".")
+    name = "".join(
+        secrets.choice(string.ascii_lowercase) for _ in range(secrets.choice((7, 8, 9, 10)))
+    )
+    if not leaf:
+        return f"{folder}/{name}/"
+    if dot and stem and ext.isalnum() and len(ext) <= 5:
+        return f"{folder}/{name}.{ext}"
+    return f"{folder}/{name}"
 
 
 @dataclass(frozen=True)

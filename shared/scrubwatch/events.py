@@ -9,13 +9,16 @@ from datetime import UTC, datetime
 from typing import Any, Literal
 
 SCHEMA = "scrubwatch.event/1"
-EventKind = Literal["first_seen", "changed", "element_missing", "gone", "restored", "error"]
+EventKind = Literal[
+    "first_seen", "changed", "element_missing", "gone", "restored", "moved", "error"
+]
 KINDS: tuple[EventKind, ...] = (
     "first_seen",
     "changed",
     "element_missing",
     "gone",
     "restored",
+    "moved",
     "error",
 )
 SEVERITY = {
@@ -23,9 +26,12 @@ SEVERITY = {
     "element_missing": "high",
     "changed": "medium",
     "restored": "medium",
+    "moved": "low",
     "error": "low",
     "first_seen": "info",
 }
+# A change that only reordered what was there removes nothing: worth a note, not an alarm.
+REORDERED = "reordered"
 
 
 SEVERITY_RANK = {"info": 0, "low": 1, "medium": 2, "high": 3}
@@ -37,7 +43,12 @@ def rfc3339(moment: datetime) -> str:
 
 @dataclass(frozen=True)
 class VersionRef:
-    """Where one version of a page can be found again."""
+    """Where one capture of a page can be found again.
+
+    ``version`` names the stored capture (its evidence files); ``content`` is what the page
+    said (status and fingerprint), the identity used to decide "same content". Captures
+    written before the two were separated have no ``content``: there the two are one.
+    """
 
     version: str
     fetched_at: str
@@ -47,6 +58,11 @@ class VersionRef:
     witness: str | None = None  # an independent copy (the Internet Archive), when asked for
     # SHA-256 of this capture's manifest: the chain head once it is the newest kept one.
     manifest_sha256: str | None = None
+    content: str | None = None
+
+    @property
+    def content_id(self) -> str:
+        return self.content or self.version
 
     @classmethod
     def from_json(cls, data: dict[str, Any] | None) -> VersionRef | None:
@@ -74,6 +90,8 @@ class Event:
 
     @property
     def severity(self) -> str:
+        if self.kind == "changed" and self.reason == REORDERED:
+            return "low"
         return SEVERITY[self.kind]
 
     def to_json(self) -> dict[str, Any]:

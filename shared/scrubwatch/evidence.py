@@ -6,11 +6,13 @@ No I/O here; stores decide where the bytes go.
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import hashlib
 import io
 import json
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -51,7 +53,7 @@ def sha256(data: bytes) -> str:
 
 def manifest(
     evidence: Evidence,
-    version: str,
+    version: str,  # the capture: names the files
     classification: dict[str, str | None],
     settings_hash: str,
     previous: str | None,
@@ -86,7 +88,9 @@ def _record_gz(record_bytes: bytes) -> bytes:
     return gzip.compress(record_bytes, compresslevel=3, mtime=0)
 
 
-def build_warc(fetch: Fetch, version: str, watch_id: str) -> tuple[bytes, list[dict[str, Any]]]:
+def build_warc(
+    fetch: Fetch, version: str, watch_id: str, content: str | None = None
+) -> tuple[bytes, list[dict[str, Any]]]:
     # Imported here: the process that only chains manifests and stores files (the engine's,
     # when workers build the evidence) never loads the WARC writer.
     from warcio.statusandheaders import StatusAndHeaders
@@ -128,6 +132,7 @@ def build_warc(fetch: Fetch, version: str, watch_id: str) -> tuple[bytes, list[d
     meta = {
         "scrubwatch_watch": watch_id,
         "scrubwatch_version": version,
+        "scrubwatch_content": content or version,
         "requested_url": fetch.url,
         "redirects": [
             {"url": h.url, "status": h.status, "location": h.location} for h in fetch.hops
@@ -159,14 +164,18 @@ def build_warc(fetch: Fetch, version: str, watch_id: str) -> tuple[bytes, list[d
     ]
 
 
-def build_evidence(fetch: Fetch, reading: Reading, version: str, watch_id: str) -> Evidence:
-    warc_gz, records = build_warc(fetch, version, watch_id)
+def build_evidence(
+    fetch: Fetch, reading: Reading, version: str, watch_id: str, content: str | None = None
+) -> Evidence:
+    """``version`` names the capture; ``content`` is the content id it shows."""
+    warc_gz, records = build_warc(fetch, version, watch_id, content)
     text = reading.text + "\n" if reading.lines else ""
     text_sha256 = sha256(text.encode())
     raw_sha256 = sha256(fetch.body)
     reading_json = json.dumps(reading.to_json(), ensure_ascii=False).encode()
     facts = {
         "watch": watch_id,
+        "content_version": content or version,
         "requested_url": fetch.url,
         "final_url": fetch.final_url,
         "redirects": [
@@ -194,3 +203,38 @@ def build_evidence(fetch: Fetch, reading: Reading, version: str, watch_id: str) 
             "reading": sha256(reading_json),
         },
     )
+
+
+def fetch_from_warc(warc_gz: bytes) -> Fetch | None:
+    """The exchange a kept WARC holds, as a Fetch (its response and metadata records)."""
+    from warcio.archiveiterator import ArchiveIterator
+
+    from .decode import decode_content
+
+    fetch: Fetch | None = None
+    requested = None
+    for record in ArchiveIterator(io.BytesIO(warc_gz)):
+        if record.rec_type == "response" and fetch is None:
+            http = record.http_headers
+            headers = list(http.headers) if http else []
+            body = record.raw_stream.read()
+            fetch = Fetch(
+                url=record.rec_headers.get_header("WARC-Target-URI"),
+                final_url=record.rec_headers.get_header("WARC-Target-URI"),
+                fetched_at=datetime.fromisoformat(
+                    record.rec_headers.get_header("WARC-Date").replace("Z", "+00:00")
+                ),
+                status=int(http.get_statuscode()) if http else None,
+                headers=[(str(k), str(v)) for k, v in headers],
+                body=body,
+            )
+        elif record.rec_type == "metadata":
+            with contextlib.suppress(ValueError):
+                requested = json.loads(record.content_stream().read()).get("requested_url")
+    if fetch is None:
+        return None
+    # It was read within max_bytes when fetched; a kept body is not limited again.
+    fetch.content = decode_content(fetch.body, fetch.header_map.get("content-encoding"), 1 << 40)
+    if requested:
+        fetch.url = requested
+    return fetch

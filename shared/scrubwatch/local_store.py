@@ -29,7 +29,9 @@ CREATE TABLE IF NOT EXISTS version (
     fetched_at TEXT NOT NULL,
     status INTEGER,
     final_url TEXT,
-    evidence TEXT
+    evidence TEXT,
+    manifest_sha256 TEXT,
+    content TEXT
 );
 CREATE INDEX IF NOT EXISTS version_by_watch ON version (watch_id, id);
 CREATE TABLE IF NOT EXISTS outbox (
@@ -46,6 +48,17 @@ CREATE TABLE IF NOT EXISTS pending (
     PRIMARY KEY (event_id, channel)
 );
 """
+
+
+_VERSION_COLUMNS = (
+    "version",
+    "fetched_at",
+    "status",
+    "final_url",
+    "evidence",
+    "manifest_sha256",
+    "content",
+)
 
 
 class SqliteStateStore:
@@ -68,6 +81,14 @@ class SqliteStateStore:
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=NORMAL")
         self._db.executescript(_SCHEMA)
+        self._migrate()
+
+    def _migrate(self) -> None:
+        # State folders written before captures were told apart from content lack these.
+        have = {row[1] for row in self._db.execute("PRAGMA table_info(version)")}
+        for column in _VERSION_COLUMNS[5:]:
+            if column not in have:
+                self._db.execute(f"ALTER TABLE version ADD COLUMN {column} TEXT")
 
     def load(self, watch_ids: Iterable[str]) -> dict[str, WatchState]:
         wanted = set(watch_ids)
@@ -117,9 +138,9 @@ class SqliteStateStore:
         if c.version is not None:
             v = c.version
             db.execute(
-                "INSERT INTO version (watch_id, version, fetched_at, status, final_url, evidence)"
-                " VALUES (?, ?, ?, ?, ?, ?)",
-                (state.watch_id, v.version, v.fetched_at, v.status, v.final_url, v.evidence),
+                f"INSERT INTO version (watch_id, {', '.join(_VERSION_COLUMNS)})"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (state.watch_id, *(getattr(v, column) for column in _VERSION_COLUMNS)),
             )
         added = (
             c.event is not None
@@ -153,12 +174,12 @@ class SqliteStateStore:
         )
 
     def history(self, watch_id: str) -> list[dict[str, Any]]:
+        # A read-only state folder of an older release may lack the newer columns.
+        have = {row[1] for row in self._db.execute("PRAGMA table_info(version)")}
+        keys = [c for c in _VERSION_COLUMNS if c in have]
         rows = self._db.execute(
-            "SELECT version, fetched_at, status, final_url, evidence FROM version"
-            " WHERE watch_id = ? ORDER BY id",
-            (watch_id,),
+            f"SELECT {', '.join(keys)} FROM version WHERE watch_id = ? ORDER BY id", (watch_id,)
         )
-        keys = ("version", "fetched_at", "status", "final_url", "evidence")
         return [dict(zip(keys, row, strict=True)) for row in rows]
 
     def close(self) -> None:
@@ -222,6 +243,12 @@ class FolderEvidenceStore:
         path = self._base(watch_id, version).with_suffix(".reading.json")
         try:
             return Reading.from_json(json.loads(path.read_bytes()))
+        except FileNotFoundError:
+            return None
+
+    def warc(self, watch_id: str, version: str) -> bytes | None:
+        try:
+            return self.warc_path(watch_id, version).read_bytes()
         except FileNotFoundError:
             return None
 

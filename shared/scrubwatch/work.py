@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass, replace
 
-from .evidence import Evidence, build_evidence
+from .evidence import Evidence, build_evidence, fetch_from_warc
 from .exchange import Fetch
 from .reader import Reading, ReadSpec, page_text, read_page
 
@@ -13,7 +13,8 @@ from .reader import Reading, ReadSpec, page_text, read_page
 @dataclass(frozen=True)
 class Analysis:
     reading: Reading
-    version: str
+    version: str  # what the page said: status and fingerprint ("same content")
+    capture: str  # the stored capture this check would keep (names its evidence files)
     evidence: Evidence | None  # built only when the content differs from what we had
 
 
@@ -22,29 +23,53 @@ def version_id(status: int | None, reading: Reading) -> str:
     return hashlib.sha256(f"{status}\n{reading.fingerprint}".encode()).hexdigest()
 
 
+def capture_id(watch_id: str, content: str, final_url: str, chain_head: str | None) -> str:
+    """The identity of one stored capture.
+
+    Two captures of one content are two records (a page that moved, or the same text
+    served again after a scrub), so the id is not the content's. It follows the chain
+    head instead of the clock: a check repeated after a crash before its commit makes the
+    same id and finds its own files, instead of forking the chain.
+    """
+    key = "\x1f".join(("capture", watch_id, chain_head or "", content, final_url))
+    return hashlib.sha256(key.encode()).hexdigest()
+
+
 def analyse(
     fetch: Fetch,
     spec: ReadSpec,
     watch_id: str,
     known_version: str | None,
     known_fingerprint: str | None = None,
+    chain_head: str | None = None,
 ) -> Analysis:
     headers = fetch.header_map
     reading = read_page(fetch.content, headers, fetch.final_url, spec, page_text=False)
     if (
         reading.kind == "html"
         and known_fingerprint is not None
-        and reading.fingerprint != known_fingerprint
+        and (reading.fingerprint != known_fingerprint or not reading.region_found)
     ):
         # Only a page that changed since a known version is compared with the host's
-        # not-found page; a first reading or an unchanged one never is.
+        # not-found page; a first reading or an unchanged one never is. A page whose
+        # watched part is missing says nothing through its fingerprint, so it always is.
         reading = replace(reading, page_text=page_text(fetch.content, headers))
     version = version_id(fetch.status, reading)
+    capture = capture_id(watch_id, version, fetch.final_url, chain_head)
     evidence = None
     # The version includes the status: a 404 serving the last page's body is new evidence.
+    # Same content is rarely kept (only for an event); the engine builds it then.
     if version != known_version:
-        evidence = build_evidence(fetch, reading, version, watch_id)
-    return Analysis(reading, version, evidence)
+        evidence = build_evidence(fetch, reading, capture, watch_id, version)
+    return Analysis(reading, version, capture, evidence)
+
+
+def reread(warc_gz: bytes, spec: ReadSpec) -> Reading | None:
+    """A kept capture read again with a watch's new settings (None if it has no response)."""
+    fetch = fetch_from_warc(warc_gz)
+    if fetch is None:
+        return None
+    return read_page(fetch.content, fetch.header_map, fetch.final_url, spec, page_text=False)
 
 
 def read_probe(fetch: Fetch) -> Reading:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
@@ -121,6 +121,9 @@ class Run:
     def ok(self, body: bytes) -> Event | None:
         return self.check(OK, body)
 
+    def readings_fp(self, body: bytes) -> str:
+        return read_page(body, {"content-type": "text/html"}, URL, self.spec).fingerprint
+
     def kinds(self) -> list[str]:
         return [e.kind for e in self.events]
 
@@ -235,12 +238,29 @@ def test_changed_with_items_removed_and_added() -> None:
     assert "Xinjiang" in event.summary
 
 
-def test_reordered_items_with_same_set_list_no_removals() -> None:
+def test_reordered_items_are_not_reported_by_default() -> None:
     run = up(JOBS, jobs("A", "B", "C"))
+    assert run.ok(jobs("C", "A", "B")) is None
+    # The new order is the baseline: the same order again is no change either.
+    assert run.ok(jobs("C", "A", "B")) is None
+    assert run.state is not None and run.state.fingerprint == run.readings_fp(jobs("C", "A", "B"))
+
+
+def test_reordered_items_reported_as_such_when_asked() -> None:
+    run = up(replace(JOBS, items_order="report"), jobs("A", "B", "C"))
     event = run.ok(jobs("C", "A", "B"))
-    # The order changed (a change), but nothing vanished and nothing arrived.
-    assert event is not None and event.kind == "changed"
+    # Nothing vanished and nothing arrived: a low-severity note that says what happened.
+    assert event is not None and event.kind == "changed" and event.reason == "reordered"
     assert event.removed == [] and event.added == []
+    assert event.severity == "low"
+    assert "order of 3 items changed" in event.summary
+
+
+def test_reordered_lines_are_an_order_change_not_content_changed() -> None:
+    run = up(make_watch(select="ul"), jobs("A", "B", "C"))
+    event = run.ok(jobs("C", "A", "B"))
+    assert event is not None and event.reason == "reordered"
+    assert "order of 3 lines changed" in event.summary
 
 
 def test_emptied_item_list_is_changed_with_every_item_removed() -> None:
@@ -673,7 +693,16 @@ FIELDS = {
     "summary",
 }
 # `witness` (issue 5): where an independent archive holds the same version, or null.
-VERSION_FIELDS = {"version", "fetched_at", "status", "final_url", "evidence", "witness"}
+VERSION_FIELDS = {
+    "version",
+    "fetched_at",
+    "status",
+    "final_url",
+    "evidence",
+    "witness",
+    "manifest_sha256",
+    "content",
+}
 RFC3339_UTC = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?Z$")
 
 
