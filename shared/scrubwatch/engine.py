@@ -155,7 +155,11 @@ class Engine:
         if not force:
             now = self.clock().timestamp()
             recheck = self.watchlist.settings.recheck
-            watches = [w for w in watches if is_due(w, states[w.id], now, recheck)]
+            due = [w for w in watches if is_due(w, states[w.id], now, recheck)]
+            if only:
+                # Asked for by name and skipped: the summary says when it is due.
+                self._report.not_due.extend(w.id for w in watches if w not in due)
+            watches = due
         return watches, states
 
     def run(self, only: Sequence[str] = (), force: bool = False) -> RunReport:

@@ -329,3 +329,13 @@ def test_an_old_state_without_content_ids_sees_no_change_in_the_same_page(
     site.set("/a.html", page("A", "<p>two</p>"))
     [event] = h.run()
     assert event.kind == "changed" and event.removed == ["one"]
+
+
+def test_a_watch_asked_for_by_name_but_not_due_is_named_in_the_report(
+    site: Site, harness: Callable[..., Harness]
+) -> None:
+    site.set("/a.html", page("A", "<p>one</p>"))
+    h = harness([{"id": "a", "url": site.url("/a.html")}])
+    h.run()
+    report = h.engine().run(only=["a"])
+    assert report.checked == 0 and report.not_due == ["a"]
