@@ -264,7 +264,6 @@ class Engine:
         analysis, outcome = await self._read(pool, watch, state, fetch)
         reading = analysis.reading if analysis else None
         outcome = await self._look_closer(fetcher, pool, state, fetch, reading, outcome)
-        self._note(watch, state, outcome, reading)
         version = self._capture_ref(watch, fetch, analysis)
         obs = Observation(
             outcome=outcome,
@@ -279,6 +278,7 @@ class Engine:
             moved=_moved_permanently(fetch, state),
         )
         transition = decide(watch, self.watchlist.settings, state, obs)
+        self._note(watch, state, transition.state, outcome, reading)
         new_state = replace(transition.state, rev=state.rev)
         event = transition.event
         capture = await self._witness_event(watch, event)
@@ -402,7 +402,12 @@ class Engine:
         return outcome
 
     def _note(
-        self, watch: Watch, state: WatchState, outcome: Outcome, reading: Reading | None
+        self,
+        watch: Watch,
+        state: WatchState,
+        after: WatchState,
+        outcome: Outcome,
+        reading: Reading | None,
     ) -> None:
         """What the run's summary must not hide."""
         report = self._report
@@ -410,11 +415,11 @@ class Engine:
         if outcome.kind in ("error", "blocked"):
             report.failed.append(watch.id)
             report.failures[watch.id] = outcome.reason or outcome.kind
-        elif outcome.kind == "gone" and state.current is not None:
-            report.suspected.append(watch.id)
-        elif outcome.kind == "gone":
+        elif outcome.kind == "gone" and state.current is None:
             report.failed.append(watch.id)
             report.failures[watch.id] = f"never reachable ({outcome.reason})"
+        elif after.gone_streak:
+            report.suspected.append(watch.id)  # seen gone, not yet confirmed
         if (
             reading is not None
             and outcome.kind == "ok"

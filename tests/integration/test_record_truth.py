@@ -339,3 +339,17 @@ def test_a_watch_asked_for_by_name_but_not_due_is_named_in_the_report(
     h.run()
     report = h.engine().run(only=["a"])
     assert report.checked == 0 and report.not_due == ["a"]
+
+
+def test_the_report_names_a_suspicion_until_it_is_confirmed(
+    site: Site, harness: Callable[..., Harness]
+) -> None:
+    site.set("/a.html", page("A", "<p>one</p>"))
+    h = harness([{"id": "a", "url": site.url("/a.html")}])
+    h.run()
+    del site.pages["/a.html"]
+    assert h.run() == []
+    assert h.reports[-1].suspected == ["a"]
+    assert kinds(h.run()) == [("a", "gone")]
+    assert h.reports[-1].suspected == []
+    assert h.run() == [] and h.reports[-1].suspected == []
