@@ -12,10 +12,12 @@ import json
 import math
 import re
 import unicodedata
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
 
 import yaml
 from pydantic import (
@@ -54,6 +56,16 @@ _ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
 _LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _MAX_NODES = 200_000  # far beyond any real watch list; stops alias "billion laughs" files
 _PROBE_DOC = LexborHTMLParser("<html><body></body></html>")
+_NULL_TAG = "tag:yaml.org,2002:null"
+# Sections whose every line may be commented out: an empty one means "nothing here".
+# Anywhere else an empty value is a mistake (most often a `#` read as a comment).
+_MAY_BE_EMPTY = {("settings",), ("defaults",), ("watches",)}
+_SELECTOR_KEYS = ("select", "items", "exclude")
+_PROXY_SCHEMES = ("http", "https", "socks5", "socks5h")
+# What PyYAML counts as a line break, so its marks index these lines (not str.splitlines).
+_YAML_LINE_BREAK = re.compile("\r\n|[\n\r\x85\u2028\u2029]")
+
+Loc = tuple[str | int, ...]
 
 
 class ConfigError(Exception):
@@ -122,8 +134,6 @@ def _check_regex(value: Any) -> Any:
 def _check_url(value: Any) -> Any:
     if not isinstance(value, str):
         return value
-    from urllib.parse import urlsplit
-
     try:
         parts = urlsplit(value.strip())
         parts.port  # noqa: B018 - raises on a bad port
@@ -136,11 +146,39 @@ def _check_url(value: Any) -> Any:
     return value.strip()
 
 
+def _check_proxy(value: Any) -> Any:
+    # The value is never echoed: a proxy address may carry a user name and password.
+    if not isinstance(value, str):
+        return value
+    text = value.strip()
+    try:
+        parts = urlsplit(text)
+        port = parts.port
+    except ValueError as exc:
+        raise ValueError(f"invalid proxy address: {exc}") from None
+    if parts.scheme not in _PROXY_SCHEMES:
+        raise ValueError(
+            "a proxy must start with http://, https://, socks5:// or socks5h://"
+            + (f" (got {parts.scheme}://)" if parts.scheme else "")
+        )
+    if not parts.hostname:
+        raise ValueError("the proxy address has no host: write it as scheme://host:port")
+    if not port:
+        raise ValueError(
+            "the proxy address has no port: write it as scheme://host:port, "
+            "e.g. socks5h://127.0.0.1:9050"
+        )
+    if parts.path not in ("", "/") or parts.query or parts.fragment:
+        raise ValueError("a proxy address is scheme://host:port, with no path or query")
+    return text
+
+
 Duration = Annotated[float, BeforeValidator(parse_duration)]
 Size = Annotated[int, BeforeValidator(parse_size)]
 Selector = Annotated[str, BeforeValidator(_check_selector)]
 Regex = Annotated[str, BeforeValidator(_check_regex)]
 HttpUrl = Annotated[str, BeforeValidator(_check_url)]
+ProxyUrl = Annotated[str, BeforeValidator(_check_proxy)]
 Channel = Literal["email", "slack"]
 
 
@@ -189,8 +227,8 @@ class Settings(_Strict):
     witness: Literal["wayback"] | None = None
     wayback_endpoint: HttpUrl = "https://web.archive.org"
     wayback_per_minute: int = Field(4, ge=1, le=6000)
-    # Every check goes through this proxy (http://, https:// or socks5://host:port).
-    proxy: str | None = None
+    # Every check goes through this proxy (http, https, socks5 or socks5h://host:port).
+    proxy: ProxyUrl | None = None
 
     @field_validator("allow_networks", mode="before")
     @classmethod
@@ -230,7 +268,7 @@ class WatchSpec(_Strict):
     tags: tuple[str, ...] | None = None
     witness: Literal["wayback", "none"] | None = None
     user_agent: str | None = Field(None, min_length=1)
-    proxy: str | None = None
+    proxy: ProxyUrl | None = None
     # With `items`: whether a list that only changed order is reported (low severity).
     items_order: Literal["ignore", "report"] = "ignore"
 
@@ -282,9 +320,21 @@ class Watchlist:
     path: str
     settings: Settings
     watches: tuple[Watch, ...]
+    # The line of each key and list entry in the file, e.g. ("watches", 0, "notify") -> 14,
+    # for checks made after parsing (routing.delivery_problems). Keys present here were
+    # written in the file; a list built in code has none.
+    lines: Mapping[Loc, int] = field(default_factory=dict, compare=False)
 
     def get(self, watch_id: str) -> Watch | None:
         return next((w for w in self.watches if w.id == watch_id), None)
+
+    def line(self, loc: Loc) -> int:
+        """The line of a place in the file (the nearest enclosing one known; else 1)."""
+        return _line_of(self.lines, loc)
+
+    def where(self, loc: Loc) -> str:
+        """``FILE:LINE: FIELD``, the start of a problem's line."""
+        return f"{self.path}:{self.line(loc)}: {_field_name(loc)}"
 
 
 def slugify(text: str) -> str:
@@ -299,14 +349,17 @@ def slugify(text: str) -> str:
 class _Located:
     """Builds plain Python data from a YAML node tree, remembering each path's line."""
 
-    def __init__(self) -> None:
-        self.lines: dict[tuple[str | int, ...], int] = {}
-        self.problems: list[tuple[tuple[str | int, ...], str]] = []
+    def __init__(self, source: str) -> None:
+        self.lines: dict[Loc, int] = {}
+        self.problems: list[tuple[Loc, str]] = []
+        # Values written but empty (`select:`, `select: #jobs`, `- `), with their message.
+        self.empty: dict[Loc, str] = {}
+        self._source = _YAML_LINE_BREAK.split(source)
         self._constructor = yaml.constructor.SafeConstructor()
         self._open: set[int] = set()
         self._built = 0
 
-    def build(self, node: yaml.Node, path: tuple[str | int, ...]) -> Any:
+    def build(self, node: yaml.Node, path: Loc) -> Any:
         self.lines.setdefault(path, node.start_mark.line + 1)
         self._built += 1
         if self._built > _MAX_NODES:
@@ -328,7 +381,7 @@ class _Located:
                 None, None, f"cannot read value: {exc}", node.start_mark
             ) from None
 
-    def _build(self, node: yaml.Node, path: tuple[str | int, ...]) -> Any:
+    def _build(self, node: yaml.Node, path: Loc) -> Any:
         if isinstance(node, yaml.MappingNode):
             result: dict[Any, Any] = {}
             for key_node, value_node in node.value:
@@ -339,36 +392,75 @@ class _Located:
                 self.lines[child] = key_node.start_mark.line + 1
                 if key in result:
                     self.problems.append((child, f"duplicate key {key!r}"))
+                self._note_empty(value_node, child)
                 result[key] = self.build(value_node, child)
             return result
         if isinstance(node, yaml.SequenceNode):
-            return [self.build(item, (*path, i)) for i, item in enumerate(node.value)]
+            items = []
+            for i, item in enumerate(node.value):
+                self._note_empty(item, (*path, i))
+                items.append(self.build(item, (*path, i)))
+            return items
         return self._construct(node)
+
+    def _note_empty(self, node: yaml.Node, path: Loc) -> None:
+        # YAML reads `select: #jobs` as `select:` and a comment, that is null: the watch
+        # would silently read the whole page. No key of the watch list means anything
+        # when null, so an empty value is always reported, with why when it is a comment.
+        if not (isinstance(node, yaml.ScalarNode) and node.tag == _NULL_TAG):
+            return
+        if path in _MAY_BE_EMPTY:
+            return
+        mark = node.start_mark
+        line = self._source[mark.line] if mark.line < len(self._source) else ""
+        after = line[mark.column :]
+        key = path[-1]
+        if "#" not in after:
+            if isinstance(key, int):
+                self.empty[path] = "empty value: remove the empty entry"
+            elif key == "url":
+                self.empty[path] = "empty value: give the page's address (http:// or https://)"
+            else:
+                self.empty[path] = "empty value: give a value or remove the key"
+            return
+        comment = after.split("#", 1)[1].strip()
+        selector = any(k in _SELECTOR_KEYS for k in path[-2:])
+        message = "empty value: an unquoted '#' starts a YAML comment"
+        if comment and not any(c.isspace() for c in comment) and '"' not in comment:
+            written = "-" if isinstance(key, int) else f"{key}:"
+            what = "selector" if selector else "value"
+            message += f'; quote the {what}: {written} "#{comment}"'
+        else:
+            message += "; quote the value or remove the key"
+        self.empty[path] = message
 
 
 def _one_line(text: str) -> str:
     return " ".join(str(text).split())
 
 
-def _field_name(loc: tuple[str | int, ...]) -> str:
+def _field_name(loc: Loc) -> str:
     out = ""
     for part in loc:
         out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
     return out or "(top level)"
 
 
+def _line_of(lines: Mapping[Loc, int], loc: Loc) -> int:
+    for n in range(len(loc), -1, -1):
+        if loc[:n] in lines:
+            return lines[loc[:n]]
+    return 1
+
+
 class _Problems:
-    def __init__(self, path: str, lines: dict[tuple[str | int, ...], int]) -> None:
+    def __init__(self, path: str, lines: dict[Loc, int]) -> None:
         self.path = path
         self.lines = lines
         self.items: list[tuple[int, str]] = []
 
-    def add(self, loc: tuple[str | int, ...], message: str) -> None:
-        line = 1
-        for n in range(len(loc), -1, -1):
-            if loc[:n] in self.lines:
-                line = self.lines[loc[:n]]
-                break
+    def add(self, loc: Loc, message: str) -> None:
+        line = _line_of(self.lines, loc)
         self.items.append((line, f"{self.path}:{line}: {_field_name(loc)}: {message}"))
 
     def raise_if_any(self) -> None:
@@ -387,7 +479,7 @@ def _pydantic_message(error: Any) -> str:
     return message.removeprefix("Value error, ")
 
 
-def _error_loc(error: Any) -> tuple[str | int, ...]:
+def _error_loc(error: Any) -> Loc:
     # Pydantic reports a tuple element as (..., 'notify', 0) and an Annotated
     # validator on a union member with the type name in loc; keep only real path parts.
     return tuple(
@@ -395,9 +487,63 @@ def _error_loc(error: Any) -> tuple[str | int, ...]:
     )
 
 
+def _add_validation_errors(
+    exc: ValidationError, empty: dict[Loc, str], problems: _Problems
+) -> None:
+    for error in exc.errors():
+        loc = _error_loc(error)
+        if error["type"] == "extra_forbidden" and loc in empty:
+            # `selector: #x`: the misspelt key is the mistake to fix first.
+            del empty[loc]
+        if any(loc[:n] in empty for n in range(len(loc) + 1)):
+            continue  # already reported as an empty value, which says more
+        problems.add(loc, _pydantic_message(error))
+
+
+def _spec_identity(spec: WatchSpec) -> tuple[str, str]:
+    """A watch's id, and the key it came from (where a duplicate is reported)."""
+    if spec.id:
+        return spec.id, "id"
+    return slugify(spec.name or spec.url.split("://", 1)[-1]), "name"
+
+
+def _raw_identities(data: dict[str, Any]) -> dict[int, tuple[str, str]]:
+    """When the file does not validate: the id of each watch whose id (or name and url)
+    does, so that duplicate ids are reported with the other problems rather than only
+    once those are fixed."""
+    entries = data.get("watches")
+    if not isinstance(entries, list):
+        return {}
+    found = {}
+    for i, entry in enumerate(entries):
+        if not isinstance(entry, dict):
+            continue
+        identity = {k: entry[k] for k in ("id", "name", "url") if k in entry}
+        if "id" in identity:
+            identity["url"] = "http://id.invalid/"  # the url plays no part in an explicit id
+        try:
+            found[i] = _spec_identity(WatchSpec.model_validate(identity))
+        except ValidationError:
+            continue
+    return found
+
+
+def _unique_ids(identities: dict[int, tuple[str, str]], problems: _Problems) -> None:
+    seen: dict[str, int] = {}
+    for i, (watch_id, key) in identities.items():
+        if watch_id in seen:
+            problems.add(
+                ("watches", i, key),
+                f"duplicate id {watch_id!r} (also watches[{seen[watch_id]}]); give each watch "
+                "a unique id",
+            )
+        else:
+            seen[watch_id] = i
+
+
 def parse_watchlist(text: str, path: str = "watchlist.yaml") -> Watchlist:
     """Validates the whole file; raises ConfigError listing every problem found."""
-    located = _Located()
+    located = _Located(text)
     try:
         root = yaml.compose(text, Loader=_LOADER)
         data = located.build(root, ()) if root is not None else {}
@@ -414,54 +560,49 @@ def parse_watchlist(text: str, path: str = "watchlist.yaml") -> Watchlist:
     if not isinstance(data, dict):
         problems.add((), "the watch list must be a mapping with a 'watches' list")
         problems.raise_if_any()
-    if data.get("watches") is None and "watches" in data:
-        data["watches"] = []
+    for section, empty_value in (("settings", {}), ("defaults", {}), ("watches", [])):
+        if section in data and data[section] is None:
+            data[section] = empty_value
+    empty = dict(located.empty)
+    parsed: WatchlistFile | None = None
     try:
         parsed = WatchlistFile.model_validate(data)
+        identities = {i: _spec_identity(spec) for i, spec in enumerate(parsed.watches)}
     except ValidationError as exc:
-        for error in exc.errors():
-            problems.add(_error_loc(error), _pydantic_message(error))
-        problems.raise_if_any()
-        raise AssertionError("unreachable") from exc
+        _add_validation_errors(exc, empty, problems)
+        identities = _raw_identities(data)
+    for loc, message in empty.items():
+        problems.add(loc, message)
+    _unique_ids(identities, problems)
     problems.raise_if_any()
+    if parsed is None:
+        raise AssertionError("unreachable: a validation error is always a problem raised above")
 
     defaults = parsed.defaults
-    watches: list[Watch] = []
-    seen: dict[str, int] = {}
-    for i, spec in enumerate(parsed.watches):
-        watch_id = spec.id or slugify(spec.name or spec.url.split("://", 1)[-1])
-        if watch_id in seen:
-            field = "id" if spec.id else "name"
-            problems.add(
-                ("watches", i, field),
-                f"duplicate id {watch_id!r} (also watches[{seen[watch_id]}]); give each watch "
-                "a unique id",
-            )
-            continue
-        seen[watch_id] = i
-        watches.append(
-            Watch(
-                id=watch_id,
-                name=spec.name or watch_id,
-                url=spec.url,
-                select=spec.select,
-                exclude=spec.exclude if spec.exclude is not None else defaults.exclude,
-                ignore=spec.ignore if spec.ignore is not None else defaults.ignore,
-                items=spec.items,
-                keywords=spec.keywords,
-                every=spec.every if spec.every is not None else defaults.every,
-                notify=spec.notify if spec.notify is not None else defaults.notify,
-                tags=spec.tags if spec.tags is not None else defaults.tags,
-                witness=None
-                if spec.witness == "none"
-                else (spec.witness or parsed.settings.witness),
-                user_agent=spec.user_agent,
-                proxy=spec.proxy if spec.proxy is not None else parsed.settings.proxy,
-                items_order=spec.items_order,
-            )
+    ids = {i: watch_id for i, (watch_id, _) in identities.items()}
+    watches = [
+        Watch(
+            id=ids[i],
+            name=spec.name or ids[i],
+            url=spec.url,
+            select=spec.select,
+            exclude=spec.exclude if spec.exclude is not None else defaults.exclude,
+            ignore=spec.ignore if spec.ignore is not None else defaults.ignore,
+            items=spec.items,
+            keywords=spec.keywords,
+            every=spec.every if spec.every is not None else defaults.every,
+            notify=spec.notify if spec.notify is not None else defaults.notify,
+            tags=spec.tags if spec.tags is not None else defaults.tags,
+            witness=None if spec.witness == "none" else (spec.witness or parsed.settings.witness),
+            user_agent=spec.user_agent,
+            proxy=spec.proxy if spec.proxy is not None else parsed.settings.proxy,
+            items_order=spec.items_order,
         )
-    problems.raise_if_any()
-    return Watchlist(path=path, settings=parsed.settings, watches=tuple(watches))
+        for i, spec in enumerate(parsed.watches)
+    ]
+    return Watchlist(
+        path=path, settings=parsed.settings, watches=tuple(watches), lines=located.lines
+    )
 
 
 def load_watchlist(path: str | Path) -> Watchlist:

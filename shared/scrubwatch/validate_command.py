@@ -1,12 +1,151 @@
-"""`scrubwatch validate`: the watch list, and with --check-selectors, each page once."""
+"""`scrubwatch validate`: the watch list, and with --check-selectors, each page once.
+
+The watch list itself was validated when it was loaded (config.parse_watchlist). Here:
+
+- delivery: a `notify` naming a channel the command line cannot deliver to, or a
+  `password_env` naming an unset variable, fails (exit 2), unless ``--for aws``, where
+  alerts go through the stack's SNS topic and settings.email is not used;
+- ``--check-selectors``: each page is fetched once and read as `check` reads it; a
+  `select` or `items` that matches nothing is a watch-list problem (exit 2). A page that
+  cannot be fetched is reported but is not: a site that is down or blocking today says
+  nothing about the list, and `check` reports it as an error if it lasts.
+"""
 
 from __future__ import annotations
 
 import argparse
+import asyncio
+import os
+import sys
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from .config import Watchlist
+from .config import Watch, Watchlist
+from .routing import delivery_problems
+
+if TYPE_CHECKING:
+    from .exchange import Fetch
+    from .reader import Reading
 
 
 def cmd_validate(args: argparse.Namespace, watchlist: Watchlist) -> int:
-    print(f"{watchlist.path}: OK, {len(watchlist.watches)} watch(es)")
+    target = getattr(args, "target", "local")
+    if target != "aws":
+        problems = delivery_problems(watchlist, os.environ)
+        if problems:
+            for problem in problems:
+                print(problem, file=sys.stderr)
+            return 2
+    where = " for AWS (alerts go through the stack's SNS topic)" if target == "aws" else ""
+    print(f"{watchlist.path}: OK{where}, {len(watchlist.watches)} watch(es)", flush=True)
+    if getattr(args, "check_selectors", False):
+        return check_selectors(watchlist)
     return 0
+
+
+@dataclass(frozen=True)
+class SelectorReport:
+    """What one watch's page said to its selectors: a line for stdout or one for stderr."""
+
+    watch: str
+    line: str
+    matched_nothing: bool = False
+    not_fetched: bool = False
+
+
+def check_selectors(watchlist: Watchlist) -> int:
+    """Fetches each page once, reads it as `check` would; exit 2 if a selector is empty."""
+    reports = asyncio.run(_check_all(watchlist))
+    for report in reports:
+        failed = report.matched_nothing or report.not_fetched
+        # Flushed: the lines keep their order when stdout and stderr go to one file.
+        print(report.line, file=sys.stderr if failed else sys.stdout, flush=True)
+    empty = sum(r.matched_nothing for r in reports)
+    unfetched = sum(r.not_fetched for r in reports)
+    ok = len(reports) - empty - unfetched
+    summary = f"Selectors: {ok} OK, {empty} matching nothing, {unfetched} not fetched."
+    if unfetched:
+        summary += " Pages not fetched are not counted as watch-list problems."
+    print(summary)
+    return 2 if empty else 0
+
+
+async def _check_all(watchlist: Watchlist) -> list[SelectorReport]:
+    # The HTTP stack is imported only here: plain `validate` fetches nothing.
+    from .engine import fetch_options
+    from .fetch import HttpFetcher
+
+    # Fetched as `check` fetches them (the watch's proxy and user agent: a page reached
+    # through a proxy is not fetched from here directly); watches of one page share its
+    # fetch: once per page, not per watch.
+    def how(watch: Watch) -> tuple[str, str | None, str | None]:
+        return (watch.url, watch.proxy or None, watch.user_agent or None)
+
+    pages = list(dict.fromkeys(how(w) for w in watchlist.watches))
+    async with HttpFetcher(fetch_options(watchlist)) as fetcher:
+        fetches = await asyncio.gather(
+            *(fetcher.fetch(url, proxy=proxy, user_agent=agent) for url, proxy, agent in pages)
+        )
+    fetched = dict(zip(pages, fetches, strict=True))
+    return [_report(watchlist, i, w, fetched[how(w)]) for i, w in enumerate(watchlist.watches)]
+
+
+def _report(watchlist: Watchlist, index: int, watch: Watch, fetch: Fetch) -> SelectorReport:
+    from .decode import content_type
+    from .reader import ReadSpec, read_page
+
+    def at(key: str) -> str:
+        return watchlist.where(("watches", index, key))
+
+    if fetch.error or fetch.status is None or not 200 <= fetch.status < 300:
+        why = (
+            f"{fetch.error}: {fetch.error_detail}" if fetch.error else f"HTTP {fetch.status}"
+        ).rstrip(": ")
+        return SelectorReport(
+            watch.id,
+            f"{at('url')}: could not fetch {fetch.url} ({why}); selectors not checked",
+            not_fetched=True,
+        )
+    spec = ReadSpec(watch.select, watch.exclude, watch.ignore, watch.items, watch.keywords)
+    try:
+        reading = read_page(fetch.content, fetch.header_map, fetch.final_url, spec, False)
+    except Exception as exc:  # the reader is meant never to raise; a page must not crash us
+        return SelectorReport(
+            watch.id,
+            f"{at('url')}: could not read {fetch.final_url} ({exc}); selectors not checked",
+            not_fetched=True,
+        )
+    page = fetch.final_url if fetch.final_url == fetch.url else f"{fetch.final_url} (redirected)"
+    if reading.kind != "html" and (watch.select or watch.items):
+        media = content_type(fetch.header_map)[0] or reading.kind
+        key = "select" if watch.select else "items"
+        return SelectorReport(
+            watch.id,
+            f"{at(key)}: {page} is not HTML ({media}), so {key} cannot match anything; "
+            f"remove {key} to watch the whole {reading.kind}",
+            matched_nothing=True,
+        )
+    if watch.select and not reading.region_found:
+        return SelectorReport(
+            watch.id,
+            f"{at('select')}: {watch.select!r} matches nothing on {page}: the watch would read "
+            "nothing; check the selector against the page",
+            matched_nothing=True,
+        )
+    if watch.items and not reading.items:
+        inside = f" inside {watch.select!r}" if watch.select else ""
+        return SelectorReport(
+            watch.id,
+            f"{at('items')}: {watch.items!r} matches nothing{inside} on {page}: the watch "
+            "would list no items; check the selector against the page",
+            matched_nothing=True,
+        )
+    return SelectorReport(watch.id, f"{at('url')} ({watch.id}): OK, {_found(watch, reading)}")
+
+
+def _found(watch: Watch, reading: Reading) -> str:
+    what = f"select {watch.select!r}" if watch.select else "the whole page"
+    out = f"{what}: {len(reading.lines)} line(s)"
+    if watch.items:
+        out += f", items {watch.items!r}: {len(reading.items or ())} item(s)"
+    return out

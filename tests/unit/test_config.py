@@ -20,6 +20,7 @@ from scrubwatch.config import (
     parse_watchlist,
     slugify,
 )
+from scrubwatch.routing import delivery_problems
 
 # The example from the issue, verbatim apart from the comments.
 ISSUE_EXAMPLE = """\
@@ -755,3 +756,271 @@ def test_parse_watchlist_on_arbitrary_yaml_structures(data: object) -> None:
         for w in result.watches:
             assert w.url.startswith(("http://", "https://"))
             assert w.every > 0 and math.isfinite(w.every)
+
+
+# --- empty values: a `#` read as a YAML comment ------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "line", "field", "words"),
+    [
+        pytest.param(
+            "watches:\n  - url: https://a.example/\n    select: #jobs\n",
+            3,
+            "watches[0].select",
+            "empty value: an unquoted '#' starts a YAML comment; "
+            'quote the selector: select: "#jobs"',
+            id="select-eaten-as-comment",
+        ),
+        pytest.param(
+            "watches:\n  - url: https://a.example/\n    items: #list > li\n",
+            3,
+            "watches[0].items",
+            "an unquoted '#' starts a YAML comment; quote the value or remove the key",
+            id="items-eaten-as-comment-with-spaces",
+        ),
+        pytest.param(
+            "watches:\n  - url: https://a.example/\n    exclude:\n      - nav\n      - #ads\n",
+            5,
+            "watches[0].exclude[1]",
+            'quote the selector: - "#ads"',
+            id="exclude-entry-eaten-as-comment",
+        ),
+        pytest.param(
+            "defaults:\n  exclude:\n    - #cookie-banner\n",
+            3,
+            "defaults.exclude[0]",
+            'quote the selector: - "#cookie-banner"',
+            id="defaults-exclude-entry-eaten-as-comment",
+        ),
+        pytest.param(
+            "watches:\n  - url: https://a.example/\n    select:\n",
+            3,
+            "watches[0].select",
+            "empty value: give a value or remove the key",
+            id="select-empty",
+        ),
+        pytest.param(
+            "watches:\n  - url: https://a.example/\n    items: null\n",
+            3,
+            "watches[0].items",
+            "empty value",
+            id="items-null",
+        ),
+        pytest.param(
+            "watches:\n  - url: https://a.example/\n    exclude:\n",
+            3,
+            "watches[0].exclude",
+            "empty value",
+            id="exclude-empty",
+        ),
+        pytest.param(
+            "watches:\n  - name: x\n    url:\n",
+            3,
+            "watches[0].url",
+            "empty value: give the page's address",
+            id="url-empty",
+        ),
+        pytest.param(
+            "watches:\n  - url: https://a.example/\n    name: ~\n",
+            3,
+            "watches[0].name",
+            "empty value",
+            id="name-null",
+        ),
+        pytest.param(
+            "watches:\n  - url: https://a.example/\n    keywords: [Urumqi, ~]\n",
+            3,
+            "watches[0].keywords[1]",
+            "empty value: remove the empty entry",
+            id="keywords-entry-null",
+        ),
+        pytest.param(
+            "watches:\n  - url: https://a.example/\n    every:\n",
+            3,
+            "watches[0].every",
+            "empty value",
+            id="every-empty",
+        ),
+        pytest.param(
+            "watches:\n  - url: https://a.example/\n    notify:\n",
+            3,
+            "watches[0].notify",
+            "empty value",
+            id="notify-empty",
+        ),
+        pytest.param(
+            "watches:\n  - url: https://a.example/\n    user_agent:\n",
+            3,
+            "watches[0].user_agent",
+            "empty value",
+            id="user-agent-empty",
+        ),
+        pytest.param(
+            "settings:\n  timeout: # seconds\n",
+            2,
+            "settings.timeout",
+            "an unquoted '#' starts a YAML comment",
+            id="settings-value-eaten-as-comment",
+        ),
+        pytest.param(
+            "watches:\n  -\n  - url: https://a.example/\n",
+            2,
+            "watches[0]",
+            "empty value: remove the empty entry",
+            id="empty-watch-entry",
+        ),
+    ],
+)
+def test_an_empty_value_is_a_problem_naming_its_line(
+    text: str, line: int, field: str, words: str
+) -> None:
+    match = only_problem(text)
+    assert (int(match["line"]), match["field"]) == (line, field)
+    assert words in match["message"]
+
+
+def test_a_misspelt_key_with_an_empty_value_is_reported_as_misspelt() -> None:
+    match = only_problem("watches:\n  - url: https://a.example/\n    selector: #jobs\n")
+    assert (int(match["line"]), match["field"]) == (3, "watches[0].selector")
+    assert match["message"] == "unknown key (check the spelling)"
+
+
+def test_a_quoted_hash_selector_is_a_selector() -> None:
+    wl = parse_watchlist(
+        'watches:\n  - url: https://a.example/\n    select: "#jobs"  # the list\n'
+        "    exclude: ['#ads']\n"
+    )
+    assert wl.watches[0].select == "#jobs"
+    assert wl.watches[0].exclude == ("#ads",)
+
+
+@pytest.mark.parametrize("section", ["settings", "defaults"])
+def test_a_section_whose_every_line_is_commented_out_is_empty(section: str) -> None:
+    wl = parse_watchlist(f"{section}:\n  # every: 1h\nwatches:\n  - url: https://a.example/\n")
+    assert wl.watches[0].every == 6 * 3600.0
+
+
+# --- duplicate ids are found with the other problems ----------------------------------------
+
+
+def test_duplicate_ids_are_reported_in_the_same_pass_as_other_problems() -> None:
+    text = (
+        "watches:\n"  # 1
+        "  - id: jobs\n"  # 2
+        "    url: https://a.example/\n"  # 3
+        "  - id: jobs\n"  # 4
+        "    url: https://b.example/\n"  # 5
+        "    every: never\n"  # 6  (this watch is invalid, but its id is not)
+        "  - name: Careers\n"  # 7
+        "    url: https://c.example/\n"  # 8
+        "  - name: careers\n"  # 9
+        "    url: https://d.example/\n"  # 10
+        "    select: 'div[['\n"  # 11
+        "settings:\n"  # 12
+        "  timeout: soon\n"  # 13
+    )
+    problems = problems_of(text)
+    assert [p.split(": ")[0:2] for p in problems] == [
+        ["wl.yaml:4", "watches[1].id"],
+        ["wl.yaml:6", "watches[1].every"],
+        ["wl.yaml:9", "watches[3].name"],
+        ["wl.yaml:11", "watches[3].select"],
+        ["wl.yaml:13", "settings.timeout"],
+    ]
+    assert "duplicate id 'jobs' (also watches[0])" in problems[0]
+    assert "duplicate id 'careers' (also watches[2])" in problems[2]
+
+
+# --- proxies and user agents -------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "proxy",
+    [
+        "http://proxy.example:3128",
+        "https://proxy.example:443",
+        "socks5://127.0.0.1:9050",
+        "socks5h://127.0.0.1:9050",
+        "socks5h://user:secret@[::1]:9050/",
+        " SOCKS5H://tor:9050 ",
+    ],
+)
+def test_proxy_addresses_that_are_accepted(proxy: str) -> None:
+    wl = parse_watchlist(
+        f"settings:\n  proxy: '{proxy}'\nwatches:\n  - url: https://a.example/\n"
+        f"  - url: https://b.example/\n    proxy: '{proxy}'\n"
+    )
+    assert wl.settings.proxy == proxy.strip()
+    assert [w.proxy for w in wl.watches] == [proxy.strip()] * 2
+
+
+@pytest.mark.parametrize(
+    ("proxy", "words"),
+    [
+        ("ftp://proxy.example:21", "must start with http://, https://, socks5:// or socks5h://"),
+        ("socks4://proxy.example:1080", "(got socks4://)"),
+        ("proxy.example:3128", "must start with"),
+        ("", "must start with"),
+        ("http://:3128", "no host"),
+        ("socks5h://127.0.0.1", "no port"),
+        ("http://proxy.example:0", "no port"),
+        ("http://proxy.example:99999", "invalid proxy address"),
+        ("http://proxy.example:3128/path", "no path or query"),
+    ],
+)
+@pytest.mark.parametrize("where", ["settings", "watch"])
+def test_a_bad_proxy_names_its_line(proxy: str, words: str, where: str) -> None:
+    if where == "settings":
+        text, line, field = f"settings:\n  proxy: '{proxy}'\n", 2, "settings.proxy"
+    else:
+        text = f"watches:\n  - url: https://a.example/\n    proxy: '{proxy}'\n"
+        line, field = 3, "watches[0].proxy"
+    match = only_problem(text)
+    assert (int(match["line"]), match["field"]) == (line, field)
+    assert words in match["message"]
+
+
+def test_a_bad_proxy_message_does_not_repeat_its_password() -> None:
+    match = only_problem("settings:\n  proxy: 'socks5h://me:hunter2@tor'\n")
+    assert "no port" in match["message"]
+    assert "hunter2" not in match["message"]
+
+
+@pytest.mark.parametrize(
+    ("text", "field"),
+    [
+        ("watches:\n  - url: https://a.example/\n    user_agent: '   '\n", "watches[0].user_agent"),
+        ("settings:\n  user_agent: ''\n", "settings.user_agent"),
+    ],
+)
+def test_a_blank_user_agent_is_a_problem(text: str, field: str) -> None:
+    match = only_problem(text)
+    assert match["field"] == field
+    assert "at least 1 character" in match["message"]
+
+
+# --- what the file says where ------------------------------------------------------------
+
+
+def test_the_watchlist_keeps_the_line_of_each_key() -> None:
+    wl = parse_watchlist(
+        "defaults:\n  notify: [email]\n"
+        "watches:\n  - url: https://a.example/\n    notify: [slack]\n",
+        "wl.yaml",
+    )
+    assert wl.lines[("defaults", "notify")] == 2
+    assert wl.lines[("watches", 0, "notify")] == 5
+    assert wl.where(("watches", 0, "notify")) == "wl.yaml:5: watches[0].notify"
+    # A key not in the file: the nearest enclosing one's line.
+    assert wl.where(("watches", 0, "select")) == "wl.yaml:4: watches[0].select"
+
+
+def test_the_shipped_watch_list_validates_and_does_not_name_the_tool() -> None:
+    path = Path(__file__).resolve().parents[2] / "watchlist.yaml"
+    wl = load_watchlist(path)
+    assert wl.watches
+    assert "scrubwatch" not in wl.settings.user_agent.lower()
+    assert all(w.user_agent is None for w in wl.watches)
+    # As shipped it runs with no email or Slack set up, alerting on the terminal.
+    assert delivery_problems(wl, {}) == []
