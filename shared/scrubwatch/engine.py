@@ -108,6 +108,7 @@ def fetch_options(watchlist: Watchlist) -> FetchOptions:
         per_host=s.per_host,
         retries=s.retries,
         allow_networks=s.allow_networks,
+        proxy=s.proxy,
     )
 
 
@@ -141,7 +142,7 @@ class Engine:
         # raises with the state untouched, so the queue retries the check and the retry
         # republishes the same event id.
         self.publish_first = publish_first
-        self._probes: dict[str, asyncio.Task[Probe | None]] = {}
+        self._probes: dict[tuple[str, str | None, str | None], asyncio.Task[Probe | None]] = {}
         self._wayback: Wayback | None = None
         self._pending: list[Commit] = []
         self.read_deadline = read_deadline
@@ -263,7 +264,7 @@ class Engine:
         fetch, body_sha256 = await self._fetch(fetcher, watch, state)
         analysis, outcome = await self._read(pool, watch, state, fetch)
         reading = analysis.reading if analysis else None
-        outcome = await self._look_closer(fetcher, pool, state, fetch, reading, outcome)
+        outcome = await self._look_closer(fetcher, pool, watch, state, fetch, reading, outcome)
         version = self._capture_ref(watch, fetch, analysis)
         obs = Observation(
             outcome=outcome,
@@ -372,6 +373,7 @@ class Engine:
         self,
         fetcher: HttpFetcher,
         pool: WorkerPool | None,
+        watch: Watch,
         state: WatchState,
         fetch: Fetch,
         reading: Reading | None,
@@ -388,7 +390,7 @@ class Engine:
             # A changed page is compared with the host's not-found page; so is one whose
             # watched part is gone, where a soft 404 would not change the fingerprint.
             return outcome
-        probe = await self._probe(fetcher, pool, fetch.final_url)
+        probe = await self._probe(fetcher, pool, fetch.final_url, _via(watch))
         if probe is _UNANSWERED and state.gone_streak:
             # Suspected gone, and the host could not say what its not-found page is:
             # neither confirm nor clear the suspicion (and above all, no `changed`).
@@ -540,15 +542,19 @@ class Engine:
                 self._read_here = True
             return fn(*args)
 
-    async def _probe(self, fetcher: HttpFetcher, pool: WorkerPool | None, url: str) -> Probe | None:
+    async def _probe(
+        self, fetcher: HttpFetcher, pool: WorkerPool | None, url: str, via: dict[str, str]
+    ) -> Probe | None:
         """What the host serves for a path that cannot exist, and for its home page; asked
-        once per host per run, only when a page changed."""
+        once per host per run, only when a page changed. Asked the way the watch asks
+        (its proxy, its user agent): a probe sent otherwise would show who is watching."""
         parts = urlsplit(url)
         origin = f"{parts.scheme}://{parts.netloc}"
-        if origin not in self._probes:
+        key = (origin, via.get("proxy"), via.get("user_agent"))
+        if key not in self._probes:
 
             async def fetch_page(target: str) -> Fetch:
-                return await fetcher.fetch(target)
+                return await fetcher.fetch(target, **via)
 
             async def read(result: Fetch) -> Reading | None:
                 if result.error or result.status != 200:
@@ -570,8 +576,8 @@ class Engine:
                     log.warning("%s: reading the not-found probe failed: %s", origin, exc)
                     return _UNANSWERED
 
-            self._probes[origin] = asyncio.ensure_future(probe())
-        return await self._probes[origin]
+            self._probes[key] = asyncio.ensure_future(probe())
+        return await self._probes[key]
 
 
 def _via(watch: Watch) -> dict[str, str]:

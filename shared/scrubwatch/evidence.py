@@ -183,6 +183,9 @@ def build_evidence(
         ],
         "fetched_at": rfc3339(fetch.fetched_at),
         "ip": fetch.peer,
+        # A check made through a proxy says so (its address, never its login): the peer
+        # above is then the proxy's view, or none where the proxy resolved the name.
+        "proxy": fetch.proxy,
         "status": fetch.status,
         "headers": [[k, v] for k, v in fetch.headers],
         "sha256": {

@@ -29,7 +29,8 @@ class Fetch:
     body: bytes = b""  # exactly as received (content-encoded, de-chunked)
     content: bytes = b""  # content-encoding undone
     hops: list[Hop] = field(default_factory=list)
-    peer: str | None = None
+    peer: str | None = None  # the site's address; None when a proxy resolved its name
+    proxy: str | None = None  # the proxy the check went through (no credentials)
     elapsed: float = 0.0
     error: str | None = None  # timeout, connect, dns, dns_error, forbidden_address, ...
     error_detail: str = ""

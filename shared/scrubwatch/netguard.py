@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import ipaddress
+import re
 import socket
 import typing
 from collections.abc import Iterable, Mapping, Sequence
@@ -23,9 +24,56 @@ _SHARED_CGNAT = ipaddress.ip_network("100.64.0.0/10")
 
 class ForbiddenAddress(Exception):
     def __init__(self, host: str, address: str) -> None:
-        super().__init__(f"{host} resolves to {address}, which is not a public address")
+        super().__init__(_refusal(host, address))
         self.host = host
         self.address = address
+
+
+def _refusal(host: str, address: str) -> str:
+    # The reader of this sentence is the person whose watch failed: it names the kind of
+    # address and the one setting that would let scrubwatch fetch it, with the exact value.
+    try:
+        parsed = ipaddress.ip_address(address.split("%")[0])
+    except ValueError:
+        return f"{host} resolves to no usable address"
+    what = kind_of(parsed)
+    if host.strip("[]") == address:
+        subject = f"{address} is {what}"
+    elif _literal(host) == parsed:
+        subject = f"{host} means {address}, {what}"
+    else:
+        subject = f"{host} resolves to {address}, {what}"
+    return (
+        f"{subject}; scrubwatch does not fetch it unless settings.allow_networks includes it"
+        f' (e.g. "{address}/{parsed.max_prefixlen}")'
+    )
+
+
+def kind_of(address: IPAddress) -> str:
+    """Why an address is not public, in the words its owner would use."""
+    if isinstance(address, ipaddress.IPv6Address):
+        inner = address.ipv4_mapped or address.sixtofour
+        if inner is None and address.teredo is not None:
+            inner = address.teredo[1]
+        if inner is not None:
+            return kind_of(inner)
+        if address.is_site_local:
+            return "a site-local address"
+    if address.is_loopback:
+        return "a loopback address"
+    if address.is_unspecified:
+        return "the unspecified address (this machine)"
+    if address.is_link_local:
+        return "a link-local address (where cloud metadata services answer)"
+    if address.is_multicast:
+        return "a multicast address"
+    if address in _SHARED_CGNAT:
+        return "a shared (carrier-grade NAT) address"
+    if address.is_private:
+        return "a private address"
+    if address.is_reserved:
+        return "a reserved address"
+    return "not a public address"
 
 
 class NameNotFound(Exception):
@@ -102,11 +150,31 @@ class StaticResolver:
         return self._table[host.lower()]
 
 
+# Every way inet_aton spells an IPv4 address: 127.1, 2130706433, 0x7f000001, 0177.0.0.1.
+# A name made only of these labels is never a DNS name (no top-level domain is numeric),
+# and resolvers, proxies and browsers all read it as an address.
+_LEGACY_IPV4 = re.compile(r"(?:0x[0-9a-f]*|[0-9]+)(?:\.(?:0x[0-9a-f]*|[0-9]+)){0,3}\.?", re.I)
+
+
 def _literal(host: str) -> IPAddress | None:
+    bare = host.strip("[]")
     try:
-        return ipaddress.ip_address(host.strip("[]"))
+        return ipaddress.ip_address(bare)
     except ValueError:
-        return None
+        pass
+    if _LEGACY_IPV4.fullmatch(bare):
+        try:
+            return ipaddress.IPv4Address(socket.inet_aton(bare.rstrip(".")))
+        except OSError:
+            return None
+    return None
+
+
+def _named_loopback(host: str) -> bool:
+    # Names that mean "this machine" wherever they are resolved (RFC 6761): a proxy that
+    # resolves them reaches its own loopback interface.
+    name = host.lower().rstrip(".")
+    return name == "localhost" or name.endswith(".localhost")
 
 
 async def vet(host: str, port: int, resolver: Resolver, allow: Sequence[IPNetwork]) -> list[str]:
@@ -117,6 +185,25 @@ async def vet(host: str, port: int, resolver: Resolver, allow: Sequence[IPNetwor
     if not good:
         raise ForbiddenAddress(host, addresses[0] if addresses else "(none)")
     return good
+
+
+def vet_unresolved(host: str, allow: Sequence[IPNetwork]) -> None:
+    """What can be checked of a host that a proxy, not scrubwatch, will resolve.
+
+    The address the proxy connects to is never seen here, so only what the name itself
+    says is checked: an IP address in any spelling, and the names that always mean
+    loopback. Nothing is looked up: asking our own DNS would tell the site's name servers
+    about a check that the user routed through a proxy so that it would not be seen.
+    """
+    literal = _literal(host)
+    if literal is not None:
+        if not allowed(literal, allow):
+            raise ForbiddenAddress(host, str(literal))
+        return
+    if _named_loopback(host):
+        loopback = ipaddress.ip_address("127.0.0.1")
+        if not allowed(loopback, allow):
+            raise ForbiddenAddress(host, str(loopback))
 
 
 class GuardedResolver(AbstractResolver):

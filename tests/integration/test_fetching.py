@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
+import asyncio
 import gzip
+import ipaddress
 import json
+import socket
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
+from scrubwatch.config import DEFAULT_USER_AGENT
+from scrubwatch.exchange import Fetch
+from scrubwatch.fetch import FetchOptions, HttpFetcher
 from scrubwatch.netguard import StaticResolver
 from warcio.archiveiterator import ArchiveIterator
 
@@ -173,6 +179,11 @@ def test_forbidden_address_is_refused_on_the_first_run(site: Site, harness: Make
 
     assert event.kind == "error"
     assert event.reason == "forbidden_address"
+    # The alert says what the address is and which setting, with which value, allows it.
+    assert (
+        "127.0.0.1 is a loopback address; scrubwatch does not fetch it unless"
+        ' settings.allow_networks includes it (e.g. "127.0.0.1/32")'
+    ) in event.summary
     assert site.seen() == []
     assert h.runs(3) == []  # reported once
     assert site.seen() == []
@@ -444,3 +455,68 @@ def test_without_retries_a_429_is_not_retried(site: Site, harness: Make) -> None
 
     assert h.run() == []
     assert len(site.seen("/p.html")) == 1
+
+
+# --- what a check sends, and how a failure reads -------------------------------------------
+
+
+def _fetch(url: str, **kwargs: str) -> Fetch:
+    options = FetchOptions(
+        user_agent=DEFAULT_USER_AGENT,
+        timeout=5,
+        max_bytes=1_000_000,
+        concurrency=4,
+        per_host=2,
+        retries=0,
+        allow_networks=[ipaddress.ip_network("127.0.0.1/32")],
+    )
+
+    async def go() -> Fetch:
+        async with HttpFetcher(options) as fetcher:
+            return await fetcher.fetch(url, **kwargs)
+
+    return asyncio.run(go())
+
+
+def test_the_default_user_agent_and_a_watchs_own_reach_the_site(site: Site, harness: Make) -> None:
+    site.set("/x.html", page("X", "<p>x</p>"))
+
+    harness([{"id": "x", "url": site.url("/x.html")}]).run()
+    own = _fetch(site.url("/x.html"), user_agent="Mozilla/5.0 (X11; Linux x86_64) Firefox/133.0")
+
+    first, second = site.seen("/x.html")
+    assert first.headers["user-agent"] == DEFAULT_USER_AGENT
+    assert second.headers["user-agent"] == "Mozilla/5.0 (X11; Linux x86_64) Firefox/133.0"
+    assert own.error is None
+
+
+def test_no_request_names_the_tool(site: Site, harness: Make) -> None:
+    # A first check, then a change (which also asks the host for a page that cannot exist
+    # and for its home page): every request, headers and all, must look like a reader's.
+    site.set("/x.html", page("X", "<p>one</p>"))
+    h = harness([{"id": "x", "url": site.url("/x.html")}])
+    h.run()
+    site.set("/x.html", page("X", "<p>two</p>"))
+    h.run()
+
+    seen = site.seen()
+    assert len(seen) >= 2
+    for request in seen:
+        for name, value in request.headers.items():
+            assert "scrubwatch" not in f"{name}: {value}".lower(), (request.path, name, value)
+        # What a browser opening a page from the address bar also sends.
+        assert request.headers["accept"].startswith("text/html,application/xhtml+xml")
+        assert request.headers["accept-language"]
+
+
+def test_a_refused_connection_reads_as_a_sentence(site: Site) -> None:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]  # released: nothing listens there
+
+    result = _fetch(f"http://127.0.0.1:{port}/x.html")
+
+    assert (result.error, result.error_detail) == (
+        "connect",
+        f"cannot connect to 127.0.0.1:{port}: connection refused",
+    )
