@@ -11,17 +11,19 @@ import contextlib
 import fcntl
 import logging
 import os
+import sqlite3
 import sys
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
+from . import __version__
 from .config import ConfigError, Watchlist, load_watchlist
 from .diff import unified
 from .local_store import FolderEvidenceStore, SqliteStateStore
 
 if TYPE_CHECKING:
-    from .engine import Publisher, RunReport
+    from .engine import Publisher
 
 log = logging.getLogger("scrubwatch")
 
@@ -55,12 +57,21 @@ def _parser() -> argparse.ArgumentParser:
         description="Watch web pages; hear once when one is edited, loses a part, or is gone.",
         parents=[common],
     )
+    parser.add_argument("--version", action="version", version=f"scrubwatch {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     validate = sub.add_parser("validate", parents=[common], help="check the watch list and exit")
     validate.add_argument(
         "--check-selectors",
         action="store_true",
         help="also fetch each page once and say which select/items match nothing",
+    )
+    validate.add_argument(
+        "--for",
+        dest="target",
+        choices=("local", "aws"),
+        default="local",
+        help="where the list will run: local (default) also checks that every channel in "
+        "notify is configured; aws does not (the stack's SNS topic delivers alerts)",
     )
     status = sub.add_parser(
         "status", parents=[common, deployed], help="every watch: state, last success, next due"
@@ -98,7 +109,9 @@ def _parser() -> argparse.ArgumentParser:
     )
     verify.add_argument("target", metavar="PATH_OR_ID")
     demo = sub.add_parser("demo", parents=[common], help="watch a local site scrub itself")
-    demo.add_argument("--keep", action="store_true", help="keep the demo's state folder")
+    demo.add_argument(
+        "--keep", action="store_true", help="keep the demo's state folder (a temporary one)"
+    )
     return parser
 
 
@@ -116,19 +129,44 @@ def _state_dir(args: argparse.Namespace, config: Path) -> Path:
 class LocalBackend:
     """The state folder: ``state.sqlite3`` and ``evidence/``."""
 
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, readonly: bool = False) -> None:
         self.root = root
-        self.state = SqliteStateStore(root / "state.sqlite3")
+        self.state = SqliteStateStore(root / "state.sqlite3", readonly=readonly)
         self.evidence = FolderEvidenceStore(root / "evidence")
 
     def close(self) -> None:
         self.state.close()
 
 
+def _unusable_state(root: Path, exc: BaseException) -> UsageError:
+    """An OS or SQLite error on the state folder, as the one line the user can act on."""
+    if root.exists() and not root.is_dir():
+        return UsageError(
+            f"state folder {root} is a file; give --state (or SCRUBWATCH_STATE) a folder"
+        )
+    for parent in (root, *root.parents):
+        if parent.exists() and not parent.is_dir():
+            return UsageError(
+                f"state folder {root} cannot be made: {parent} is a file; "
+                "give --state (or SCRUBWATCH_STATE) a folder"
+            )
+        if parent.exists():
+            break
+    why = getattr(exc, "strerror", None) or str(exc)
+    return UsageError(
+        f"cannot write the state folder {root} ({why}); make it writable for this user "
+        "or choose another with --state (or SCRUBWATCH_STATE)"
+    )
+
+
 @contextlib.contextmanager
 def _run_lock(root: Path) -> Iterator[bool]:
-    root.mkdir(parents=True, exist_ok=True)
-    with open(root / "lock", "a+") as handle:
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+        handle = open(root / "lock", "a+")  # noqa: SIM115 - closed below, after the run
+    except OSError as exc:
+        raise _unusable_state(root, exc) from None
+    with handle:
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
@@ -138,6 +176,13 @@ def _run_lock(root: Path) -> Iterator[bool]:
             yield True
         finally:
             fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def _writable_backend(root: Path) -> LocalBackend:
+    try:
+        return LocalBackend(root)
+    except (OSError, sqlite3.Error) as exc:
+        raise _unusable_state(root, exc) from None
 
 
 class _Progress:
@@ -154,30 +199,49 @@ class _Progress:
         self.shown = True
 
     def end(self) -> None:
+        """Clears the bar: before an alert is printed on the same terminal, and at the end."""
         if self.shown:
             self.stream.write("\r" + " " * 60 + "\r")
             self.stream.flush()
+            self.shown = False
 
 
-def _summary(report: RunReport) -> str:
-    kinds: dict[str, int] = {}
-    for event in report.events:
-        kinds[event.kind] = kinds.get(event.kind, 0) + 1
-    found = ", ".join(f"{n} {k}" for k, n in sorted(kinds.items())) or "no changes"
-    line = f"Checked {report.checked} watch(es) in {report.seconds:.1f}s: {found}."
-    if report.undelivered:
-        line += f" {report.undelivered} event(s) not delivered; they will be sent on the next run."
-    return line
+def _not_due(watchlist: Watchlist, state: SqliteStateStore, ids: list[str]) -> list[str]:
+    """``ID is not due until HH:MM``, for each watch asked for by --only that was skipped."""
+    import time
+
+    from .engine import next_due
+
+    out = []
+    states = state.load(ids)
+    for watch_id in ids:
+        watch = watchlist.get(watch_id)
+        if watch is None:
+            continue
+        due = next_due(watch, states[watch_id], watchlist.settings.recheck)
+        fmt = "%H:%M" if time.localtime(due)[:3] == time.localtime()[:3] else "%Y-%m-%d %H:%M"
+        out.append(
+            f"{watch_id} is not due until {time.strftime(fmt, time.localtime(due))}"
+            " (use --force to check it now)"
+        )
+    return out
 
 
-def _publishers(watchlist: Watchlist, as_json: bool) -> list[Publisher]:
+def _publishers(
+    watchlist: Watchlist, as_json: bool, progress: _Progress | None = None
+) -> list[Publisher]:
     from .publishers import ConsolePublisher, JsonLinesPublisher, SlackPublisher, SmtpPublisher
     from .routing import routes
 
     email, slack = routes(watchlist)
     settings = watchlist.settings
+    # The bar is on stderr, the alerts on stdout: on one terminal an alert printed over a
+    # half-drawn bar would start mid-line, so the bar is cleared first (redrawn after).
+    clear = progress.end if progress else None
     out: list[Publisher] = [
-        JsonLinesPublisher(sys.stdout) if as_json else ConsolePublisher(sys.stdout)
+        JsonLinesPublisher(sys.stdout, before=clear)
+        if as_json
+        else ConsolePublisher(sys.stdout, before=clear)
     ]
     if settings.email:
         try:
@@ -193,6 +257,13 @@ def _publishers(watchlist: Watchlist, as_json: bool) -> list[Publisher]:
 def cmd_check(args: argparse.Namespace, watchlist: Watchlist, root: Path) -> int:
     # The HTTP stack takes a third of a second to import; only `check` needs it.
     from .engine import Engine
+    from .routing import delivery_problems
+    from .summary import summary
+
+    # A channel named in notify but not set up would swallow its alerts without a word.
+    problems = delivery_problems(watchlist, os.environ)
+    if problems:
+        raise ConfigError(problems)
 
     unknown = [i for i in args.only if watchlist.get(i) is None]
     if unknown:
@@ -201,27 +272,38 @@ def cmd_check(args: argparse.Namespace, watchlist: Watchlist, root: Path) -> int
         if not locked:
             print(f"scrubwatch: another check is running on {root}; skipping", file=sys.stderr)
             return 0
-        publishers = _publishers(watchlist, args.json)
-        backend = LocalBackend(root)
         progress = _Progress(sys.stderr) if sys.stderr.isatty() else None
+        publishers = _publishers(watchlist, args.json, progress)
+        backend = _writable_backend(root)
         try:
             engine = Engine(
                 watchlist, backend.state, backend.evidence, publishers, progress=progress
             )
             report = engine.run(args.only, args.force)
+            not_due = _not_due(watchlist, backend.state, report.not_due)
         finally:
             if progress:
                 progress.end()
             backend.close()
-    print(_summary(report), file=sys.stderr if args.json else sys.stdout)
+    out = sys.stderr if args.json else sys.stdout
+    for line in not_due:
+        print(line, file=out)
+    if report.checked or not not_due:
+        print(summary(report), file=out)
     return 0
 
 
 def open_backend(root: Path) -> LocalBackend:
-    """The state folder, which must exist: reading commands never create one."""
+    """The state folder, which must exist: reading commands never create one, and open it
+    read-only, so they work on a copy on a read-only disk or another user's folder."""
+    if root.exists() and not root.is_dir():
+        raise UsageError(f"state folder {root} is a file; give --state a folder")
     if not (root / "state.sqlite3").exists():
         raise UsageError(f"no scrubwatch state in {root} (run `scrubwatch check` first)")
-    return LocalBackend(root)
+    try:
+        return LocalBackend(root, readonly=True)
+    except sqlite3.Error as exc:
+        raise UsageError(f"cannot read the state in {root} ({exc})") from None
 
 
 def pick(rows: list[dict[str, object]], prefix: str | None, default: int) -> dict[str, object]:
@@ -269,39 +351,85 @@ def cmd_diff(args: argparse.Namespace, root: Path) -> int:
     return 0
 
 
+def _logging(verbose: bool) -> None:
+    logging.basicConfig(
+        level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr
+    )
+    # -v is about scrubwatch's own decisions; the HTTP and AWS libraries' DEBUG lines
+    # (every header, every socket) would bury them, so those stay at WARNING.
+    logging.getLogger("scrubwatch").setLevel(logging.DEBUG if verbose else logging.NOTSET)
+
+
+def _demo(args: argparse.Namespace) -> int:
+    if getattr(args, "config", None):
+        raise UsageError(
+            "demo runs its own watch list against its own local site, so -c/--config does "
+            "not apply; to check your watch list, run `scrubwatch check -c FILE`"
+        )
+    from .demo import run_demo
+
+    given = getattr(args, "state", None)
+    return run_demo(keep=args.keep, root=Path(given) if given else None)
+
+
+def _aws_problem(exc: BaseException) -> str | None:
+    """A missing AWS setting or resource, as one line saying what to set; None otherwise."""
+    errors = sys.modules.get("botocore.exceptions")
+    if errors is None:
+        return None
+    if isinstance(exc, errors.NoRegionError):
+        return "no AWS region: set AWS_DEFAULT_REGION (or a region in your AWS profile)"
+    if isinstance(exc, errors.NoCredentialsError | errors.PartialCredentialsError):
+        return (
+            "no AWS credentials: set AWS_PROFILE, or AWS_ACCESS_KEY_ID and "
+            "AWS_SECRET_ACCESS_KEY (`aws configure` writes a profile)"
+        )
+    if isinstance(exc, errors.EndpointConnectionError):
+        return (
+            f"cannot reach AWS ({exc}); check the network, AWS_DEFAULT_REGION and AWS_ENDPOINT_URL"
+        )
+    if isinstance(exc, errors.ClientError):
+        error = exc.response.get("Error", {})
+        return (
+            f"AWS refused {exc.operation_name}: {error.get('Code')}: {error.get('Message')}; "
+            "check --stack/--table/--bucket, AWS_DEFAULT_REGION and the credentials' permissions"
+        )
+    if isinstance(exc, errors.BotoCoreError):
+        return f"AWS: {exc}"
+    return None
+
+
+def _dispatch(args: argparse.Namespace) -> int:
+    if args.command == "demo":
+        return _demo(args)
+    config = _config_path(args)
+    root = _state_dir(args, config)
+    if args.command in ("history", "show", "export", "verify"):
+        from . import evidence_commands
+
+        command = getattr(evidence_commands, f"cmd_{args.command}")
+        code: int = command(args, root)
+        return code
+    if args.command == "diff":
+        return cmd_diff(args, root)
+    watchlist = load_watchlist(config)
+    if args.command == "validate":
+        from .validate_command import cmd_validate
+
+        return cmd_validate(args, watchlist)
+    if args.command == "status":
+        from .status_command import cmd_status
+
+        return cmd_status(args, watchlist, root)
+    return cmd_check(args, watchlist, root)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
-    logging.basicConfig(
-        level=logging.DEBUG if getattr(args, "verbose", False) else logging.WARNING,
-        format="%(levelname)s %(name)s: %(message)s",
-        stream=sys.stderr,
-    )
+    _logging(getattr(args, "verbose", False))
     try:
-        if args.command == "demo":
-            from .demo import run_demo
-
-            return run_demo(keep=args.keep)
-        config = _config_path(args)
-        root = _state_dir(args, config)
-        if args.command in ("history", "show", "export", "verify"):
-            from . import evidence_commands
-
-            command = getattr(evidence_commands, f"cmd_{args.command}")
-            code: int = command(args, root)
-            return code
-        if args.command == "diff":
-            return cmd_diff(args, root)
-        watchlist = load_watchlist(config)
-        if args.command == "validate":
-            from .validate_command import cmd_validate
-
-            return cmd_validate(args, watchlist)
-        if args.command == "status":
-            from .status_command import cmd_status
-
-            return cmd_status(args, watchlist, root)
-        return cmd_check(args, watchlist, root)
+        return _dispatch(args)
     except ConfigError as exc:
         for problem in exc.problems:
             print(problem, file=sys.stderr)
@@ -311,7 +439,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     except KeyboardInterrupt:
         return 130
-    except Exception:
+    except Exception as exc:
+        aws = _aws_problem(exc)
+        if aws:
+            print(f"scrubwatch: {aws}", file=sys.stderr)
+            return 2
         log.exception("internal error")
         return 1
 

@@ -14,6 +14,7 @@ import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
+from .cli import UsageError
 from .config import parse_watchlist
 from .engine import Engine
 from .local_store import FolderEvidenceStore, SqliteStateStore
@@ -130,9 +131,27 @@ class _Site:
         self.server.server_close()
 
 
-def run_demo(keep: bool = False) -> int:
+def _demo_root(given: Path | None) -> Path:
+    """The demo's state folder: a temporary one, or ``--state DIR`` (new or empty: the
+    demo's site has a new address every run, so older state would only confuse it)."""
+    if given is None:
+        return Path(tempfile.mkdtemp(prefix="scrubwatch-demo-"))
+    if given.exists() and (not given.is_dir() or any(given.iterdir())):
+        raise UsageError(
+            f"demo --state {given}: give a new or empty folder (the demo starts from nothing)"
+        )
+    try:
+        given.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise UsageError(f"demo --state {given}: cannot make it ({exc.strerror})") from None
+    return given
+
+
+def run_demo(keep: bool = False, root: Path | None = None) -> int:
+    """``root``: keep the demo's state there (and keep it) instead of a temporary folder."""
     out = sys.stdout
-    root = Path(tempfile.mkdtemp(prefix="scrubwatch-demo-"))
+    keep = keep or root is not None
+    root = _demo_root(root)
     try:
         with _Site() as site:
             watchlist = parse_watchlist(_WATCHLIST.format(base=site.base), "demo-watchlist.yaml")
@@ -156,7 +175,9 @@ def run_demo(keep: bool = False) -> int:
             finally:
                 state.close()
         out.write(f"\nEvidence (WARC, text) for every version is under {root}/evidence\n")
-        if not keep:
+        if keep:
+            out.write(f"(try: scrubwatch history careers --state {root})\n")
+        else:
             out.write("(removed again; run `scrubwatch demo --keep` to keep it)\n")
         return 0
     finally:

@@ -34,20 +34,27 @@ Every version of the page that scrubwatch kept is here, four files each:
                             prev_manifest_sha256: the hash of the previous version's
                             manifest, which chains the versions in order
 
-history.json lists the versions in order. HEAD holds the SHA-256 of the newest manifest.
+history.json lists the versions in order, oldest first. HEAD holds the SHA-256 of the
+newest manifest.
 
-How to check that nothing was altered, with common tools:
+How to check that nothing was altered, with common tools (run them in this folder):
 
-  1. Every file against the list of hashes:
+  1. Every file against the list of hashes; each line must say OK:
          sha256sum -c SHA256SUMS                 (Linux)
          shasum -a 256 -c SHA256SUMS             (macOS)
-  2. The WARC files' own digests:
+  2. The WARC files' own digests; it must print nothing and exit 0:
          pip install warcio && warcio check *.warc.gz
-  3. The chain: for each manifest, `sha256sum X.manifest.json` must equal the
-     prev_manifest_sha256 written in the next version's manifest, and the newest
-     manifest's hash must equal HEAD (and the hash in scrubwatch's alert or history).
+  3. The chain. List each manifest's own hash, and the hash it names as the one before:
+         sha256sum *.manifest.json               (macOS: shasum -a 256 *.manifest.json)
+         grep -H prev_manifest_sha256 *.manifest.json
+     The oldest manifest names null. Every other one names the hash of another manifest
+     here, and each manifest but the newest is named by exactly one other, so following
+     the names back from HEAD reaches every manifest, the oldest last.
+     HEAD, the newest manifest's hash, is also the "manifest sha256" of the newest row of
+     `scrubwatch history {watch}` and the "manifest sha256" printed in the alert about
+     that version: compare it with the one you were sent.
      A changed byte in any manifest breaks the link after it; a deleted version leaves
-     a manifest pointing at a hash that is no longer there.
+     a manifest naming a hash that is no longer here.
   4. Or, with scrubwatch: scrubwatch verify <this folder>
 
 To read a page as it was: open the .txt, or `warcio extract --payload X.warc.gz 0`.
@@ -66,6 +73,12 @@ class LocalArchive:
             return backend.state.history(watch_id)
         finally:
             backend.close()
+
+    def manifest(self, watch_id: str, name: str) -> bytes | None:
+        try:
+            return (self.folder(watch_id) / name).read_bytes()
+        except FileNotFoundError:
+            return None
 
     def chain_head(self, watch_id: str) -> str | None:
         backend = open_backend(self.root)
@@ -96,16 +109,15 @@ class AwsArchive:
 
     @classmethod
     def of_stack(cls, name: str) -> AwsArchive:
-        import boto3
+        return cls(*stack_outputs(name))
 
-        stacks = boto3.client("cloudformation").describe_stacks(StackName=name)["Stacks"]
-        outputs = {o["OutputKey"]: o["OutputValue"] for o in stacks[0].get("Outputs", [])}
+    def manifest(self, watch_id: str, name: str) -> bytes | None:
         try:
-            return cls(outputs["EvidenceBucketName"], outputs["TableName"])
-        except KeyError as exc:
-            raise UsageError(
-                f"stack {name} has no output {exc}; is it a scrubwatch stack?"
-            ) from None
+            reply = self.s3.get_object(Bucket=self.bucket, Key=f"evidence/{watch_id}/{name}")
+        except self.s3.exceptions.NoSuchKey:
+            return None
+        data: bytes = reply["Body"].read()
+        return data
 
     def history(self, watch_id: str) -> list[dict[str, Any]]:
         return self.state.history(watch_id)
@@ -134,6 +146,29 @@ class AwsArchive:
 Archive = LocalArchive | AwsArchive
 
 
+def stack_outputs(name: str) -> tuple[str, str]:
+    """A deployed stack's evidence bucket and table, from its CloudFormation outputs."""
+    import boto3
+    from botocore.exceptions import ClientError
+
+    client = boto3.client("cloudformation")
+    try:
+        stacks = client.describe_stacks(StackName=name)["Stacks"]
+    except ClientError as exc:
+        if "does not exist" not in str(exc):
+            raise
+        region = client.meta.region_name
+        raise UsageError(
+            f"no stack named {name} in {region}; check the name, or set AWS_DEFAULT_REGION "
+            "to the region it was deployed in"
+        ) from None
+    outputs = {o["OutputKey"]: o["OutputValue"] for o in stacks[0].get("Outputs", [])}
+    try:
+        return outputs["EvidenceBucketName"], outputs["TableName"]
+    except KeyError as exc:
+        raise UsageError(f"stack {name} has no output {exc}; is it a scrubwatch stack?") from None
+
+
 def archive_for(args: argparse.Namespace, root: Path) -> Archive:
     stack = getattr(args, "stack", None)
     bucket, table = getattr(args, "bucket", None), getattr(args, "table", None)
@@ -153,13 +188,40 @@ def _rows(archive: Archive, watch_id: str) -> list[dict[str, Any]]:
     return rows
 
 
+def _manifest_name(row: dict[str, Any]) -> str:
+    """The manifest beside a row's WARC (named by the capture, or by the version)."""
+    evidence = str(row.get("evidence") or "")
+    base = evidence.rsplit("/", 1)[-1].removesuffix(".warc.gz")
+    return f"{base or row['version']}.manifest.json"
+
+
+def manifest_hashes(archive: Archive, watch_id: str, rows: list[dict[str, Any]]) -> list[str]:
+    """Each row's manifest SHA-256: recorded in newer rows, computed from the file for
+    rows written before it was recorded ("missing" when that file is gone)."""
+    out = []
+    for row in rows:
+        known = row.get("manifest_sha256")
+        if not known:
+            data = archive.manifest(watch_id, _manifest_name(row))
+            known = hashlib.sha256(data).hexdigest() if data is not None else "missing"
+        out.append(str(known))
+    return out
+
+
 def cmd_history(args: argparse.Namespace, root: Path) -> int:
-    for row in _rows(archive_for(args, root), args.id):
+    archive = archive_for(args, root)
+    rows = _rows(archive, args.id)
+    for row, digest in zip(rows, manifest_hashes(archive, args.id, rows), strict=True):
         if args.json:
-            print(json.dumps({"watch": args.id, **row}, ensure_ascii=False))
+            print(
+                json.dumps({"watch": args.id, **row, "manifest_sha256": digest}, ensure_ascii=False)
+            )
         else:
             version = str(row["version"])[:12]
-            print(f"{row['fetched_at']}  {version}  {row['status']}  {row['final_url']}")
+            print(
+                f"{row['fetched_at']}  {version}  {row['status']}  "
+                f"manifest sha256 {digest}  {row['final_url']}"
+            )
     return 0
 
 

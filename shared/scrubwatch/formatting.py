@@ -18,6 +18,7 @@ LABELS = {
     "element_missing": "REMOVED",
     "gone": "GONE",
     "restored": "RESTORED",
+    "moved": "MOVED",
     "error": "ERROR",
 }
 _EMOJI = {
@@ -26,6 +27,7 @@ _EMOJI = {
     "element_missing": ":scissors:",
     "gone": ":x:",
     "restored": ":leftwards_arrow_with_hook:",
+    "moved": ":arrow_right:",
     "error": ":warning:",
 }
 _REASONS = {
@@ -108,6 +110,9 @@ def email_text(event: Event, shown: int = SHOWN, diff_lines: int = DIFF_LINES) -
     if event.current and event.current.evidence:
         lines.append(f"  now:    {event.current.evidence}")
         lines.append(f"          fetched {event.current.fetched_at}")
+        if event.current.manifest_sha256:
+            # The chain head: what `scrubwatch history` and an exported bundle's HEAD show.
+            lines.append(f"          manifest sha256 {event.current.manifest_sha256}")
     if not (event.previous or event.current):
         lines.append("  (none kept)")
     lines += [
@@ -175,6 +180,8 @@ def slack_message(event: Event, shown: int = SHOWN) -> dict[str, Any]:
         context.append(f"before: {escape(event.previous.evidence)}")
     if event.current and event.current.evidence and event.kind != "error":
         context.append(f"now: {escape(event.current.evidence)}")
+    if event.current and event.current.manifest_sha256 and event.kind != "error":
+        context.append(f"manifest sha256 {escape(event.current.manifest_sha256)}")
     context.append(f"`scrubwatch diff {escape(event.watch)}` · event {event.event_id[:12]}")
     blocks.append(
         {

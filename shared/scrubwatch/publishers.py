@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import os
 import smtplib
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from email.message import EmailMessage
 from email.utils import formatdate
 from typing import TextIO
@@ -26,10 +26,13 @@ class JsonLinesPublisher:
 
     name = "stdout"
 
-    def __init__(self, stream: TextIO) -> None:
+    def __init__(self, stream: TextIO, before: Callable[[], None] | None = None) -> None:
         self.stream = stream
+        self.before = before  # called before writing (clears a progress bar)
 
     def publish(self, events: Sequence[Event]) -> list[str]:
+        if events and self.before:
+            self.before()
         for event in events:
             self.stream.write(event.dumps() + "\n")
         self.stream.flush()
@@ -41,12 +44,21 @@ class ConsolePublisher:
 
     name = "stdout"
 
-    def __init__(self, stream: TextIO, show_first_seen: bool = False, max_lines: int = 5) -> None:
+    def __init__(
+        self,
+        stream: TextIO,
+        show_first_seen: bool = False,
+        max_lines: int = 5,
+        before: Callable[[], None] | None = None,
+    ) -> None:
         self.stream = stream
         self.show_first_seen = show_first_seen
         self.max_lines = max_lines
+        self.before = before  # called before writing (clears a progress bar)
 
     def publish(self, events: Sequence[Event]) -> list[str]:
+        if events and self.before:
+            self.before()
         for event in events:
             if event.kind == "first_seen" and not self.show_first_seen:
                 continue
@@ -55,7 +67,10 @@ class ConsolePublisher:
         return [e.event_id for e in events]
 
     def render(self, event: Event) -> str:
-        out = [f"[{LABELS[event.kind]}] {event.summary}", f"    {event.url}"]
+        # Summaries start with the label ("GONE: ..."); the tag says it once.
+        label = LABELS[event.kind]
+        summary = event.summary.removeprefix(f"{label}: ")
+        out = [f"[{label}] {summary}", f"    {event.url}"]
         for label, entries in lists(event):
             if entries:
                 out.append(f"    {label.lower()}:")
@@ -66,6 +81,8 @@ class ConsolePublisher:
             out.append(f"    evidence (before): {event.previous.evidence}")
         if event.current and event.current.evidence and event.kind != "first_seen":
             out.append(f"    evidence (now):    {event.current.evidence}")
+        if event.current and event.current.manifest_sha256:
+            out.append(f"    manifest sha256:   {event.current.manifest_sha256}")
         return "\n".join(out) + "\n\n"
 
 

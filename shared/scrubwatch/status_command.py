@@ -1,12 +1,202 @@
-"""`scrubwatch status`: every watch's state, locally or on a deployed stack."""
+"""`scrubwatch status`: every watch's state, locally or on a deployed stack.
+
+Reads only: the local state is opened read-only, and a state folder that does not exist
+yet means nothing was checked, which is a state like any other, not an error.
+"""
 
 from __future__ import annotations
 
 import argparse
+import json
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
-from .config import Watchlist
+from .config import Settings, Watch, Watchlist
+from .decide import WatchState
+from .engine import is_due, next_due
+from .events import rfc3339
+
+# The reasons classify() gives a "blocked" outcome: the site refuses us, it did not delete.
+BLOCKED = frozenset({"challenge", "http_401", "http_403", "http_407", "http_429"})
+
+
+@dataclass(frozen=True)
+class Line:
+    """One watch, in machine values; the table and --json are two renderings of it."""
+
+    watch: Watch
+    state: WatchState
+    status: str  # ok, suspected_gone, failing, blocked, gone, never_reached, not_checked
+    words: str  # the status as the table says it
+    due: bool
+    next_due: float  # seconds since the epoch; 0 when never checked
+
+
+def classify_state(settings: Settings, state: WatchState) -> tuple[str, str]:
+    """(machine status, words) for a watch's stored state."""
+    if state.last_checked <= 0:
+        return "not_checked", "not checked yet"
+    if state.condition == "gone":
+        return "gone", f"gone ({state.gone_reason or 'unknown'})"
+    if state.condition == "new" and state.last_success <= 0 and state.current is None:
+        reason = state.error_reason or state.gone_reason or "no answer"
+        return "never_reached", f"never reached ({reason})"
+    if state.gone_streak:
+        return "suspected_gone", (
+            f"suspected gone ({state.gone_streak} of {settings.confirm_gone}, "
+            f"{state.gone_reason or 'unknown'})"
+        )
+    if state.error_streak:
+        reason = state.error_reason or "unknown"
+        if reason in BLOCKED:
+            return "blocked", f"blocked ({reason})"
+        return "failing", f"failing {state.error_streak} ({reason})"
+    return "ok", "ok"
+
+
+def lines(watchlist: Watchlist, states: Mapping[str, WatchState], now: float) -> list[Line]:
+    out = []
+    settings = watchlist.settings
+    for watch in watchlist.watches:
+        state = states.get(watch.id) or WatchState(watch_id=watch.id)
+        status, words = classify_state(settings, state)
+        out.append(
+            Line(
+                watch=watch,
+                state=state,
+                status=status,
+                words=words,
+                due=is_due(watch, state, now, settings.recheck),
+                next_due=next_due(watch, state, settings.recheck),
+            )
+        )
+    return out
+
+
+# --- loading the states ------------------------------------------------------------------
+
+
+def _local_states(root: Path, ids: list[str]) -> dict[str, WatchState]:
+    from .cli import open_backend
+
+    if not root.is_file() and not (root / "state.sqlite3").exists():
+        return {}  # never checked: every watch shows "not checked yet"
+    backend = open_backend(root)  # a file where the folder should be is a usage error
+    try:
+        return backend.state.load(ids)
+    finally:
+        backend.close()
+
+
+def _states(args: argparse.Namespace, watchlist: Watchlist, root: Path) -> dict[str, WatchState]:
+    ids = [w.id for w in watchlist.watches]
+    stack, table = getattr(args, "stack", None), getattr(args, "table", None)
+    if stack or table:
+        from .aws_store import DynamoStateStore
+        from .evidence_commands import stack_outputs
+
+        if stack:
+            _, table = stack_outputs(stack)
+        return DynamoStateStore(str(table)).load(ids)
+    return _local_states(root, ids)
+
+
+# --- rendering ---------------------------------------------------------------------------
+
+
+def stamp(epoch: float) -> str | None:
+    """RFC 3339 UTC, as in events; None for never."""
+    return rfc3339(datetime.fromtimestamp(epoch, UTC)) if epoch > 0 else None
+
+
+def _span(seconds: float) -> str:
+    seconds = abs(seconds)
+    if seconds < 90:
+        return f"{seconds:.0f}s"
+    if seconds < 90 * 60:
+        return f"{seconds / 60:.0f} min"
+    if seconds < 36 * 3600:
+        return f"{seconds / 3600:.0f} h"
+    return f"{seconds / 86400:.0f} days"
+
+
+def when(epoch: float, now: float) -> str:
+    """``5 min ago (14:03)``: relative for a glance, the clock time to act on."""
+    if epoch <= 0:
+        return "never"
+    same_day = time.localtime(epoch)[:3] == time.localtime(now)[:3]
+    clock = time.strftime("%H:%M" if same_day else "%Y-%m-%d %H:%M", time.localtime(epoch))
+    delta = epoch - now
+    relative = f"in {_span(delta)}" if delta > 0 else f"{_span(delta)} ago"
+    return f"{relative} ({clock})"
+
+
+def _last_event(state: WatchState, now: float) -> str:
+    event = state.last_event
+    if not event:
+        return "none"
+    at = event.get("detected_at", "")
+    try:
+        stamp = datetime.fromisoformat(at.replace("Z", "+00:00")).timestamp()
+    except ValueError:
+        return event.get("kind", "?")
+    return f"{event.get('kind', '?')} {when(stamp, now)}"
+
+
+def _row(line: Line, now: float) -> list[str]:
+    s = line.state
+    return [
+        line.watch.id,
+        line.words,
+        when(s.last_success, now),
+        when(s.last_checked, now),
+        str(s.error_streak or s.gone_streak),
+        "now" if line.due else when(line.next_due, now),
+        _last_event(s, now),
+    ]
+
+
+HEADERS = ["WATCH", "STATE", "LAST SUCCESS", "LAST CHECK", "FAILURES", "NEXT DUE", "LAST EVENT"]
+
+
+def table(rows: list[Line], now: float) -> str:
+    cells = [HEADERS, *(_row(line, now) for line in rows)]
+    widths = [max(len(r[i]) for r in cells) for i in range(len(HEADERS))]
+    return "\n".join(
+        "  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in cells
+    )
+
+
+def as_json(line: Line, settings: Settings) -> dict[str, Any]:
+    s = line.state
+    return {
+        "watch": line.watch.id,
+        "name": line.watch.name,
+        "url": line.watch.url,
+        "state": line.status,
+        "reason": s.error_reason if s.error_streak else s.gone_reason,
+        "failure_streak": s.error_streak,
+        "gone_streak": s.gone_streak,
+        "confirm_gone": settings.confirm_gone,
+        "last_success": stamp(s.last_success),
+        "last_check": stamp(s.last_checked),
+        "next_due": stamp(line.next_due),
+        "due": line.due,
+        "last_event": s.last_event,
+        "chain_head": s.chain_head,
+    }
 
 
 def cmd_status(args: argparse.Namespace, watchlist: Watchlist, root: Path) -> int:
-    raise NotImplementedError
+    now = time.time()
+    rows = lines(watchlist, _states(args, watchlist, root), now)
+    if args.json:
+        for line in rows:
+            print(json.dumps(as_json(line, watchlist.settings), ensure_ascii=False))
+    else:
+        print(table(rows, now))
+    return 0

@@ -6,6 +6,8 @@ the expected renderings in ``expected/`` are reviewed by hand against these.
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from scrubwatch.events import Event, VersionRef
 
 EVIDENCE = "s3://scrubwatch-evidence/{watch}/{version}.warc.gz"
@@ -192,6 +194,28 @@ def restored() -> Event:
     )
 
 
+def moved() -> Event:
+    new_url = "https://jobs.example.org/careers/ads/1001.html"
+    return Event(
+        event_id="7a8b9c0d1e2f3a4b5c6d7e8f9a0b1c2d",
+        watch="agency-1001",
+        name="Agency ad 1001",
+        url=AD_URL,
+        kind="moved",
+        reason=None,
+        detected_at="2024-05-04T06:00:00.250Z",
+        summary=f"MOVED: Agency ad 1001 now lives at {new_url} (permanent redirect), "
+        "with the same content.",
+        previous=AD_V1,
+        current=replace(
+            version(
+                "agency-1001", "8192a3b4c5d6e7f8091a2b3c", "2024-05-04T06:00:00.000Z", 200, new_url
+            ),
+            manifest_sha256="9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08",
+        ),
+    )
+
+
 def error() -> Event:
     return Event(
         event_id="6f708192a3b4c5d6e7f8091a2b3c4d5e",
@@ -214,5 +238,6 @@ BUILDERS = {
     "gone_http_404": gone_404,
     "gone_redirect": gone_redirect,
     "restored": restored,
+    "moved": moved,
     "error": error,
 }

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import functools
+import hashlib
+import json
 from pathlib import Path
 from typing import Any
 
@@ -79,7 +81,8 @@ def test_check_emails_and_posts_each_alert_once(
     assert check(config, state) == 0
 
     out = capsys.readouterr().out
-    assert "Checked 2 watch(es)" in out and "2 gone" in out
+    assert "Checked 2 watches in " in out and ": 2 pages gone." in out
+    assert "[GONE] Agency ad 1001 now answers 404" in out  # the tag says GONE, once
     assert "not delivered" not in out
     assert [str(m.message["Subject"]) for m in smtp.messages] == [
         "[scrubwatch] GONE: Agency ad 1001 (404)"  # ad-1002 asks for Slack only
@@ -114,7 +117,7 @@ def test_a_failed_delivery_is_reported_and_sent_on_the_next_run(
     assert check(config, state) == 0
 
     captured = capsys.readouterr()
-    assert "1 event(s) not delivered; they will be sent on the next run." in captured.out
+    assert "1 event not delivered; it will be sent on the next run." in captured.out
     assert "Slack delivery failed (HTTP 503" in caplog.text
     assert len(smtp.messages) == 1 and webhook.delivered() == []
 
@@ -130,9 +133,11 @@ def test_password_env_naming_an_unset_variable_exits_2_naming_file_and_variable(
     tmp_path: Path,
     site: Site,
     smtp: SmtpServer,
+    webhook: Webhook,
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
+    monkeypatch.setenv("SCRUBWATCH_SLACK_WEBHOOK", webhook.url)
     monkeypatch.delenv("SCRUBWATCH_TEST_UNSET_PASSWORD", raising=False)
     email = smtp.settings(username="alerts", password_env="SCRUBWATCH_TEST_UNSET_PASSWORD")
     config = write_watchlist(tmp_path / "watchlist.yaml", site, email)
@@ -147,3 +152,34 @@ def test_password_env_naming_an_unset_variable_exits_2_naming_file_and_variable(
     assert err.count("\n") == 1  # one clear line, no traceback
     assert site.seen(since=before) == []  # refused before any page was fetched
     assert smtp.messages == []
+
+
+def test_the_alert_and_history_show_the_chain_head(
+    tmp_path: Path,
+    site: Site,
+    smtp: SmtpServer,
+    webhook: Webhook,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    monkeypatch.setenv("SCRUBWATCH_SLACK_WEBHOOK", webhook.url)
+    config = write_watchlist(tmp_path / "watchlist.yaml", site, smtp.settings())
+    state = tmp_path / "state"
+    assert check(config, state) == 0
+    site.set("/ads/1001.html", AD.replace("Urumqi", "Kashgar"))
+    assert check(config, state) == 0
+    out = capsys.readouterr().out
+
+    assert main(["history", "ad-1001", "--json", "--state", str(state)]) == 0
+    rows = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    head = rows[-1]["manifest_sha256"]
+    warc = Path(rows[-1]["evidence"].removeprefix("file://"))
+    manifest = warc.with_name(warc.name.removesuffix(".warc.gz") + ".manifest.json")
+    assert head == hashlib.sha256(manifest.read_bytes()).hexdigest()
+    [message] = smtp.messages
+    body = message.message.get_content().replace("\r\n", "\n")
+    assert f"          manifest sha256 {head}\n" in body
+    assert f"    manifest sha256:   {head}\n" in out  # the console alert
+    assert main(["history", "ad-1001", "--state", str(state)]) == 0
+    last = capsys.readouterr().out.splitlines()[-1]
+    assert f"  manifest sha256 {head}  " in last

@@ -392,3 +392,234 @@ def test_demo(tmp_path: Path) -> None:
     assert "iframe: https://maps.example.net/" in proc.stdout
     assert "now answers 404" in proc.stdout
     assert "redirects to" in proc.stdout
+
+
+def test_demo_keeps_its_state_where_asked(tmp_path: Path) -> None:
+    state = tmp_path / "demo-state"
+
+    proc = run_cli("demo", "--state", str(state), cwd=tmp_path)
+
+    assert proc.returncode == 0, proc.stderr
+    assert (state / "state.sqlite3").is_file()
+    assert list((state / "evidence").iterdir())
+    assert f"--state {state}" in proc.stdout  # how to look at what it kept
+    history = run_cli("history", "careers", "--state", str(state), cwd=tmp_path)
+    assert history.returncode == 0, history.stderr
+    assert len(history.stdout.splitlines()) == 2
+
+    # A folder holding anything (another demo, a real state folder) is not overwritten.
+    again = run_cli("demo", "--state", str(state), cwd=tmp_path)
+    assert again.returncode == 2
+    assert again.stderr.strip().splitlines() == [
+        f"scrubwatch: demo --state {state}: give a new or empty folder "
+        "(the demo starts from nothing)"
+    ]
+
+
+def test_demo_refuses_a_watch_list(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    config = tmp_path / "watchlist.yaml"
+    config.write_text("watches: []\n")
+
+    assert main(["demo", "-c", str(config)]) == 2
+
+    captured = capsys.readouterr()
+    assert captured.out == ""  # no demo ran
+    [line] = captured.err.strip().splitlines()
+    assert line.startswith("scrubwatch: demo runs its own watch list")
+    assert "scrubwatch check -c FILE" in line
+
+
+# --- small things --------------------------------------------------------------------------
+
+
+def test_version(tmp_path: Path) -> None:
+    from scrubwatch import __version__
+
+    proc = run_cli("--version", cwd=tmp_path)
+
+    assert proc.returncode == 0
+    assert proc.stdout == f"scrubwatch {__version__}\n"
+
+
+def test_verbose_shows_scrubwatch_lines_not_the_http_libraries(tmp_path: Path, site: Site) -> None:
+    config = write_watchlist(tmp_path / "watchlist.yaml", site)
+
+    proc = run_cli("check", "--force", "-v", "-c", str(config), cwd=tmp_path)
+
+    assert proc.returncode == 0, proc.stderr
+    logged = [line for line in proc.stderr.splitlines() if LOG_LINE.match(line)]
+    assert any(line.split()[1].startswith("scrubwatch") for line in logged), proc.stderr
+    assert [line for line in logged if not line.split()[1].startswith("scrubwatch")] == []
+
+
+LOG_LINE = re.compile(r"^(DEBUG|INFO|WARNING|ERROR|CRITICAL) \S+: ")
+
+
+def test_the_console_says_the_kind_once(
+    tmp_path: Path, site: Site, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = write_watchlist(tmp_path / "watchlist.yaml", site)
+    assert main(["check", "--force", "-c", str(config)]) == 0
+    site.set("/careers.html", jobs(["Optical Engineer"]))
+    site.set("/campus.html", Page("gone", status=410))
+    for _ in range(2):  # confirm_gone: 2
+        assert main(["check", "--force", "-c", str(config)]) == 0
+
+    out = capsys.readouterr().out
+    assert re.search(r"^\[CHANGED\] careers: 1 item removed", out, re.M), out
+    assert re.search(r"^\[GONE\] rd-map ", out, re.M), out
+    assert "CHANGED: " not in out and "GONE: " not in out
+
+
+# --- the closing summary -------------------------------------------------------------------
+
+
+def report(**fields: Any) -> Any:
+    from scrubwatch.engine import RunReport
+
+    return RunReport(**{"checked": 3, "seconds": 1.5, **fields})
+
+
+def event(kind: str) -> Any:
+    from scrubwatch.events import Event
+
+    return Event("id", "w", "W", "https://a.example/", kind, None, "t", "s")  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("kinds", "words"),
+    [
+        ([], "no changes"),
+        (["changed"], "1 change"),
+        (["changed", "changed", "gone"], "2 changes, 1 page gone"),
+        (["element_missing"], "1 part removed"),
+        (["element_missing"] * 3, "3 parts removed"),
+        (["error", "error", "error"], "3 errors reported"),
+        (["error"], "1 error reported"),
+        (["first_seen", "first_seen"], "2 pages read for the first time"),
+        (["restored", "gone", "gone"], "2 pages gone, 1 page back"),
+    ],
+)
+def test_summary_says_what_was_found_in_words(kinds: list[str], words: str) -> None:
+    from scrubwatch.summary import summary
+
+    line = summary(report(events=[event(k) for k in kinds]))
+
+    assert line == f"Checked 3 watches in 1.5s: {words}."
+
+
+def test_summary_says_what_failed_and_never_no_changes() -> None:
+    from scrubwatch.summary import summary
+
+    line = summary(
+        report(
+            events=[event("changed"), event("gone")],
+            failed=["shop", "blog"],
+            failures={"shop": "connect", "blog": "timeout"},
+            suspected=["eye-9"],
+            matched_nothing=["careers"],
+            rebaselined={"map": "select changed"},
+        )
+    )
+
+    assert line == (
+        "Checked 3 watches in 1.5s: 1 change, 1 page gone. 2 failed (shop: connect, "
+        "blog: timeout). 1 suspected gone (eye-9), not yet confirmed. 1 watch matches "
+        "nothing (careers): check its select/items. See scrubwatch status. "
+        "map was re-baselined (select changed)."
+    )
+    only_failed = summary(report(checked=1, failed=["shop"], failures={"shop": "connect"}))
+    assert (
+        only_failed == "Checked 1 watch in 1.5s. 1 failed (shop: connect). See scrubwatch status."
+    )
+
+
+def test_a_run_with_a_server_down_says_it_failed(
+    tmp_path: Path, site: Site, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = write_watchlist(tmp_path / "watchlist.yaml", site)
+    assert main(["check", "--force", "-c", str(config)]) == 0
+    site.set("/careers.html", Page("down for maintenance", status=503))
+    site.set("/campus.html", Page(page("Not Found", "<h1>Not Found</h1>"), status=404))
+    capsys.readouterr()
+
+    assert main(["check", "--force", "-c", str(config)]) == 0
+
+    out = capsys.readouterr().out
+    assert "no changes" not in out
+    assert (
+        "Checked 2 watches in " in out
+        and "1 failed (careers: http_5xx). 1 suspected gone (rd-map), not yet confirmed."
+        " See scrubwatch status."
+        in out
+    ), out
+
+
+def test_only_a_watch_not_due_says_when_it_is(
+    tmp_path: Path, site: Site, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = write_watchlist(tmp_path / "watchlist.yaml", site)
+    assert main(["check", "-c", str(config)]) == 0
+    capsys.readouterr()
+    mark = site.mark()
+
+    assert main(["check", "--only", "careers", "-c", str(config)]) == 0
+
+    assert site.seen(since=mark) == []
+    out = capsys.readouterr().out.strip().splitlines()
+    assert len(out) == 1
+    assert re.fullmatch(
+        r"careers is not due until \d\d:\d\d \(use --force to check it now\)", out[0]
+    ) or re.fullmatch(
+        r"careers is not due until \d{4}-\d\d-\d\d \d\d:\d\d \(use --force to check it now\)",
+        out[0],
+    ), out
+
+
+def _on_a_terminal(*args: str, cwd: Path) -> str:
+    """Runs scrubwatch with stdout and stderr on one pseudo-terminal; returns what it showed."""
+    import pty
+
+    leader, follower = pty.openpty()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SCRUBWATCH_")}
+    proc = subprocess.Popen([SCRUBWATCH, *args], cwd=cwd, env=env, stdout=follower, stderr=follower)
+    os.close(follower)
+    shown = b""
+    while True:
+        try:
+            chunk = os.read(leader, 65536)
+        except OSError:  # the terminal closed: the command has exited
+            break
+        if not chunk:
+            break
+        shown += chunk
+    os.close(leader)
+    assert proc.wait(timeout=60) == 0
+    return shown.decode()
+
+
+def test_the_progress_bar_is_cleared_before_an_alert(tmp_path: Path, site: Site) -> None:
+    config = write_watchlist(tmp_path / "watchlist.yaml", site)
+    assert run_cli("check", "--force", "-c", str(config), cwd=tmp_path).returncode == 0
+    site.set("/careers.html", jobs(["Optical Engineer"]))
+
+    shown = _on_a_terminal("check", "--force", "-c", str(config), cwd=tmp_path)
+
+    bar = shown.rindex("checked", 0, shown.index("[CHANGED]"))
+    between = shown[bar + len("checked") : shown.index("[CHANGED]")]
+    assert between == "\r" + " " * 60 + "\r", repr(shown)
+
+
+def test_check_refuses_a_notify_channel_that_is_not_set_up(
+    tmp_path: Path, site: Site, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.delenv("SCRUBWATCH_SLACK_WEBHOOK", raising=False)
+    config = write_watchlist(tmp_path / "watchlist.yaml", site, defaults={"notify": ["slack"]})
+    before = site.mark()
+
+    assert main(["check", "-c", str(config)]) == 2
+
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "'slack' is not configured" in err, err
+    assert site.seen(since=before) == []  # refused before anything was fetched
+    assert not (tmp_path / ".scrubwatch").exists()

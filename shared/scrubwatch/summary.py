@@ -1,0 +1,61 @@
+"""The closing line of a run: what was found, then whatever did not go as it should."""
+
+from __future__ import annotations
+
+from .engine import RunReport
+
+
+def _count(n: int, one: str, many: str) -> str:
+    return f"{n} {one if n == 1 else many}"
+
+
+# What each kind of event is called in the closing summary: words, not the JSON kinds.
+_FOUND = {
+    "first_seen": ("page read for the first time", "pages read for the first time"),
+    "changed": ("change", "changes"),
+    "element_missing": ("part removed", "parts removed"),
+    "gone": ("page gone", "pages gone"),
+    "restored": ("page back", "pages back"),
+    "moved": ("page moved", "pages moved"),
+    "error": ("error reported", "errors reported"),
+}
+
+
+def _found(report: RunReport) -> str:
+    kinds: dict[str, int] = {}
+    for event in report.events:
+        kinds[event.kind] = kinds.get(event.kind, 0) + 1
+    return ", ".join(_count(kinds[k], *_FOUND[k]) for k in _FOUND if k in kinds)
+
+
+def summary(report: RunReport) -> str:
+    """The run's closing line: what was found, then whatever did not go as it should."""
+    reasons = report.failures
+    found = _found(report)
+    trouble = bool(report.failed or report.suspected or report.matched_nothing)
+    head = f"Checked {_count(report.checked, 'watch', 'watches')} in {report.seconds:.1f}s"
+    line = f"{head}: {found}." if found else head + ("." if trouble else ": no changes.")
+    if report.failed:
+        why = ", ".join(f"{i}: {reasons[i]}" if reasons.get(i) else i for i in report.failed)
+        line += f" {len(report.failed)} failed ({why})."
+    if report.suspected:
+        line += (
+            f" {len(report.suspected)} suspected gone ({', '.join(report.suspected)}),"
+            " not yet confirmed."
+        )
+    if report.matched_nothing:
+        line += (
+            f" {_count(len(report.matched_nothing), 'watch matches', 'watches match')} nothing"
+            f" ({', '.join(report.matched_nothing)}): check its select/items."
+        )
+    if trouble and (report.failed or report.suspected):
+        line += " See scrubwatch status."
+    for watch_id, why in report.rebaselined.items():
+        line += f" {watch_id} was re-baselined ({why})."
+    if report.undelivered:
+        they = "it" if report.undelivered == 1 else "they"
+        line += (
+            f" {_count(report.undelivered, 'event', 'events')} not delivered;"
+            f" {they} will be sent on the next run."
+        )
+    return line
