@@ -428,6 +428,19 @@ class Engine:
             and (not reading.region_found or (reading.items is not None and not reading.items))
         ):
             report.matched_nothing.append(watch.id)
+            if state.condition == "new":
+                # On a first check this is nearly always a selector that does not fit the
+                # page: the watch would watch nothing, so say so where it shows.
+                if reading.region_found:
+                    what = f"items {watch.items!r}"
+                else:
+                    what = f"select {watch.select!r}"
+                log.warning(
+                    "%s: %s matches nothing on %s; try `scrubwatch validate --check-selectors`",
+                    watch.id,
+                    what,
+                    watch.url,
+                )
         if _edited(watch, state):
             report.rebaselined[watch.id] = _what_changed(state.reading_settings, watch)
 
