@@ -23,8 +23,9 @@ from urllib.parse import urlsplit
 
 import pytest
 from scrubwatch.exchange import Fetch
-from scrubwatch.fetch import FetchOptions, HttpFetcher, parse_proxy
+from scrubwatch.fetch import FetchOptions, HttpFetcher
 from scrubwatch.netguard import IPNetwork, Resolver, StaticResolver
+from scrubwatch.proxy import parse_proxy
 
 from . import test_tls
 from .helpers import Listener, Page, Site, page
