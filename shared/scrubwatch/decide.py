@@ -398,10 +398,36 @@ _ERROR_WORDS = {
 
 
 _NEVER_WORDS = {
-    "dns": "has a domain name that does not resolve",
-    "redirect": "redirects to the site's home page",
-    "soft_404": "shows a 'page not found' page",
+    "dns": "its domain name does not resolve",
+    "redirect": "it redirects to the site's home page",
+    "soft_404": "it shows a 'page not found' page",
 }
+# What a user can do about a watch that never answered, by the failure's reason.
+_NEVER_HINTS = {
+    "http_404": "Check the URL.",
+    "http_410": "Check the URL.",
+    "soft_404": "Check the URL.",
+    "dns": "Check the URL, and that this machine can look up names.",
+    "forbidden_address": "",
+}
+
+
+def _never_reached(watch: Watch, obs: Observation, reason: str, times: str) -> str:
+    """Never once fetched with content: said so, so that a typo is not read as a deletion."""
+    if obs.outcome.kind == "blocked":
+        answer = f"the site blocks scrubwatch ({reason})"
+    elif reason in _NEVER_WORDS:
+        answer = _NEVER_WORDS[reason]
+    elif reason in _GONE_WORDS:
+        answer = "it " + _GONE_WORDS[reason].removeprefix("now ")
+    else:
+        answer = "it " + _ERROR_WORDS.get(reason, f"failed ({reason})")
+    detail = f" ({obs.outcome.detail})" if obs.outcome.detail else ""
+    hint = _NEVER_HINTS.get(reason, "Check the URL and that the site is up.")
+    lead = f"ERROR: {watch.name} has never been reachable ({times.strip()}): {answer}{detail}."
+    if not times:
+        lead = f"ERROR: {watch.name} has never been reachable: {answer}{detail}."
+    return f"{lead} {hint}".rstrip()
 
 
 def _failed(watch: Watch, settings: Settings, state: WatchState, obs: Observation) -> Transition:
@@ -411,24 +437,22 @@ def _failed(watch: Watch, settings: Settings, state: WatchState, obs: Observatio
     threshold = 1 if obs.outcome.immediate else settings.confirm_errors
     if state.error_reported or streak < threshold:
         return Transition(failing)
-    if obs.outcome.kind == "blocked":
-        what = f"blocks scrubwatch ({reason}); this is not a deletion"
-    else:
-        what = _ERROR_WORDS.get(reason, f"failed ({reason})")
-    if state.current is None:
-        # Never once fetched with content: say so, so a typo is not read as a deletion.
-        answer = _NEVER_WORDS.get(reason) or _GONE_WORDS.get(reason) or what
-        what = f"has never been reachable: it {answer.removeprefix('now ')}"
-        if reason in ("http_404", "http_410", "dns", "soft_404"):
-            what += " (check the URL)"
-    detail = f": {obs.outcome.detail}" if obs.outcome.detail else ""
     times = f" {streak} checks in a row" if streak > 1 else ""
+    if state.current is None:
+        summary = _never_reached(watch, obs, reason, times)
+    else:
+        if obs.outcome.kind == "blocked":
+            what = f"blocks scrubwatch ({reason}); this is not a deletion"
+        else:
+            what = _ERROR_WORDS.get(reason, f"failed ({reason})")
+        detail = f": {obs.outcome.detail}" if obs.outcome.detail else ""
+        summary = f"ERROR: {watch.name} {what}{times}{detail}."
     event = _event(
         watch,
         state,
         obs,
         "error",
-        f"ERROR: {watch.name} {what}{times}{detail}.",
+        summary,
         state.current,
         None,
     )

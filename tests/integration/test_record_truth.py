@@ -186,7 +186,7 @@ def test_a_mistyped_url_is_an_error_never_gone(site: Site, harness: Callable[...
     assert h.run() == [] and h.run() == []
     [event] = h.run()  # confirm_errors: 3
     assert (event.kind, event.reason) == ("error", "http_404")
-    assert "has never been reachable" in event.summary and "check the URL" in event.summary
+    assert "has never been reachable" in event.summary and event.summary.endswith("Check the URL.")
     assert h.reports[-1].failed == ["typo"]
     assert h.run() == []  # once
 
