@@ -187,6 +187,9 @@ class S3EvidenceStore:
         data = self._get(self._key(watch_id, version, ".reading.json"))
         return Reading.from_json(json.loads(data)) if data is not None else None
 
+    def manifest(self, watch_id: str, version: str) -> bytes | None:
+        return self._get(self._key(watch_id, version, ".manifest.json"))
+
     def warc(self, watch_id: str, version: str) -> bytes | None:
         return self._get(self._key(watch_id, version, ".warc.gz"))
 

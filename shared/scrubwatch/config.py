@@ -309,6 +309,19 @@ class Watch:
     items_order: str = "ignore"
 
     @cached_property
+    def reading_settings(self) -> dict[str, Any]:
+        """How the page is read; kept in each capture's manifest, so that after an edit the
+        run can say what changed in the watch, not only that something did."""
+        return {
+            "url": self.url,
+            "select": self.select,
+            "exclude": list(self.exclude),
+            "ignore": list(self.ignore),
+            "items": self.items,
+            "keywords": list(self.keywords),
+        }
+
+    @cached_property
     def settings_hash(self) -> str:
         """Changes whenever how the page is read changes (not when or whom to tell)."""
         reading = [self.url, self.select, self.exclude, self.ignore, self.items, self.keywords]

@@ -41,9 +41,6 @@ class WatchState:
     seq: int = 0  # events emitted so far: part of every event id
     last_success: float = 0.0  # when a check last got an answer with content (or a 304)
     last_event: dict[str, str] | None = None  # {kind, event_id, detected_at} of the newest
-    # How the watch read its page when the fingerprint was made (url, select, items...):
-    # after an edit, the run can say what changed in the watch, not only that it did.
-    reading_settings: dict[str, Any] | None = None
     rev: int = 0  # bumped on every commit; stores refuse a commit on a stale rev
 
     def to_json(self) -> dict[str, Any]:
@@ -54,9 +51,13 @@ class WatchState:
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> WatchState:
-        data = dict(data)
+        # A key this release does not know (written by a newer one) is left out, not fatal.
+        data = {k: v for k, v in data.items() if k in _STATE_FIELDS}
         data["current"] = VersionRef.from_json(data.get("current"))
         return cls(**data)
+
+
+_STATE_FIELDS = frozenset(WatchState.__dataclass_fields__)
 
 
 @dataclass(frozen=True)
@@ -165,7 +166,6 @@ def _seen(watch: Watch, state: WatchState, obs: Observation) -> Transition:
         region_found=reading.region_found,
         body_sha256=obs.body_sha256,
         settings_hash=watch.settings_hash,
-        reading_settings=reading_settings(watch),
     )
     if state.condition == "new" or state.current is None:
         note = "" if reading.region_found else f" (nothing matches {watch.select!r})"
@@ -211,17 +211,6 @@ def _seen(watch: Watch, state: WatchState, obs: Observation) -> Transition:
         )
         return _emit(new, event)
     return _changed(watch, state, obs, new, prev, reading)
-
-
-def reading_settings(watch: Watch) -> dict[str, Any]:
-    return {
-        "url": watch.url,
-        "select": watch.select,
-        "exclude": list(watch.exclude),
-        "ignore": list(watch.ignore),
-        "items": watch.items,
-        "keywords": list(watch.keywords),
-    }
 
 
 def _restored(watch: Watch, state: WatchState, obs: Observation, new: WatchState) -> Transition:

@@ -21,13 +21,13 @@ from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
-from typing import Protocol
+from typing import Any, Protocol
 from urllib.parse import urlsplit
 
 from . import __version__
 from .classify import Outcome, classify, same_as_missing_page
 from .config import Watch, Watchlist
-from .decide import Observation, WatchState, decide, reading_settings
+from .decide import Observation, WatchState, decide
 from .events import Event, VersionRef, rfc3339
 from .evidence import build_evidence, manifest, sha256
 from .exchange import Fetch
@@ -266,12 +266,15 @@ class Engine:
         reading = analysis.reading if analysis else None
         outcome = await self._look_closer(fetcher, pool, watch, state, fetch, reading, outcome)
         version = self._capture_ref(watch, fetch, analysis)
+        before = self._settings_before(watch, state) if _edited(watch, state) else None
         obs = Observation(
             outcome=outcome,
             checked_at=self.clock(),  # one clock for "when checked" and "when due"
             version=version,
             reading=reading,
-            previous_reading=await self._previous_reading(pool, watch, state, outcome, reading),
+            previous_reading=await self._previous_reading(
+                pool, watch, state, outcome, reading, before
+            ),
             etag=fetch.header_map.get("etag") if outcome.kind == "ok" else None,
             last_modified=fetch.header_map.get("last-modified") if outcome.kind == "ok" else None,
             body_sha256=body_sha256 if outcome.kind == "ok" else state.body_sha256,
@@ -279,7 +282,7 @@ class Engine:
             moved=_moved_permanently(fetch, state),
         )
         transition = decide(watch, self.watchlist.settings, state, obs)
-        self._note(watch, state, transition.state, outcome, reading)
+        self._note(watch, state, transition.state, outcome, reading, before)
         new_state = replace(transition.state, rev=state.rev)
         event = transition.event
         capture = await self._witness_event(watch, event)
@@ -410,6 +413,7 @@ class Engine:
         after: WatchState,
         outcome: Outcome,
         reading: Reading | None,
+        before: dict[str, Any] | None,
     ) -> None:
         """What the run's summary must not hide."""
         report = self._report
@@ -441,8 +445,19 @@ class Engine:
                     what,
                     watch.url,
                 )
-        if _edited(watch, state):
-            report.rebaselined[watch.id] = _what_changed(state.reading_settings, watch)
+        if before is not None:
+            report.rebaselined[watch.id] = _what_changed(before, watch)
+
+    def _settings_before(self, watch: Watch, state: WatchState) -> dict[str, Any]:
+        """How the last kept capture was read, from its manifest ({} if it cannot say)."""
+        assert state.current is not None
+        try:
+            kept = json.loads(self.evidence.manifest(watch.id, state.current.version) or b"{}")
+        except ValueError:
+            return {}
+        settings: dict[str, Any] = kept.get("reading_settings") or {}
+        # Manifests written before the settings were kept still name the URL asked for.
+        return settings or ({"url": kept["requested_url"]} if "requested_url" in kept else {})
 
     def _capture_ref(
         self, watch: Watch, fetch: Fetch, analysis: Analysis | None
@@ -465,13 +480,13 @@ class Engine:
         state: WatchState,
         outcome: Outcome,
         reading: Reading | None,
+        before: dict[str, Any] | None,
     ) -> Reading | None:
         """What the page said before, read the way the watch reads it now."""
         if state.current is None:
             return None
-        if _edited(watch, state):
-            old_url = (state.reading_settings or {}).get("url", watch.url)
-            if old_url != watch.url or reading is None:
+        if before is not None:
+            if before.get("url", watch.url) != watch.url or reading is None:
                 return None  # another page: nothing to compare with
             warc = self.evidence.warc(watch.id, state.current.version)
             if warc is None:
@@ -528,6 +543,7 @@ class Engine:
             state.chain_head,
             __version__,
             capture.to_json() if capture else None,
+            watch.reading_settings,
         )
         stored = self.evidence.put(watch.id, analysis.capture, evidence, record)
         # The capture id follows the chain head, so a manifest already on file under it was
@@ -608,11 +624,9 @@ def _edited(watch: Watch, state: WatchState) -> bool:
     return state.condition == "up" and state.settings_hash not in (None, watch.settings_hash)
 
 
-def _what_changed(before: dict[str, object] | None, watch: Watch) -> str:
-    if before is None:
-        return "its reading settings changed"
-    after = reading_settings(watch)
-    keys = [k for k in after if before.get(k) != after[k]]
+def _what_changed(before: dict[str, Any], watch: Watch) -> str:
+    after = watch.reading_settings
+    keys = [k for k in after if k in before and before[k] != after[k]]
     if not keys:
         return "its reading settings changed"
     if "url" in keys:

@@ -59,6 +59,7 @@ def manifest(
     previous: str | None,
     scrubwatch_version: str,
     witness: dict[str, Any] | None = None,
+    reading_settings: dict[str, Any] | None = None,
 ) -> bytes:
     """The manifest's bytes; their SHA-256 is what the next version's manifest points at."""
     body = {
@@ -76,6 +77,7 @@ def manifest(
         },
         "scrubwatch_version": scrubwatch_version,
         "settings_hash": settings_hash,
+        "reading_settings": reading_settings,
         "prev_manifest_sha256": previous,
         "witness": witness,
     }

@@ -246,6 +246,12 @@ class FolderEvidenceStore:
         except FileNotFoundError:
             return None
 
+    def manifest(self, watch_id: str, version: str) -> bytes | None:
+        try:
+            return self._base(watch_id, version).with_suffix(".manifest.json").read_bytes()
+        except FileNotFoundError:
+            return None
+
     def warc(self, watch_id: str, version: str) -> bytes | None:
         try:
             return self.warc_path(watch_id, version).read_bytes()

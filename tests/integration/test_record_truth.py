@@ -314,7 +314,6 @@ def test_an_old_state_without_content_ids_sees_no_change_in_the_same_page(
     state = json.loads(raw)
     state["current"].pop("content")
     state["current"].pop("manifest_sha256")
-    state.pop("reading_settings")
     state["body_sha256"] = None  # read the page again, not the same-bytes shortcut
     db.execute("UPDATE watch_state SET state = ? WHERE watch_id = 'a'", (json.dumps(state),))
     db.commit()
@@ -359,3 +358,22 @@ def test_a_selector_that_matches_nothing_on_the_first_check_is_a_warning(
     [warning] = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
     assert "select '#job-list' matches nothing" in warning
     assert "--check-selectors" in warning
+
+
+def test_a_new_url_is_a_new_baseline_not_a_change(
+    site: Site, edits: Callable[[list[dict[str, Any]]], Harness]
+) -> None:
+    site.set("/jobs.html", JOBS)
+    site.set("/jobs-2.html", JOBS_EDITED)
+    edits([{"id": "jobs", "url": site.url("/jobs.html")}]).run()
+    moved = edits([{"id": "jobs", "url": site.url("/jobs-2.html")}])
+    assert moved.run() == []
+    assert moved.reports[-1].rebaselined == {"jobs": "url changed: the new page is the baseline"}
+    assert len(moved.history("jobs")) == 2  # the new page is kept as the new baseline
+
+
+def test_a_state_written_by_a_newer_release_still_loads() -> None:
+    from scrubwatch.decide import WatchState
+
+    state = WatchState.from_json({"watch_id": "a", "condition": "up", "from_the_future": 1})
+    assert state.watch_id == "a" and state.condition == "up"
