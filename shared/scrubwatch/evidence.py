@@ -17,7 +17,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from .events import rfc3339
-from .exchange import Fetch
+from .exchange import Fetch, Hop
 from .reader import Reading
 
 # Headers that describe the connection, not the entity: the body we keep is de-chunked,
@@ -95,42 +95,15 @@ def build_warc(
 ) -> tuple[bytes, list[dict[str, Any]]]:
     # Imported here: the process that only chains manifests and stores files (the engine's,
     # when workers build the evidence) never loads the WARC writer.
-    from warcio.statusandheaders import StatusAndHeaders
     from warcio.warcwriter import BufferWARCWriter
 
-    writer = BufferWARCWriter(gzip=False)
     date = rfc3339(fetch.fetched_at)
     target = fetch.final_url.split("#", 1)[0]
-    host = urlsplit(target).netloc
-    sent_host = [v for k, v in fetch.request_headers if k.lower() == "host"]
-    req_headers = [(k, v) for k, v in fetch.request_headers if k.lower() != "host"]
-    request = writer.create_warc_record(
-        target,
-        "request",
-        payload=io.BytesIO(b""),
-        warc_headers_dict={"WARC-Date": date},
-        http_headers=StatusAndHeaders(
-            f"GET {fetch.request_target} HTTP/1.1",
-            [("Host", sent_host[0] if sent_host else host), *req_headers],
-            is_http_request=True,
-        ),
-    )
-    status = fetch.status or 0
-    headers = [(k, v) for k, v in fetch.headers if k.lower() not in _HOP_HEADERS]
-    response = writer.create_warc_record(
-        target,
-        "response",
-        payload=io.BytesIO(fetch.body),
-        length=len(fetch.body),
-        warc_headers_dict={
-            "WARC-Date": date,
-            **({"WARC-IP-Address": fetch.peer} if fetch.peer else {}),
-        },
-        http_headers=StatusAndHeaders(
-            f"{status} {fetch.reason_phrase}".strip(), headers, protocol=fetch.http_version
-        ),
-    )
-    request.rec_headers.add_header("WARC-Concurrent-To", response.rec_headers["WARC-Record-ID"])
+    # The page's own answer first (readers and `verify` take the first response as the
+    # page), then each redirect that led to it, in order, then what scrubwatch noted.
+    records = _exchange(target, date, fetch, fetch.body)
+    for hop in fetch.hops:
+        records += _exchange(hop.url.split("#", 1)[0], date, hop, hop.body)
     meta = {
         "scrubwatch_watch": watch_id,
         "scrubwatch_version": version,
@@ -140,18 +113,19 @@ def build_warc(
             {"url": h.url, "status": h.status, "location": h.location} for h in fetch.hops
         ],
     }
-    metadata = writer.create_warc_record(
+    metadata = BufferWARCWriter(gzip=False).create_warc_record(
         target,
         "metadata",
         payload=io.BytesIO(json.dumps(meta, ensure_ascii=False).encode()),
         warc_content_type="application/json",
         warc_headers_dict={
             "WARC-Date": date,
-            "WARC-Concurrent-To": response.rec_headers["WARC-Record-ID"],
+            "WARC-Concurrent-To": records[0].rec_headers["WARC-Record-ID"],
         },
     )
+    records.append(metadata)
     out = io.BytesIO()
-    for record in (response, request, metadata):
+    for record in records:
         single = BufferWARCWriter(gzip=False)
         single.write_record(record)
         out.write(_record_gz(single.get_contents()))
@@ -162,8 +136,47 @@ def build_warc(
             "block_digest": r.rec_headers.get_header("WARC-Block-Digest"),
             "payload_digest": r.rec_headers.get_header("WARC-Payload-Digest"),
         }
-        for r in (response, request, metadata)
+        for r in records
     ]
+
+
+def _exchange(target: str, date: str, answer: Fetch | Hop, body: bytes) -> list[Any]:
+    """A response record and the request record that asked for it."""
+    from warcio.statusandheaders import StatusAndHeaders
+    from warcio.warcwriter import BufferWARCWriter
+
+    writer = BufferWARCWriter(gzip=False)
+    host = urlsplit(target).netloc
+    sent_host = [v for k, v in answer.request_headers if k.lower() == "host"]
+    req_headers = [(k, v) for k, v in answer.request_headers if k.lower() != "host"]
+    request = writer.create_warc_record(
+        target,
+        "request",
+        payload=io.BytesIO(b""),
+        warc_headers_dict={"WARC-Date": date},
+        http_headers=StatusAndHeaders(
+            f"GET {answer.request_target} HTTP/1.1",
+            [("Host", sent_host[0] if sent_host else host), *req_headers],
+            is_http_request=True,
+        ),
+    )
+    status = answer.status or 0
+    headers = [(k, v) for k, v in answer.headers if k.lower() not in _HOP_HEADERS]
+    response = writer.create_warc_record(
+        target,
+        "response",
+        payload=io.BytesIO(body),
+        length=len(body),
+        warc_headers_dict={
+            "WARC-Date": date,
+            **({"WARC-IP-Address": answer.peer} if answer.peer else {}),
+        },
+        http_headers=StatusAndHeaders(
+            f"{status} {answer.reason_phrase}".strip(), headers, protocol=answer.http_version
+        ),
+    )
+    request.rec_headers.add_header("WARC-Concurrent-To", response.rec_headers["WARC-Record-ID"])
+    return [response, request]
 
 
 def build_evidence(

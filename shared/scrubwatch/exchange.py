@@ -8,9 +8,19 @@ from datetime import datetime
 
 @dataclass(frozen=True)
 class Hop:
+    """One redirect on the way to the page: what was asked and what answered, so the
+    evidence can keep the redirect itself, not only where it led."""
+
     url: str
     status: int
     location: str | None
+    headers: tuple[tuple[str, str], ...] = ()
+    reason_phrase: str = ""
+    http_version: str = "HTTP/1.1"
+    request_headers: tuple[tuple[str, str], ...] = ()
+    request_target: str = "/"
+    body: bytes = b""
+    peer: str | None = None
 
 
 @dataclass

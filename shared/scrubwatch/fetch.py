@@ -248,7 +248,20 @@ class HttpFetcher:
                 location = result.header_map.get("location")
                 if result.status in _REDIRECTS and location:
                     target = urljoin(current, location.strip())
-                    result.hops.append(Hop(current, result.status, target))
+                    result.hops.append(
+                        Hop(
+                            current,
+                            result.status,
+                            target,
+                            headers=tuple(result.headers),
+                            reason_phrase=result.reason_phrase,
+                            http_version=result.http_version,
+                            request_headers=tuple(result.request_headers),
+                            request_target=result.request_target,
+                            body=result.body,
+                            peer=result.peer,
+                        )
+                    )
                     if urlsplit(target).scheme not in ("http", "https"):
                         result.error, result.error_detail = "redirect", f"redirect to {target}"
                         break

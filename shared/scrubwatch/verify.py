@@ -37,6 +37,10 @@ def _sha256(path: Path) -> str:
 def _check_warc(path: Path, manifest: dict[str, Any]) -> list[str]:
     problems = []
     expected = {r["id"]: r for r in manifest.get("warc_records", [])}
+    # The page's own response is the first listed; the others are the redirects before it.
+    page = next(
+        (r["id"] for r in manifest.get("warc_records", []) if r["type"] == "response"), None
+    )
     seen = set()
     try:
         with path.open("rb") as handle:
@@ -52,7 +56,7 @@ def _check_warc(path: Path, manifest: dict[str, Any]) -> list[str]:
                 elif record.rec_headers.get_header("WARC-Payload-Digest") != want["payload_digest"]:
                     problems.append(f"{path.name}: record {rid} digest differs from the manifest")
                 raw = manifest.get("sha256", {}).get("raw_body")
-                if record.rec_type == "response" and hashlib.sha256(payload).hexdigest() != raw:
+                if rid == page and hashlib.sha256(payload).hexdigest() != raw:
                     problems.append(f"{path.name}: response body differs from the manifest")
     except Exception as exc:  # a damaged gzip or WARC header is a finding, not a crash
         problems.append(f"{path.name}: unreadable WARC ({type(exc).__name__}: {exc})")

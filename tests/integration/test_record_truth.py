@@ -4,8 +4,11 @@ reorders are said as such; the not-found probe names no tool."""
 
 from __future__ import annotations
 
+import io
 import json
 import sqlite3
+import subprocess
+import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -15,6 +18,8 @@ from scrubwatch.evidence import fetch_from_warc
 from scrubwatch.verify import verify_folder
 
 from .helpers import Harness, Page, Site, kinds, page
+
+WARCIO = str(Path(sys.executable).parent / "warcio")
 
 MAP = page(
     "Campus",
@@ -85,10 +90,35 @@ def test_map_removed_then_the_page_gone_keeps_what_answered(
     check_gone_has_its_own_capture(h, site.url(final_path), shown)
     gone = h.collector.events[2]
     assert gone.reason == after and gone.current is not None
-    if after == "redirect":  # the redirect itself is in the record
+    if after == "redirect":  # the redirect itself is in the record, as a WARC response
         assert manifest_of(h, "campus", gone.current.version)["redirects"] == [
             {"url": site.url("/campus/map.html"), "status": 302, "location": site.url("/")}
         ]
+        answers = responses(h.evidence.warc("campus", gone.current.version) or b"")
+        assert answers == [
+            (site.url("/"), "200", None),
+            (site.url("/campus/map.html"), "302", "/"),  # as the server said it
+        ]
+        warc = h.evidence.warc_path("campus", gone.current.version)
+        assert subprocess.run([WARCIO, "check", str(warc)], capture_output=True).returncode == 0
+
+
+def responses(warc_gz: bytes) -> list[tuple[str, str, str | None]]:
+    """Each response record: target, status, Location."""
+    from warcio.archiveiterator import ArchiveIterator
+
+    out = []
+    for record in ArchiveIterator(io.BytesIO(warc_gz)):
+        if record.rec_type == "response":
+            http = record.http_headers
+            out.append(
+                (
+                    record.rec_headers.get_header("WARC-Target-URI"),
+                    http.get_statuscode(),
+                    http.get_header("Location"),
+                )
+            )
+    return out
 
 
 def test_a_page_seen_again_is_a_new_capture_with_its_own_time(
