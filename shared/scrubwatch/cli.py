@@ -438,6 +438,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"scrubwatch: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
+        kept = " (what was already checked is kept; the rest is checked next run)"
+        print(f"scrubwatch: interrupted{kept if args.command == 'check' else ''}", file=sys.stderr)
         return 130
     except Exception as exc:
         aws = _aws_problem(exc)

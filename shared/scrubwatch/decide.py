@@ -430,12 +430,13 @@ def _failed(watch: Watch, settings: Settings, state: WatchState, obs: Observatio
     if state.current is None:
         summary = _never_reached(watch, obs, reason, times)
     else:
+        what = _ERROR_WORDS.get(reason, f"failed ({reason})")
         if obs.outcome.kind == "blocked":
-            what = f"blocks scrubwatch ({reason}); this is not a deletion"
-        else:
-            what = _ERROR_WORDS.get(reason, f"failed ({reason})")
+            what = f"blocks scrubwatch ({reason})"
         detail = f": {obs.outcome.detail}" if obs.outcome.detail else ""
         summary = f"ERROR: {watch.name} {what}{times}{detail}."
+        if obs.outcome.kind == "blocked":
+            summary += " This is not a deletion."
     event = _event(
         watch,
         state,

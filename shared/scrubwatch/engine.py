@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import ipaddress
 import json
 import logging
 import os
@@ -74,10 +75,18 @@ class RunReport:
     rebaselined: dict[str, str] = field(default_factory=dict)  # watch id -> why
     not_due: list[str] = field(default_factory=list)  # asked for with --only, not yet due
     failures: dict[str, str] = field(default_factory=dict)  # watch id -> why it failed
+    not_due_count: int = 0  # watches left for a later run: not due yet
+    delivered_late: int = 0  # events from an earlier run delivered by this one
 
 
 def _interval(watch: Watch, state: WatchState, recheck: float) -> float:
-    if state.gone_streak or (state.error_streak and not state.error_reported):
+    # A forbidden address is refused before any packet is sent, so checking it again soon
+    # costs nothing and picks up an allow_networks fix within minutes, not a whole `every`.
+    if (
+        state.gone_streak
+        or (state.error_streak and not state.error_reported)
+        or state.error_reason == "forbidden_address"
+    ):
         return min(watch.every, recheck)
     return watch.every
 
@@ -157,6 +166,7 @@ class Engine:
             now = self.clock().timestamp()
             recheck = self.watchlist.settings.recheck
             due = [w for w in watches if is_due(w, states[w.id], now, recheck)]
+            self._report.not_due_count = len(watches) - len(due)
             if only:
                 # Asked for by name and skipped: the summary says when it is due.
                 self._report.not_due.extend(w.id for w in watches if w not in due)
@@ -169,7 +179,8 @@ class Engine:
     async def run_async(self, only: Sequence[str] = (), force: bool = False) -> RunReport:
         started = time.monotonic()
         self._report = report = RunReport()
-        self.deliver()  # whatever a crashed or offline run left behind goes first
+        # Whatever a crashed or offline run left behind goes first.
+        report.delivered_late = self.deliver()
         watches, states = self._due(only, force)
         pool: WorkerPool | None = None
         if self.workers > 1:
@@ -243,8 +254,10 @@ class Engine:
             )
         self.deliver()
 
-    def deliver(self) -> None:
+    def deliver(self) -> int:
+        """Hands every channel what it still owes; returns how many events went out."""
         self._report.undelivered = 0
+        sent: set[str] = set()
         for publisher in self.publishers:
             events = self.state.undelivered(publisher.name)
             if not events:
@@ -257,6 +270,8 @@ class Engine:
                 done = []
             self.state.delivered(done, publisher.name)
             self._report.undelivered += len(events) - len(set(done))
+            sent.update(done)
+        return len(sent)
 
     async def _check(
         self, fetcher: HttpFetcher, pool: WorkerPool | None, watch: Watch, state: WatchState
@@ -282,6 +297,15 @@ class Engine:
             moved=_moved_permanently(fetch, state),
         )
         transition = decide(watch, self.watchlist.settings, state, obs)
+        log.debug(
+            "%s: %s %s in %.2fs: %s%s",
+            watch.id,
+            fetch.final_url,
+            fetch.status if fetch.error is None else fetch.error,
+            fetch.elapsed,
+            outcome.kind,
+            f" ({outcome.reason})" if outcome.reason else "",
+        )
         self._note(watch, state, transition.state, outcome, reading, before)
         new_state = replace(transition.state, rev=state.rev)
         event = transition.event
@@ -506,6 +530,10 @@ class Engine:
     async def _witness_event(self, watch: Watch, event: Event | None) -> Capture | None:
         if not (event and watch.witness and event.kind in _WITNESSED):
             return None
+        if not _public_url(watch.url):
+            # The Archive cannot reach it, and asking would publish a private address.
+            log.debug("%s: not asking the Internet Archive for a private address", watch.id)
+            return None
         capture = await self._witness().capture(watch.url, capture_all=event.kind == "gone")
         if capture.status != "archived":
             log.warning(
@@ -617,6 +645,17 @@ def _via(watch: Watch) -> dict[str, str]:
     if watch.user_agent:
         out["user_agent"] = watch.user_agent
     return out
+
+
+def _public_url(url: str) -> bool:
+    """False for a URL whose host is a literal non-public address, or a local name."""
+    host = (urlsplit(url).hostname or "").rstrip(".").lower()
+    if host == "localhost" or host.endswith(".localhost"):
+        return False
+    try:
+        return ipaddress.ip_address(host).is_global
+    except ValueError:
+        return True  # a name: public as far as can be told without resolving it
 
 
 def _edited(watch: Watch, state: WatchState) -> bool:

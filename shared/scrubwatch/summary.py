@@ -33,8 +33,15 @@ def summary(report: RunReport) -> str:
     reasons = report.failures
     found = _found(report)
     trouble = bool(report.failed or report.suspected or report.matched_nothing)
-    head = f"Checked {_count(report.checked, 'watch', 'watches')} in {report.seconds:.1f}s"
+    total = report.checked + report.not_due_count
+    of = f"{report.checked} of {total} watches" if report.not_due_count else None
+    head = f"Checked {of or _count(report.checked, 'watch', 'watches')} in {report.seconds:.1f}s"
     line = f"{head}: {found}." if found else head + ("." if trouble else ": no changes.")
+    if report.not_due_count and not report.checked and not found:
+        line = (
+            f"Checked 0 of {total} watches: none is due yet (scrubwatch status says when;"
+            " --force checks them now)."
+        )
     if report.failed:
         why = ", ".join(f"{i}: {reasons[i]}" if reasons.get(i) else i for i in report.failed)
         line += f" {len(report.failed)} failed ({why})."
@@ -52,6 +59,8 @@ def summary(report: RunReport) -> str:
         line += " See scrubwatch status."
     for watch_id, why in report.rebaselined.items():
         line += f" {watch_id} was re-baselined ({why})."
+    if report.delivered_late:
+        line += f" {_count(report.delivered_late, 'event', 'events')} from an earlier run sent now."
     if report.undelivered:
         they = "it" if report.undelivered == 1 else "they"
         line += (

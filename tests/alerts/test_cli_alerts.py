@@ -126,7 +126,9 @@ def test_a_failed_delivery_is_reported_and_sent_on_the_next_run(
 
     assert [p["blocks"][0]["text"]["text"] for p in webhook.delivered()] == ["GONE: Agency ad 1001"]
     assert len(smtp.messages) == 1
-    assert "not delivered" not in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "not delivered" not in out
+    assert "1 event from an earlier run sent now." in out
 
 
 def test_password_env_naming_an_unset_variable_exits_2_naming_file_and_variable(

@@ -450,6 +450,10 @@ def test_verbose_shows_scrubwatch_lines_not_the_http_libraries(tmp_path: Path, s
     logged = [line for line in proc.stderr.splitlines() if LOG_LINE.match(line)]
     assert any(line.split()[1].startswith("scrubwatch") for line in logged), proc.stderr
     assert [line for line in logged if not line.split()[1].startswith("scrubwatch")] == []
+    # What each check saw: the answer, how long it took, what it meant.
+    assert any(
+        re.search(r"DEBUG scrubwatch: careers: \S+ 200 in [\d.]+s: ok$", line) for line in logged
+    )
 
 
 LOG_LINE = re.compile(r"^(DEBUG|INFO|WARNING|ERROR|CRITICAL) \S+: ")
@@ -623,3 +627,36 @@ def test_check_refuses_a_notify_channel_that_is_not_set_up(
     assert err.count("\n") == 1 and "'slack' is not configured" in err, err
     assert site.seen(since=before) == []  # refused before anything was fetched
     assert not (tmp_path / ".scrubwatch").exists()
+
+
+def test_a_run_where_nothing_is_due_says_so(
+    tmp_path: Path, site: Site, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = write_watchlist(tmp_path / "watchlist.yaml", site)
+    assert main(["check", "-c", str(config)]) == 0
+    capsys.readouterr()
+
+    assert main(["check", "-c", str(config)]) == 0
+
+    assert capsys.readouterr().out == (
+        "Checked 0 of 2 watches: none is due yet (scrubwatch status says when;"
+        " --force checks them now).\n"
+    )
+
+
+def test_ctrl_c_says_what_is_kept(
+    tmp_path: Path, site: Site, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from scrubwatch.engine import Engine
+
+    def interrupted(*args: object) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(Engine, "run", interrupted)
+    config = write_watchlist(tmp_path / "watchlist.yaml", site)
+
+    assert main(["check", "-c", str(config)]) == 130
+
+    assert capsys.readouterr().err == (
+        "scrubwatch: interrupted (what was already checked is kept; the rest is checked next run)\n"
+    )

@@ -407,3 +407,33 @@ def test_a_state_written_by_a_newer_release_still_loads() -> None:
 
     state = WatchState.from_json({"watch_id": "a", "condition": "up", "from_the_future": 1})
     assert state.watch_id == "a" and state.condition == "up"
+
+
+def test_a_forbidden_address_is_rechecked_soon_so_a_fix_takes_effect(
+    site: Site, harness: Callable[..., Harness]
+) -> None:
+    from scrubwatch.engine import is_due
+
+    site.set("/a.html", page("A", "<p>one</p>"))
+    h = harness([{"id": "a", "url": site.url("/a.html"), "every": "6h"}], allow_networks=[])
+    [event] = h.run()
+    assert event.reason == "forbidden_address"
+    state = h.state.load(["a"])["a"]
+    watch = h.watchlist.watches[0]
+    # recheck (10 minutes), not the watch's 6 hours.
+    assert is_due(watch, state, state.last_checked + 601, recheck=600)
+
+
+def test_a_blocked_page_says_it_is_not_a_deletion_last(
+    site: Site, harness: Callable[..., Harness]
+) -> None:
+    site.set("/a.html", page("A", "<p>one</p>"))
+    h = harness([{"id": "a", "url": site.url("/a.html")}], confirm_errors=2)
+    h.run()
+    site.set("/a.html", Page(page("Forbidden", "<p>no</p>"), status=403))
+    assert h.run() == []
+    [event] = h.run()
+    assert (
+        event.summary
+        == "ERROR: a blocks scrubwatch (http_403) 2 checks in a row. This is not a deletion."
+    )

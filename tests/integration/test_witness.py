@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 from pytest_httpserver import HTTPServer
+from scrubwatch.netguard import StaticResolver
 from werkzeug import Request, Response
 
 from .helpers import NOT_FOUND, Harness, Page, Site, page
@@ -44,9 +45,14 @@ class FakeSpn2:
         )
 
 
-def witnessed(harness: Callable[..., Harness], site: Site, spn2: HTTPServer) -> Harness:
+def witnessed(
+    harness: Callable[..., Harness], site: Site, spn2: HTTPServer, host: str = "jobs.example"
+) -> Harness:
+    # A public-looking name (resolved here to the loopback site): the Archive is never asked
+    # for an address it could not reach.
     return harness(
-        [{"id": "ad", "url": site.url("/ad.html")}],
+        [{"id": "ad", "url": f"http://{host}:{site.port}/ad.html"}],
+        resolver=StaticResolver({"jobs.example": ["127.0.0.1"]}),
         confirm_gone=1,
         witness="wayback",
         wayback_endpoint=spn2.url_for("/"),
@@ -114,4 +120,18 @@ def test_a_watch_can_decline_the_witness(
         wayback_endpoint=spn2.url_for("/"),
     )
     h.run()
+    assert fake.saved == []
+
+
+def test_a_private_address_is_never_sent_to_the_archive(
+    site: Site, harness: Callable[..., Harness], spn2: HTTPServer
+) -> None:
+    fake = FakeSpn2(spn2)
+    site.set("/ad.html", Page(page("Ad 1002", "<h1>Firmware Engineer, Urumqi</h1>")))
+    h = witnessed(harness, site, spn2, host="127.0.0.1")
+
+    [first] = h.run()
+
+    assert first.kind == "first_seen" and first.current is not None
+    assert first.current.witness is None
     assert fake.saved == []
