@@ -517,7 +517,9 @@ def _spec_identity(spec: WatchSpec) -> tuple[str, str]:
     """A watch's id, and the key it came from (where a duplicate is reported)."""
     if spec.id:
         return spec.id, "id"
-    return slugify(spec.name or spec.url.split("://", 1)[-1]), "name"
+    if spec.name:
+        return slugify(spec.name), "name"
+    return slugify(spec.url.split("://", 1)[-1]), "url"
 
 
 def _raw_identities(data: dict[str, Any]) -> dict[int, tuple[str, str]]:

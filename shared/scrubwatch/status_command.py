@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -55,6 +56,9 @@ def classify_state(settings: Settings, state: WatchState) -> tuple[str, str]:
         if reason in BLOCKED:
             return "blocked", f"blocked ({reason})"
         return "failing", f"failing {state.error_streak} ({reason})"
+    if not state.region_found:
+        # Up, but the watched part is not on the page: the watch watches nothing now.
+        return "ok", "ok, select matches nothing"
     return "ok", "ok"
 
 
@@ -84,7 +88,10 @@ def _local_states(root: Path, ids: list[str]) -> dict[str, WatchState]:
     from .cli import open_backend
 
     if not root.is_file() and not (root / "state.sqlite3").exists():
-        return {}  # never checked: every watch shows "not checked yet"
+        # Never checked: every watch shows "not checked yet". Said, so that a mistyped
+        # --state is not taken for a fresh start.
+        print(f"scrubwatch: no state in {root} yet (nothing checked there)", file=sys.stderr)
+        return {}
     backend = open_backend(root)  # a file where the folder should be is a usage error
     try:
         return backend.state.load(ids)

@@ -37,9 +37,12 @@ def cmd_validate(args: argparse.Namespace, watchlist: Watchlist) -> int:
                 print(problem, file=sys.stderr)
             return 2
     where = " for AWS (alerts go through the stack's SNS topic)" if target == "aws" else ""
-    print(f"{watchlist.path}: OK{where}, {len(watchlist.watches)} watch(es)", flush=True)
+    count = f"{len(watchlist.watches)} watch(es)"
     if getattr(args, "check_selectors", False):
+        # Not "OK" yet: the pages may still show a problem.
+        print(f"{watchlist.path}: valid{where}, {count}; fetching each page once", flush=True)
         return check_selectors(watchlist)
+    print(f"{watchlist.path}: OK{where}, {count}", flush=True)
     return 0
 
 
@@ -51,23 +54,27 @@ class SelectorReport:
     line: str
     matched_nothing: bool = False
     not_fetched: bool = False
+    wrong_url: bool = False  # the page answers 404/410: nothing there to watch
 
 
 def check_selectors(watchlist: Watchlist) -> int:
     """Fetches each page once, reads it as `check` would; exit 2 if a selector is empty."""
     reports = asyncio.run(_check_all(watchlist))
     for report in reports:
-        failed = report.matched_nothing or report.not_fetched
+        failed = report.matched_nothing or report.not_fetched or report.wrong_url
         # Flushed: the lines keep their order when stdout and stderr go to one file.
         print(report.line, file=sys.stderr if failed else sys.stdout, flush=True)
     empty = sum(r.matched_nothing for r in reports)
     unfetched = sum(r.not_fetched for r in reports)
-    ok = len(reports) - empty - unfetched
+    wrong = sum(r.wrong_url for r in reports)
+    ok = len(reports) - empty - unfetched - wrong
     summary = f"Selectors: {ok} OK, {empty} matching nothing, {unfetched} not fetched."
+    if wrong:
+        summary = summary.removesuffix(".") + f", {wrong} URL(s) answering 404/410."
     if unfetched:
         summary += " Pages not fetched are not counted as watch-list problems."
     print(summary)
-    return 2 if empty else 0
+    return 2 if empty or wrong else 0
 
 
 async def _check_all(watchlist: Watchlist) -> list[SelectorReport]:
@@ -97,6 +104,14 @@ def _report(watchlist: Watchlist, index: int, watch: Watch, fetch: Fetch) -> Sel
     def at(key: str) -> str:
         return watchlist.where(("watches", index, key))
 
+    if fetch.error is None and fetch.status in (404, 410):
+        # Nearly always a mistyped URL; a page never seen is never reported gone, so this
+        # watch would only ever report errors.
+        return SelectorReport(
+            watch.id,
+            f"{at('url')}: {fetch.url} answers {fetch.status}: check the URL",
+            wrong_url=True,
+        )
     if fetch.error or fetch.status is None or not 200 <= fetch.status < 300:
         why = (
             f"{fetch.error}: {fetch.error_detail}" if fetch.error else f"HTTP {fetch.status}"

@@ -40,7 +40,13 @@ def test_before_any_check_every_watch_is_not_checked_yet(
 
     assert main(["status", "-c", str(config)]) == 0
 
-    out = capsys.readouterr().out.splitlines()
+    captured = capsys.readouterr()
+    # Said, so that a mistyped --state is not taken for a fresh start.
+    assert (
+        captured.err
+        == f"scrubwatch: no state in {tmp_path / '.scrubwatch'} yet (nothing checked there)\n"
+    )
+    out = captured.out.splitlines()
     assert out[0].split()[:2] == ["WATCH", "STATE"]
     assert out[1].startswith("blog") and "not checked yet" in out[1] and "now" in out[1]
     assert not (tmp_path / ".scrubwatch").exists()  # reading made no state folder
@@ -104,3 +110,19 @@ def test_a_page_never_reached_says_so(
     rows = status_json(config, capsys)
     assert rows["typo"]["state"] == "never_reached"
     assert rows["typo"]["last_success"] is None
+
+
+def test_a_watch_whose_select_matches_nothing_is_not_plain_ok(
+    tmp_path: Path, site: Site, capsys: pytest.CaptureFixture[str]
+) -> None:
+    site.set("/jobs.html", page("Jobs", "<ul id=jobs><li>One</li></ul>"))
+    config = write(
+        tmp_path / "w.yaml", [{"id": "c", "url": site.url("/jobs.html"), "select": "#job"}]
+    )
+    assert main(["check", "-c", str(config)]) == 0
+    capsys.readouterr()
+
+    assert main(["status", "-c", str(config)]) == 0
+
+    [row] = capsys.readouterr().out.splitlines()[1:]
+    assert "ok, select matches nothing" in row

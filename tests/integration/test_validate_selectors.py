@@ -200,7 +200,7 @@ def test_check_selectors_reports_each_watch_and_fetches_each_page_once(
 
     assert (code, err) == (0, "")
     lines = out.splitlines()
-    assert lines[0] == f"{config}: OK, 3 watch(es)"
+    assert lines[0] == f"{config}: valid, 3 watch(es); fetching each page once"
     assert lines[1] == (
         f"{where(config, 'url', 0)} (jobs): OK, select '#jobs': 2 line(s), items 'li': 2 item(s)"
     )
@@ -242,14 +242,13 @@ def test_check_selectors_fails_on_a_selector_that_matches_nothing(
 def test_check_selectors_reports_pages_it_cannot_fetch_without_failing(
     tmp_path: Path, site: Site, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    # A page that is missing or refused today says nothing about the watch list: it is
-    # reported, and `check` reports it as an error if it lasts, but validate passes.
+    # A page refused today says nothing about the watch list: it is reported, and `check`
+    # reports it as an error if it lasts, but validate passes. A 404 is a mistyped URL.
     site.set("/careers.html", jobs("Optical Engineer"))
     forbidden = f"http://127.0.0.2:{site.port}/careers.html"  # not in allow_networks
     config = write(
         tmp_path / "w.yaml",
         [
-            {"id": "missing", "url": site.url("/gone.html"), "select": "#jobs"},
             {"id": "refused", "url": forbidden, "select": "#jobs"},
             {"id": "fine", "url": site.url("/careers.html"), "select": "#jobs"},
         ],
@@ -259,19 +258,15 @@ def test_check_selectors_reports_pages_it_cannot_fetch_without_failing(
 
     assert code == 0
     problems = err.splitlines()
-    assert problems[0] == (
-        f"{where(config, 'url', 0)}: could not fetch {site.url('/gone.html')} (HTTP 404); "
-        "selectors not checked"
-    )
     assert re.match(
-        rf"^{re.escape(str(config))}:{line_of(config, 'url', 1)}: watches\[1\].url: "
+        rf"^{re.escape(str(config))}:{line_of(config, 'url', 0)}: watches\[0\].url: "
         rf"could not fetch "
         rf"{re.escape(forbidden)} \(forbidden_address: .+\); selectors not checked$",
-        problems[1],
-    ), problems[1]
-    assert len(problems) == 2
+        problems[0],
+    ), problems[0]
+    assert len(problems) == 1
     assert out.splitlines()[-1] == (
-        "Selectors: 1 OK, 0 matching nothing, 2 not fetched. "
+        "Selectors: 1 OK, 0 matching nothing, 1 not fetched. "
         "Pages not fetched are not counted as watch-list problems."
     )
     assert site.seen("/careers.html")[0].host == f"127.0.0.1:{site.port}"
@@ -327,3 +322,19 @@ def test_check_selectors_runs_as_a_command(tmp_path: Path, site: Site) -> None:
     assert proc.returncode == 2
     assert "Traceback" not in proc.stderr
     assert "'#nope' matches nothing" in proc.stderr
+
+
+def test_check_selectors_fails_on_a_url_that_answers_404(
+    tmp_path: Path, site: Site, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = write(tmp_path / "w.yaml", [{"id": "typo", "url": site.url("/carers.html")}])
+
+    code, out, err = run_check_selectors(config, capsys)
+
+    assert code == 2
+    assert (
+        err == f"{where(config, 'url', 0)}: {site.url('/carers.html')} answers 404: check the URL\n"
+    )
+    assert out.splitlines()[-1] == (
+        "Selectors: 0 OK, 0 matching nothing, 0 not fetched, 1 URL(s) answering 404/410."
+    )

@@ -1024,3 +1024,15 @@ def test_the_shipped_watch_list_validates_and_does_not_name_the_tool() -> None:
     assert all(w.user_agent is None for w in wl.watches)
     # As shipped it runs with no email or Slack set up, alerting on the terminal.
     assert delivery_problems(wl, {}) == []
+
+
+def test_a_duplicate_id_made_from_the_url_is_reported_at_the_url() -> None:
+    from scrubwatch.config import ConfigError, parse_watchlist
+
+    text = "watches:\n  - url: https://a.example/x\n  - url: https://a.example/x\n"
+    with pytest.raises(ConfigError) as caught:
+        parse_watchlist(text, "w.yaml")
+    assert caught.value.problems == [
+        "w.yaml:3: watches[1].url: duplicate id 'a-example-x' (also watches[0]); give each "
+        "watch a unique id"
+    ]
