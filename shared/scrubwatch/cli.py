@@ -315,6 +315,31 @@ def pick(rows: list[dict[str, object]], prefix: str | None, default: int) -> dic
     return matches[-1]
 
 
+def _read_as_newer(
+    evidence: FolderEvidenceStore, watch_id: str, older: str, newer: str
+) -> list[str] | None:
+    """The older capture's text as the newer one's settings read it, when they differ."""
+    import json
+
+    from .reader import ReadSpec
+    from .work import reread
+
+    manifests = [json.loads(evidence.manifest(watch_id, v) or b"{}") for v in (older, newer)]
+    settings = manifests[1].get("reading_settings")
+    if not settings or manifests[0].get("settings_hash") == manifests[1].get("settings_hash"):
+        return None
+    warc = evidence.warc(watch_id, older)
+    spec = ReadSpec(
+        settings.get("select"),
+        tuple(settings.get("exclude") or ()),
+        tuple(settings.get("ignore") or ()),
+        settings.get("items"),
+        tuple(settings.get("keywords") or ()),
+    )
+    reading = reread(warc, spec) if warc else None
+    return list(reading.lines) if reading else None
+
+
 def cmd_diff(args: argparse.Namespace, root: Path) -> int:
     backend = open_backend(root)
     try:
@@ -329,6 +354,14 @@ def cmd_diff(args: argparse.Namespace, root: Path) -> int:
             if text is None:
                 raise UsageError(f"evidence for version {row['version']} is missing")
             texts.append(text.splitlines())
+        again = _read_as_newer(backend.evidence, args.id, str(old["version"]), str(new["version"]))
+        if again is not None:
+            texts[0] = again
+            print(
+                "(the watch was edited between these captures: the older page is shown read "
+                "the way the newer one was, as the alert compared them)",
+                file=sys.stderr,
+            )
     finally:
         backend.close()
     out = unified(

@@ -95,12 +95,16 @@ def next_due(watch: Watch, state: WatchState, recheck: float) -> float:
     """When the watch is next checked (seconds since the epoch); 0 when it never was."""
     if state.last_checked <= 0:
         return 0.0
+    if _edited(watch, state):
+        return state.last_checked  # due now
     return state.last_checked + _interval(watch, state, recheck)
 
 
 def is_due(watch: Watch, state: WatchState, now: float, recheck: float) -> bool:
     if state.last_checked <= 0:
         return True
+    if _edited(watch, state):
+        return True  # the watch now reads its page differently: show the user at once
     interval = _interval(watch, state, recheck)
     # Schedulers fire a little early or late; a run a few seconds early is still due.
     slack = min(60.0, interval * 0.1)

@@ -660,3 +660,34 @@ def test_ctrl_c_says_what_is_kept(
     assert capsys.readouterr().err == (
         "scrubwatch: interrupted (what was already checked is kept; the rest is checked next run)\n"
     )
+
+
+def test_diff_across_a_watch_edit_shows_the_change_the_alert_reported(
+    tmp_path: Path, site: Site, capsys: pytest.CaptureFixture[str]
+) -> None:
+    site.set(
+        "/campus.html", page("Campus", "<div id=map><p>Urumqi R&amp;D</p></div><p>Contact</p>")
+    )
+    watch = {"id": "map", "url": site.url("/campus.html"), "select": "#map"}
+    config = tmp_path / "watchlist.yaml"
+    settings = {"allow_networks": ["127.0.0.1/32"], "retries": 0}
+    config.write_text(yaml.safe_dump({"settings": settings, "watches": [watch]}), "utf-8")
+    assert main(["check", "-c", str(config)]) == 0
+    site.set(
+        "/campus.html", page("Campus", "<div id=map><p>Kashgar R&amp;D</p></div><p>Contact</p>")
+    )
+    watch["select"] = "body"
+    config.write_text(yaml.safe_dump({"settings": settings, "watches": [watch]}), "utf-8")
+    assert main(["check", "-c", str(config)]) == 0  # an edited watch is due at once
+    capsys.readouterr()
+
+    assert main(["diff", "map", "-c", str(config)]) == 0
+
+    captured = capsys.readouterr()
+    changed = [
+        line
+        for line in captured.out.splitlines()
+        if line[:1] in "+-" and line[:3] not in ("+++", "---")
+    ]
+    assert changed == ["-Urumqi R&D", "+Kashgar R&D"], captured.out
+    assert "the watch was edited between these captures" in captured.err
