@@ -25,8 +25,10 @@ Watch: {watch}  ({url})
 
 Every version of the page that scrubwatch kept is here, four files each:
 
-  <version>.warc.gz         the HTTP request and response exactly as sent and received,
-                            in WARC (ISO 28500), readable by any web-archive tool
+  <version>.warc.gz         the HTTP request and response as sent and received, and
+                            each redirect on the way: the body byte for byte (content
+                            encoding kept, chunking undone), the headers as the HTTP
+                            library read them; WARC (ISO 28500), for any web-archive tool
   <version>.txt             the text scrubwatch read from the page
   <version>.reading.json    what scrubwatch extracted (lines, links, items, keywords)
   <version>.manifest.json   when and from where it was fetched, the status and headers,
@@ -273,7 +275,12 @@ def cmd_export(args: argparse.Namespace, root: Path) -> int:
         if path.name.startswith("."):
             continue
         shutil.copy2(path, target / path.name)
+        # Kept owner-only in the state folder; a bundle is made to be handed on.
+        (target / path.name).chmod(0o644)
         names.append(path.name)
+    for row in rows:
+        # Where each capture is in this bundle (``evidence`` says where it was kept).
+        row["warc"] = f"{row['version']}.warc.gz"
     (target / "history.json").write_text(json.dumps(rows, indent=1, ensure_ascii=False) + "\n")
     (target / "HEAD").write_text(f"{head or ''}\n")
     url = ""

@@ -111,6 +111,11 @@ def test_export_is_verifiable_without_scrubwatch(three_versions: Path, tmp_path:
     assert len(warcs) == 3
     assert subprocess.run([WARCIO, "check", *warcs], capture_output=True).returncode == 0
     assert main(["verify", str(bundle)]) == 0
+    # Each history row names its capture's file in the bundle, and the files can be read
+    # by whoever the bundle is handed to.
+    rows = json.loads((bundle / "history.json").read_text())
+    assert all((bundle / row["warc"]).is_file() for row in rows)
+    assert all(p.stat().st_mode & 0o777 == 0o644 for p in bundle.glob("*.warc.gz"))
 
     # A flipped byte in the bundle is caught too, naming the file.
     text = sorted(bundle.glob("*.txt"))
