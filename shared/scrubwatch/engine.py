@@ -457,22 +457,20 @@ class Engine:
         if (
             reading is not None
             and outcome.kind == "ok"
+            and (state.condition == "new" or before is not None)
             and (not reading.region_found or (reading.items is not None and not reading.items))
         ):
+            # On a first check, or the first after an edit, this is nearly always a selector
+            # that does not fit the page (later, a part that goes is an event of its own):
+            # the watch would watch nothing, so say so where it shows.
             report.matched_nothing.append(watch.id)
-            if state.condition == "new":
-                # On a first check this is nearly always a selector that does not fit the
-                # page: the watch would watch nothing, so say so where it shows.
-                if reading.region_found:
-                    what = f"items {watch.items!r}"
-                else:
-                    what = f"select {watch.select!r}"
-                log.warning(
-                    "%s: %s matches nothing on %s; try `scrubwatch validate --check-selectors`",
-                    watch.id,
-                    what,
-                    watch.url,
-                )
+            what = f"items {watch.items!r}" if reading.region_found else f"select {watch.select!r}"
+            log.warning(
+                "%s: %s matches nothing on %s; try `scrubwatch validate --check-selectors`",
+                watch.id,
+                what,
+                watch.url,
+            )
         if before is not None:
             report.rebaselined[watch.id] = _what_changed(before, watch)
 

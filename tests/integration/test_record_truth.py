@@ -437,3 +437,14 @@ def test_a_blocked_page_says_it_is_not_a_deletion_last(
         event.summary
         == "ERROR: a blocks scrubwatch (http_403) 2 checks in a row. This is not a deletion."
     )
+
+
+def test_a_part_removed_later_is_an_event_not_a_selector_to_check(
+    site: Site, harness: Callable[..., Harness]
+) -> None:
+    site.set("/campus/map.html", MAP)
+    h = harness([{"id": "campus", "url": site.url("/campus/map.html"), "select": "#map"}])
+    h.run()
+    site.set("/campus/map.html", NO_MAP)
+    assert kinds(h.run()) == [("campus", "element_missing")]
+    assert h.reports[-1].matched_nothing == []
