@@ -470,6 +470,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except UsageError as exc:
         print(f"scrubwatch: {exc}", file=sys.stderr)
         return 2
+    except BrokenPipeError:
+        # The reader went away (`scrubwatch status | head`): nothing left to say to it.
+        # Python would complain again while flushing stdout at exit, so point it nowhere.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141  # as a process killed by SIGPIPE, which is what shells expect
     except KeyboardInterrupt:
         kept = " (what was already checked is kept; the rest is checked next run)"
         print(f"scrubwatch: interrupted{kept if args.command == 'check' else ''}", file=sys.stderr)

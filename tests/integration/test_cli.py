@@ -691,3 +691,22 @@ def test_diff_across_a_watch_edit_shows_the_change_the_alert_reported(
     ]
     assert changed == ["-Urumqi R&D", "+Kashgar R&D"], captured.out
     assert "the watch was edited between these captures" in captured.err
+
+
+def test_a_reader_that_stops_early_gets_no_traceback(tmp_path: Path) -> None:
+    # More rows than a pipe holds, so the command is still writing when `head` leaves.
+    watches = [{"id": f"w{i}", "url": f"https://a.example/{i}"} for i in range(2000)]
+    config = tmp_path / "watchlist.yaml"
+    config.write_text(yaml.safe_dump({"watches": watches}), "utf-8")
+    proc = subprocess.Popen(
+        [SCRUBWATCH, "status", "-c", str(config)],
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    assert proc.stdout is not None and proc.stderr is not None
+    assert proc.stdout.readline().startswith(b"WATCH")
+    proc.stdout.close()
+    err = proc.stderr.read().decode()
+    assert proc.wait(timeout=60) == 141
+    assert "Traceback" not in err, err
