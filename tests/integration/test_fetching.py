@@ -144,8 +144,12 @@ def test_redirect_chain_is_followed_and_recorded(site: Site, harness: Make) -> N
         records = list(ArchiveIterator(handle))
     meta = [r for r in records if r.rec_type == "metadata"]
     responses = [r for r in records if r.rec_type == "response"]
-    assert len(meta) == 1 and len(responses) == 1
-    assert responses[0].rec_headers.get_header("WARC-Target-URI") == site.url("/c")
+    # The page first, then each redirect on the way, as it was answered.
+    assert len(meta) == 1
+    assert [
+        (r.rec_headers.get_header("WARC-Target-URI"), r.http_headers.get_statuscode())
+        for r in responses
+    ] == [(site.url("/c"), "200"), (site.url("/a"), "302"), (site.url("/b"), "301")]
     with evidence_path(event.current.evidence).open("rb") as handle:
         for record in ArchiveIterator(handle):
             if record.rec_type == "metadata":
