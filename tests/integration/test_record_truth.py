@@ -31,6 +31,16 @@ HOME = page("Lumen Optics", "<h1>Welcome to Lumen Optics</h1><p>Cameras for ever
 SOFT_404 = page("Oops", "<h1>Oops</h1><p>We looked everywhere.</p>")
 
 
+def first_check(
+    site: Site, harness: Callable[..., Harness], path: str, body: str, **watch: str
+) -> Harness:
+    """One page served, one watch of it, checked once."""
+    site.set(path, body)
+    h = harness([{**watch, "url": site.url(path)}])
+    h.run()
+    return h
+
+
 def manifest_of(h: Harness, watch_id: str, version: str) -> dict[str, object]:
     path = h.root / "evidence" / watch_id / f"{version}.manifest.json"
     data: dict[str, object] = json.loads(path.read_bytes())
@@ -124,9 +134,7 @@ def responses(warc_gz: bytes) -> list[tuple[str, str, str | None]]:
 def test_a_page_seen_again_is_a_new_capture_with_its_own_time(
     site: Site, harness: Callable[..., Harness]
 ) -> None:
-    site.set("/a.html", page("A", "<p>one</p>"))
-    h = harness([{"id": "a", "url": site.url("/a.html")}])
-    h.run()
+    h = first_check(site, harness, "/a.html", page("A", "<p>one</p>"), id="a")
     site.set("/a.html", page("A", "<p>two</p>"))
     h.run()
     site.set("/a.html", page("A", "<p>one</p>"))
@@ -234,9 +242,9 @@ def test_a_name_that_never_resolved_is_an_error_never_gone(harness: Callable[...
 def test_a_permanent_move_with_the_same_content_is_one_moved_event(
     site: Site, harness: Callable[..., Harness]
 ) -> None:
-    site.set("/ads/1001.html", page("Ad", "<p>Firmware Engineer, Urumqi</p>"))
-    h = harness([{"id": "ad", "url": site.url("/ads/1001.html")}])
-    h.run()
+    h = first_check(
+        site, harness, "/ads/1001.html", page("Ad", "<p>Firmware Engineer, Urumqi</p>"), id="ad"
+    )
     site.set("/jobs/1001.html", page("Ad", "<p>Firmware Engineer, Urumqi</p>"))
     site.set(
         "/ads/1001.html",
@@ -253,9 +261,14 @@ def test_a_permanent_move_with_the_same_content_is_one_moved_event(
 def test_items_only_reordered_are_quiet_by_default(
     site: Site, harness: Callable[..., Harness]
 ) -> None:
-    site.set("/l.html", page("L", "<ul><li>A</li><li>B</li><li>C</li></ul>"))
-    h = harness([{"id": "l", "url": site.url("/l.html"), "items": "li"}])
-    h.run()
+    h = first_check(
+        site,
+        harness,
+        "/l.html",
+        page("L", "<ul><li>A</li><li>B</li><li>C</li></ul>"),
+        id="l",
+        items="li",
+    )
     site.set("/l.html", page("L", "<ul><li>C</li><li>B</li><li>A</li></ul>"))
     assert h.run() == []
 
@@ -266,9 +279,7 @@ def test_items_only_reordered_are_quiet_by_default(
 def test_the_not_found_probe_looks_like_a_visitor_s_mistyped_link(
     site: Site, harness: Callable[..., Harness]
 ) -> None:
-    site.set("/careers/ads/1001.html", page("Ad", "<p>one</p>"))
-    h = harness([{"id": "ad", "url": site.url("/careers/ads/1001.html")}])
-    h.run()
+    h = first_check(site, harness, "/careers/ads/1001.html", page("Ad", "<p>one</p>"), id="ad")
     site.set("/careers/ads/1001.html", page("Ad", "<p>two</p>"))
     h.run()
     paths = [s.path for s in site.seen()]
@@ -335,9 +346,7 @@ def test_history_of_an_older_state_file_still_reads(tmp_path: Path) -> None:
 def test_an_old_state_without_content_ids_sees_no_change_in_the_same_page(
     site: Site, harness: Callable[..., Harness]
 ) -> None:
-    site.set("/a.html", page("A", "<p>one</p>"))
-    h = harness([{"id": "a", "url": site.url("/a.html")}])
-    h.run()
+    h = first_check(site, harness, "/a.html", page("A", "<p>one</p>"), id="a")
     # Rewrite the state as the previous release wrote it: no content id beside the version.
     db = sqlite3.connect(h.root / "state.sqlite3")
     [(raw,)] = db.execute("SELECT state FROM watch_state WHERE watch_id = 'a'")
@@ -357,9 +366,7 @@ def test_an_old_state_without_content_ids_sees_no_change_in_the_same_page(
 def test_a_watch_asked_for_by_name_but_not_due_is_named_in_the_report(
     site: Site, harness: Callable[..., Harness]
 ) -> None:
-    site.set("/a.html", page("A", "<p>one</p>"))
-    h = harness([{"id": "a", "url": site.url("/a.html")}])
-    h.run()
+    h = first_check(site, harness, "/a.html", page("A", "<p>one</p>"), id="a")
     report = h.engine().run(only=["a"])
     assert report.checked == 0 and report.not_due == ["a"]
 
@@ -367,9 +374,7 @@ def test_a_watch_asked_for_by_name_but_not_due_is_named_in_the_report(
 def test_the_report_names_a_suspicion_until_it_is_confirmed(
     site: Site, harness: Callable[..., Harness]
 ) -> None:
-    site.set("/a.html", page("A", "<p>one</p>"))
-    h = harness([{"id": "a", "url": site.url("/a.html")}])
-    h.run()
+    h = first_check(site, harness, "/a.html", page("A", "<p>one</p>"), id="a")
     del site.pages["/a.html"]
     assert h.run() == []
     assert h.reports[-1].suspected == ["a"]
@@ -381,9 +386,7 @@ def test_the_report_names_a_suspicion_until_it_is_confirmed(
 def test_a_selector_that_matches_nothing_on_the_first_check_is_a_warning(
     site: Site, harness: Callable[..., Harness], caplog: pytest.LogCaptureFixture
 ) -> None:
-    site.set("/jobs.html", JOBS)
-    h = harness([{"id": "jobs", "url": site.url("/jobs.html"), "select": "#job-list"}])
-    h.run()
+    h = first_check(site, harness, "/jobs.html", JOBS, id="jobs", select="#job-list")
     assert h.reports[-1].matched_nothing == ["jobs"]
     [warning] = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
     assert "select '#job-list' matches nothing" in warning
@@ -442,9 +445,7 @@ def test_a_blocked_page_says_it_is_not_a_deletion_last(
 def test_a_part_removed_later_is_an_event_not_a_selector_to_check(
     site: Site, harness: Callable[..., Harness]
 ) -> None:
-    site.set("/campus/map.html", MAP)
-    h = harness([{"id": "campus", "url": site.url("/campus/map.html"), "select": "#map"}])
-    h.run()
+    h = first_check(site, harness, "/campus/map.html", MAP, id="campus", select="#map")
     site.set("/campus/map.html", NO_MAP)
     assert kinds(h.run()) == [("campus", "element_missing")]
     assert h.reports[-1].matched_nothing == []
