@@ -211,6 +211,7 @@ def _not_due(watchlist: Watchlist, state: SqliteStateStore, ids: list[str]) -> l
     import time
 
     from .engine import next_due
+    from .status_command import clock
 
     out = []
     states = state.load(ids)
@@ -219,10 +220,8 @@ def _not_due(watchlist: Watchlist, state: SqliteStateStore, ids: list[str]) -> l
         if watch is None:
             continue
         due = next_due(watch, states[watch_id], watchlist.settings.recheck)
-        fmt = "%H:%M" if time.localtime(due)[:3] == time.localtime()[:3] else "%Y-%m-%d %H:%M"
         out.append(
-            f"{watch_id} is not due until {time.strftime(fmt, time.localtime(due))}"
-            " (use --force to check it now)"
+            f"{watch_id} is not due until {clock(due, time.time())} (use --force to check it now)"
         )
     return out
 
@@ -231,7 +230,7 @@ def _publishers(
     watchlist: Watchlist, as_json: bool, progress: _Progress | None = None
 ) -> list[Publisher]:
     from .publishers import ConsolePublisher, JsonLinesPublisher, SlackPublisher, SmtpPublisher
-    from .routing import routes
+    from .routing import SLACK_WEBHOOK_ENV, routes
 
     email, slack = routes(watchlist)
     settings = watchlist.settings
@@ -248,7 +247,7 @@ def _publishers(
             out.append(SmtpPublisher(settings.email, email))
         except ValueError as exc:
             raise UsageError(f"{watchlist.path}: {exc}") from None
-    webhook = os.environ.get("SCRUBWATCH_SLACK_WEBHOOK") or settings.slack_webhook
+    webhook = os.environ.get(SLACK_WEBHOOK_ENV) or settings.slack_webhook
     if webhook:
         out.append(SlackPublisher(webhook, slack))
     return out
@@ -329,14 +328,7 @@ def _read_as_newer(
     if not settings or manifests[0].get("settings_hash") == manifests[1].get("settings_hash"):
         return None
     warc = evidence.warc(watch_id, older)
-    spec = ReadSpec(
-        settings.get("select"),
-        tuple(settings.get("exclude") or ()),
-        tuple(settings.get("ignore") or ()),
-        settings.get("items"),
-        tuple(settings.get("keywords") or ()),
-    )
-    reading = reread(warc, spec) if warc else None
+    reading = reread(warc, ReadSpec.of(settings)) if warc else None
     return list(reading.lines) if reading else None
 
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-import ipaddress
 import json
 import logging
 import os
@@ -33,7 +32,7 @@ from .events import Event, VersionRef, rfc3339
 from .evidence import build_evidence, manifest, sha256
 from .exchange import Fetch
 from .fetch import FetchOptions, HttpFetcher
-from .netguard import Resolver
+from .netguard import ForbiddenAddress, Resolver, vet_unresolved
 from .reader import Reading, ReadSpec
 from .store import Commit, EvidenceStore, StateStore
 from .witness import Capture, Wayback
@@ -69,14 +68,18 @@ class RunReport:
     fetch_seconds: float = 0.0
     workers: int = 0  # reading processes started (none when nothing needed reading)
     # Per watch id, what the run's closing summary must not hide:
-    failed: list[str] = field(default_factory=list)  # this check failed (error or blocked)
+    failures: dict[str, str] = field(default_factory=dict)  # check failed -> why (in order)
     suspected: list[str] = field(default_factory=list)  # seen gone, not yet confirmed
     matched_nothing: list[str] = field(default_factory=list)  # select/items match nothing
     rebaselined: dict[str, str] = field(default_factory=dict)  # watch id -> why
     not_due: list[str] = field(default_factory=list)  # asked for with --only, not yet due
-    failures: dict[str, str] = field(default_factory=dict)  # watch id -> why it failed
     not_due_count: int = 0  # watches left for a later run: not due yet
     delivered_late: int = 0  # events from an earlier run delivered by this one
+
+    @property
+    def failed(self) -> list[str]:
+        """The watches whose check failed this run (error, blocked, evidence not kept)."""
+        return list(self.failures)
 
 
 def _interval(watch: Watch, state: WatchState, recheck: float) -> float:
@@ -203,11 +206,10 @@ class Engine:
                 async def one(watch: Watch) -> None:
                     async with gate:
                         commit = await self._check(fetcher, pool, watch, states[watch.id])
-                    if commit is None:
-                        pass  # nothing to commit: the check is repeated next run
-                    elif self.publish_first:
+                    # None: nothing to commit, the check is repeated next run.
+                    if commit is not None and self.publish_first:
                         self._publish_then_commit(commit)
-                    else:
+                    elif commit is not None:
                         self._pending.append(commit)
                     report.checked += 1
                     if self.progress:
@@ -297,7 +299,7 @@ class Engine:
             etag=fetch.header_map.get("etag") if outcome.kind == "ok" else None,
             last_modified=fetch.header_map.get("last-modified") if outcome.kind == "ok" else None,
             body_sha256=body_sha256 if outcome.kind == "ok" else state.body_sha256,
-            rebaseline=_edited(watch, state),
+            rebaseline=before is not None,
             moved=_moved_permanently(fetch, state),
         )
         transition = decide(watch, self.watchlist.settings, state, obs)
@@ -324,7 +326,6 @@ class Engine:
                 # One watch's evidence folder that cannot be written fails that watch: its
                 # state stays as it was, so the next run repeats the check and the event.
                 log.error("%s: evidence not kept, check repeated next run: %s", watch.id, exc)
-                self._report.failed.append(watch.id)
                 self._report.failures[watch.id] = f"evidence not written: {exc.strerror or exc}"
                 return None
             new_state = replace(new_state, chain_head=kept.manifest_sha256)
@@ -379,7 +380,7 @@ class Engine:
         previous_final = state.current.final_url if state.current else None
         if fetch.error is not None or fetch.status in (None, 304):
             return None, classify(fetch, None, previous_final)
-        spec = ReadSpec(watch.select, watch.exclude, watch.ignore, watch.items, watch.keywords)
+        spec = ReadSpec.of(watch.reading_settings)
         try:
             analysis: Analysis = await self._in_worker(
                 pool,
@@ -447,10 +448,8 @@ class Engine:
         report = self._report
         report.outcomes[outcome.kind] += 1
         if outcome.kind in ("error", "blocked"):
-            report.failed.append(watch.id)
             report.failures[watch.id] = outcome.reason or outcome.kind
         elif outcome.kind == "gone" and state.current is None:
-            report.failed.append(watch.id)
             report.failures[watch.id] = f"never reachable ({outcome.reason})"
         elif after.gone_streak:
             report.suspected.append(watch.id)  # seen gone, not yet confirmed
@@ -517,7 +516,7 @@ class Engine:
             warc = self.evidence.warc(watch.id, state.current.version)
             if warc is None:
                 return None
-            spec = ReadSpec(watch.select, watch.exclude, watch.ignore, watch.items, watch.keywords)
+            spec = ReadSpec.of(watch.reading_settings)
             try:
                 again: Reading | None = await self._in_worker(pool, reread, warc, spec)
             except WorkerDied as exc:
@@ -650,14 +649,13 @@ def _via(watch: Watch) -> dict[str, str]:
 
 
 def _public_url(url: str) -> bool:
-    """False for a URL whose host is a literal non-public address, or a local name."""
-    host = (urlsplit(url).hostname or "").rstrip(".").lower()
-    if host == "localhost" or host.endswith(".localhost"):
-        return False
+    """False for a URL whose host is a non-public address in any spelling, or a name that
+    always means loopback; a name is public as far as can be told without resolving it."""
     try:
-        return ipaddress.ip_address(host).is_global
-    except ValueError:
-        return True  # a name: public as far as can be told without resolving it
+        vet_unresolved(urlsplit(url).hostname or "", ())
+    except ForbiddenAddress:
+        return False
+    return True
 
 
 def _edited(watch: Watch, state: WatchState) -> bool:

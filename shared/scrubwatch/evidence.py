@@ -101,9 +101,9 @@ def build_warc(
     target = fetch.final_url.split("#", 1)[0]
     # The page's own answer first (readers and `verify` take the first response as the
     # page), then each redirect that led to it, in order, then what scrubwatch noted.
-    records = _exchange(target, date, fetch, fetch.body)
+    records = _exchange(target, date, fetch)
     for hop in fetch.hops:
-        records += _exchange(hop.url.split("#", 1)[0], date, hop, hop.body)
+        records += _exchange(hop.url.split("#", 1)[0], date, hop)
     meta = {
         "scrubwatch_watch": watch_id,
         "scrubwatch_version": version,
@@ -140,7 +140,7 @@ def build_warc(
     ]
 
 
-def _exchange(target: str, date: str, answer: Fetch | Hop, body: bytes) -> list[Any]:
+def _exchange(target: str, date: str, answer: Fetch | Hop) -> list[Any]:
     """A response record and the request record that asked for it."""
     from warcio.statusandheaders import StatusAndHeaders
     from warcio.warcwriter import BufferWARCWriter
@@ -165,8 +165,8 @@ def _exchange(target: str, date: str, answer: Fetch | Hop, body: bytes) -> list[
     response = writer.create_warc_record(
         target,
         "response",
-        payload=io.BytesIO(body),
-        length=len(body),
+        payload=io.BytesIO(answer.body),
+        length=len(answer.body),
         warc_headers_dict={
             "WARC-Date": date,
             **({"WARC-IP-Address": answer.peer} if answer.peer else {}),

@@ -190,13 +190,6 @@ def _rows(archive: Archive, watch_id: str) -> list[dict[str, Any]]:
     return rows
 
 
-def _manifest_name(row: dict[str, Any]) -> str:
-    """The manifest beside a row's WARC (named by the capture, or by the version)."""
-    evidence = str(row.get("evidence") or "")
-    base = evidence.rsplit("/", 1)[-1].removesuffix(".warc.gz")
-    return f"{base or row['version']}.manifest.json"
-
-
 def manifest_hashes(archive: Archive, watch_id: str, rows: list[dict[str, Any]]) -> list[str]:
     """Each row's manifest SHA-256: recorded in newer rows, computed from the file for
     rows written before it was recorded ("missing" when that file is gone)."""
@@ -204,7 +197,8 @@ def manifest_hashes(archive: Archive, watch_id: str, rows: list[dict[str, Any]])
     for row in rows:
         known = row.get("manifest_sha256")
         if not known:
-            data = archive.manifest(watch_id, _manifest_name(row))
+            # A row's version names its files, old rows (content ids) and new (captures).
+            data = archive.manifest(watch_id, f"{row['version']}.manifest.json")
             known = hashlib.sha256(data).hexdigest() if data is not None else "missing"
         out.append(str(known))
     return out

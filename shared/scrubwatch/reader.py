@@ -8,7 +8,9 @@ from __future__ import annotations
 import hashlib
 import re
 import unicodedata
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Any
 from urllib.parse import urljoin, urlsplit
 
 from selectolax.lexbor import LexborHTMLParser, LexborNode
@@ -60,6 +62,18 @@ class ReadSpec:
     ignore: tuple[str, ...] = ()
     items: str | None = None
     keywords: tuple[str, ...] = ()
+
+    @classmethod
+    def of(cls, settings: Mapping[str, Any]) -> ReadSpec:
+        """From a watch's reading settings (``Watch.reading_settings``, or as a capture's
+        manifest recorded them)."""
+        return cls(
+            settings.get("select"),
+            tuple(settings.get("exclude") or ()),
+            tuple(settings.get("ignore") or ()),
+            settings.get("items"),
+            tuple(settings.get("keywords") or ()),
+        )
 
 
 @dataclass(frozen=True)

@@ -135,11 +135,15 @@ def when(epoch: float, now: float) -> str:
     """``5 min ago (14:03)``: relative for a glance, the clock time to act on."""
     if epoch <= 0:
         return "never"
-    same_day = time.localtime(epoch)[:3] == time.localtime(now)[:3]
-    clock = time.strftime("%H:%M" if same_day else "%Y-%m-%d %H:%M", time.localtime(epoch))
     delta = epoch - now
     relative = f"in {_span(delta)}" if delta > 0 else f"{_span(delta)} ago"
-    return f"{relative} ({clock})"
+    return f"{relative} ({clock(epoch, now)})"
+
+
+def clock(epoch: float, now: float) -> str:
+    """Local ``HH:MM``, with the date when it is not today."""
+    same_day = time.localtime(epoch)[:3] == time.localtime(now)[:3]
+    return time.strftime("%H:%M" if same_day else "%Y-%m-%d %H:%M", time.localtime(epoch))
 
 
 def _last_event(state: WatchState, now: float) -> str:

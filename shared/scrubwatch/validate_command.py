@@ -121,7 +121,7 @@ def _report(watchlist: Watchlist, index: int, watch: Watch, fetch: Fetch) -> Sel
             f"{at('url')}: could not fetch {fetch.url} ({why}); selectors not checked",
             not_fetched=True,
         )
-    spec = ReadSpec(watch.select, watch.exclude, watch.ignore, watch.items, watch.keywords)
+    spec = ReadSpec.of(watch.reading_settings)
     try:
         reading = read_page(fetch.content, fetch.header_map, fetch.final_url, spec, False)
     except Exception as exc:  # the reader is meant never to raise; a page must not crash us

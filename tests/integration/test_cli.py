@@ -518,7 +518,6 @@ def test_summary_says_what_failed_and_never_no_changes() -> None:
     line = summary(
         report(
             events=[event("changed"), event("gone")],
-            failed=["shop", "blog"],
             failures={"shop": "connect", "blog": "timeout"},
             suspected=["eye-9"],
             matched_nothing=["careers"],
@@ -532,7 +531,7 @@ def test_summary_says_what_failed_and_never_no_changes() -> None:
         "nothing (careers): check its select/items. See scrubwatch status. "
         "map was re-baselined (select changed)."
     )
-    only_failed = summary(report(checked=1, failed=["shop"], failures={"shop": "connect"}))
+    only_failed = summary(report(checked=1, failures={"shop": "connect"}))
     assert (
         only_failed == "Checked 1 watch in 1.5s. 1 failed (shop: connect). See scrubwatch status."
     )

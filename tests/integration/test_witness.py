@@ -135,3 +135,22 @@ def test_a_private_address_is_never_sent_to_the_archive(
     assert first.kind == "first_seen" and first.current is not None
     assert first.current.witness is None
     assert fake.saved == []
+
+
+@pytest.mark.parametrize(
+    ("url", "public"),
+    [
+        ("http://127.0.0.1:8080/a", False),
+        ("http://127.1/a", False),  # inet_aton's spelling of loopback
+        ("http://2130706433/a", False),
+        ("http://[::1]/a", False),
+        ("http://10.0.0.5/a", False),
+        ("http://intranet.localhost/a", False),
+        ("https://jobs.example/a", True),
+        ("https://93.184.215.14/a", True),
+    ],
+)
+def test_only_public_addresses_are_offered_to_the_archive(url: str, public: bool) -> None:
+    from scrubwatch.engine import _public_url
+
+    assert _public_url(url) is public
