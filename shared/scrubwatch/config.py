@@ -10,9 +10,11 @@ import hashlib
 import ipaddress
 import json
 import math
+import os
 import re
 import unicodedata
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -26,9 +28,13 @@ from pydantic import (
     ConfigDict,
     Field,
     ValidationError,
+    ValidationInfo,
     field_validator,
+    model_validator,
 )
 from selectolax.lexbor import LexborHTMLParser
+
+from . import urlcheck
 
 # A current mainstream browser's string: nothing scrubwatch sends names the tool, so a
 # watched site cannot tell it is being watched from the request alone (README).
@@ -37,6 +43,10 @@ DEFAULT_USER_AGENT = (
     "Chrome/131.0.0.0 Safari/537.36"
 )
 CHANNELS = ("email", "slack")
+DEFAULT_TIMEOUT = 20.0
+# Without `deadline`, a check may take three timeouts in all: a slow answer, a retry and a
+# redirect hop, say, but not the retries times the hops a site could otherwise make it.
+DEADLINE_PER_TIMEOUT = 3
 
 _DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)\s*(ms|s|m|h|d|w)")
 _DURATION_UNITS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
@@ -55,6 +65,15 @@ _ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
 # libyaml's composer is ten times faster and keeps the same line marks.
 _LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _MAX_NODES = 200_000  # far beyond any real watch list; stops alias "billion laughs" files
+# 10,000 watches are about 2 MB of YAML: a bigger file is a mistake (or an attack).
+_MAX_FILE_BYTES = 10 * 1024 * 1024
+_MAX_FILE_SHOWN = "10 MB"
+# A value quoted in a problem, and a whole problem line, are cut here: a problem is read
+# on a terminal, and a value may be megabytes (or an alias expanding to them).
+_MAX_QUOTED = 200
+_MAX_LINE = 1000
+# Past this many problems the rest are counted, not listed: nobody reads them all.
+_MAX_PROBLEMS = 500
 _PROBE_DOC = LexborHTMLParser("<html><body></body></html>")
 _NULL_TAG = "tag:yaml.org,2002:null"
 # Sections whose every line may be commented out: an empty one means "nothing here".
@@ -64,6 +83,11 @@ _SELECTOR_KEYS = ("select", "items", "exclude")
 _PROXY_SCHEMES = ("http", "https", "socks5", "socks5h")
 # What PyYAML counts as a line break, so its marks index these lines (not str.splitlines).
 _YAML_LINE_BREAK = re.compile("\r\n|[\n\r\x85\u2028\u2029]")
+# What a terminal (or str.splitlines) would take as the end of a line, or not show at all.
+_LINE_BREAKING = re.compile("[\x00-\x1f\x7f\x85\u2028\u2029]")
+
+# The events that each become one node when composed (an alias is a node of its own).
+_NODE_EVENTS = (yaml.ScalarEvent, yaml.SequenceStartEvent, yaml.MappingStartEvent, yaml.AliasEvent)
 
 Loc = tuple[str | int, ...]
 
@@ -72,8 +96,21 @@ class ConfigError(Exception):
     """The watch list cannot be used; ``problems`` holds one printable line each."""
 
     def __init__(self, problems: list[str]) -> None:
+        # Bounded here, where every problem passes, whoever made it.
+        problems = [bounded(p) for p in problems]
         super().__init__("\n".join(problems))
         self.problems = problems
+
+
+def bounded(line: str, limit: int = _MAX_LINE) -> str:
+    """One printable line of at most ``limit`` characters (cut with "…")."""
+    text = _LINE_BREAKING.sub(" ", str(line))
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def quoted(value: Any) -> str:
+    """A value as a problem quotes it: its repr, cut to a couple of hundred characters."""
+    return bounded(repr(value), _MAX_QUOTED)
 
 
 def parse_duration(value: Any) -> float:
@@ -86,7 +123,9 @@ def parse_duration(value: Any) -> float:
         text = value.strip().lower().replace(" ", "")
         parts = _DURATION_PART.findall(text)
         if not text or "".join(n + u for n, u in parts) != text:
-            raise ValueError(f"invalid duration {value!r}: use e.g. 30s, 15m, 6h, 1h30m or 1d")
+            raise ValueError(
+                f"invalid duration {quoted(value)}: use e.g. 30s, 15m, 6h, 1h30m or 1d"
+            )
         seconds = sum(float(n) * _DURATION_UNITS[u] for n, u in parts)
     else:
         raise ValueError("expected a duration such as 30s, 15m, 6h or 1d")
@@ -105,7 +144,7 @@ def parse_size(value: Any) -> int:
         unit = m.group(2).lower() if m.group(2) else None
         size = int(float(m.group(1)) * _SIZE_UNITS[unit])
     else:
-        raise ValueError(f"invalid size {value!r}: use e.g. 512KB or 10MB")
+        raise ValueError(f"invalid size {quoted(value)}: use e.g. 512KB or 10MB")
     if size <= 0:
         raise ValueError("size must be greater than zero")
     return size
@@ -118,7 +157,9 @@ def _check_selector(value: Any) -> Any:
         try:
             _PROBE_DOC.css(value)
         except Exception as exc:  # selectolax raises its own error type for bad selectors
-            raise ValueError(f"invalid CSS selector {value!r}: {exc}") from None
+            raise ValueError(
+                f"invalid CSS selector {quoted(value)}: {bounded(str(exc), _MAX_QUOTED)}"
+            ) from None
     return value
 
 
@@ -127,23 +168,39 @@ def _check_regex(value: Any) -> Any:
         try:
             re.compile(value)
         except re.error as exc:
-            raise ValueError(f"invalid regular expression {value!r}: {exc}") from None
+            raise ValueError(
+                f"invalid regular expression {quoted(value)}: {bounded(str(exc), _MAX_QUOTED)}"
+            ) from None
     return value
 
 
 def _check_url(value: Any) -> Any:
+    # Checked as the fetcher will send it: a URL httpx accepts but cannot send (a 70-
+    # character host label, port 0) would pass here and then fail every check.
     if not isinstance(value, str):
         return value
-    try:
-        parts = urlsplit(value.strip())
-        parts.port  # noqa: B018 - raises on a bad port
-    except ValueError as exc:
-        raise ValueError(f"invalid URL {value!r}: {exc}") from None
-    if parts.scheme not in ("http", "https"):
-        raise ValueError(f"URL must start with http:// or https://, got {value!r}")
-    if not parts.hostname:
-        raise ValueError(f"URL has no host: {value!r}")
-    return value.strip()
+    text = value.strip()
+    if masked := urlcheck.credentials(text):
+        raise ValueError(
+            f"the URL {masked} has a user name or password: it would be sent as Basic "
+            "auth and shown wherever the URL is; remove it"
+        )
+    if why := urlcheck.unsendable(text):
+        raise ValueError(why)
+    return text
+
+
+def _check_watch_url(value: Any) -> Any:
+    if isinstance(value, str) and (masked := urlcheck.credentials(value.strip())):
+        # httpx sends `user:pass@` to the site as Basic auth, and the URL is written into
+        # every capture's evidence and every alert (and, with witness, sent to the
+        # Internet Archive). Nothing else in the URL is echoed: it is masked.
+        raise ValueError(
+            f"the URL {masked} has a user name or password: scrubwatch would send it to "
+            "the site as Basic auth and write it into evidence and alerts; remove it "
+            "(there is no setting for a site's login yet)"
+        )
+    return _check_url(value)
 
 
 def _check_proxy(value: Any) -> Any:
@@ -178,6 +235,7 @@ Size = Annotated[int, BeforeValidator(parse_size)]
 Selector = Annotated[str, BeforeValidator(_check_selector)]
 Regex = Annotated[str, BeforeValidator(_check_regex)]
 HttpUrl = Annotated[str, BeforeValidator(_check_url)]
+WatchUrl = Annotated[str, BeforeValidator(_check_watch_url)]
 ProxyUrl = Annotated[str, BeforeValidator(_check_proxy)]
 Channel = Literal["email", "slack"]
 
@@ -209,7 +267,10 @@ class MinSeverity(_Strict):
 
 class Settings(_Strict):
     user_agent: str = Field(DEFAULT_USER_AGENT, min_length=1)
-    timeout: Duration = 20.0
+    timeout: Duration = DEFAULT_TIMEOUT  # per request
+    # The most one watch's check may take in all: every hop, retry and the reading.
+    # Not given: DEADLINE_PER_TIMEOUT × timeout (filled in by _default_deadline).
+    deadline: Duration = DEADLINE_PER_TIMEOUT * DEFAULT_TIMEOUT
     max_bytes: Size = 10 * 1024 * 1024
     concurrency: int = Field(32, ge=1, le=1024)
     per_host: int = Field(4, ge=1, le=64)
@@ -230,6 +291,31 @@ class Settings(_Strict):
     # Every check goes through this proxy (http, https, socks5 or socks5h://host:port).
     proxy: ProxyUrl | None = None
 
+    @model_validator(mode="before")
+    @classmethod
+    def _default_deadline(cls, data: Any) -> Any:
+        # The default follows the timeout written, so a longer timeout is never cut short
+        # by a deadline nobody wrote.
+        if not isinstance(data, dict) or "deadline" in data:
+            return data
+        try:
+            timeout = parse_duration(data.get("timeout", DEFAULT_TIMEOUT))
+        except ValueError:
+            return data  # timeout's own problem is reported
+        return {**data, "deadline": DEADLINE_PER_TIMEOUT * timeout}
+
+    @field_validator("deadline")
+    @classmethod
+    def _deadline_covers_timeout(cls, value: float, info: ValidationInfo) -> float:
+        timeout = info.data.get("timeout")
+        if timeout is not None and value < timeout:
+            raise ValueError(
+                f"deadline {value:g}s is shorter than timeout {timeout:g}s, so a check could "
+                "not wait for even one answer: make it at least the timeout (without "
+                f"deadline it is {DEADLINE_PER_TIMEOUT} × timeout)"
+            )
+        return value
+
     @field_validator("allow_networks", mode="before")
     @classmethod
     def _networks(cls, value: Any) -> Any:
@@ -241,7 +327,7 @@ class Settings(_Strict):
                 nets.append(ipaddress.ip_network(str(item), strict=False))
             except ValueError:
                 raise ValueError(
-                    f"invalid network {item!r}: use a CIDR such as 10.0.0.0/8"
+                    f"invalid network {quoted(item)}: use a CIDR such as 10.0.0.0/8"
                 ) from None
         return tuple(nets)
 
@@ -257,7 +343,7 @@ class Defaults(_Strict):
 class WatchSpec(_Strict):
     id: str | None = None
     name: str | None = None
-    url: HttpUrl
+    url: WatchUrl
     select: Selector | None = None
     exclude: tuple[Selector, ...] | None = None
     ignore: tuple[Regex, ...] | None = None
@@ -277,7 +363,7 @@ class WatchSpec(_Strict):
     def _id(cls, value: str | None) -> str | None:
         if value is not None and not _ID.match(value):
             raise ValueError(
-                f"invalid id {value!r}: use letters, digits, '.', '_' or '-' (at most 128)"
+                f"invalid id {quoted(value)}: use letters, digits, '.', '_' or '-' (at most 128)"
             )
         return value
 
@@ -374,16 +460,47 @@ class _Located:
 
     def build(self, node: yaml.Node, path: Loc) -> Any:
         self.lines.setdefault(path, node.start_mark.line + 1)
+        with self._visiting(node):
+            return self._build(node, path)
+
+    @contextmanager
+    def _visiting(self, node: yaml.Node) -> Iterator[None]:
+        """Counts a node against the limit (aliases count once per use) while refusing
+        one that contains itself."""
         self._built += 1
         if self._built > _MAX_NODES:
-            raise yaml.YAMLError(f"more than {_MAX_NODES} values (aliases expanding too far?)")
+            raise yaml.MarkedYAMLError(
+                problem=f"more than {_MAX_NODES} values (aliases expanding too far?)",
+                problem_mark=node.start_mark,
+            )
         if id(node) in self._open:
             raise yaml.YAMLError(f"line {node.start_mark.line + 1}: an alias refers to itself")
         self._open.add(id(node))
         try:
-            return self._build(node, path)
+            yield
         finally:
             self._open.discard(id(node))
+
+    def _key(self, node: yaml.Node) -> str:
+        # A list or mapping as a key (`? [*a, *a]`, `{[*a]: 1}`) is counted like any value
+        # before it is built and written out: 300 bytes of aliases in a key once took
+        # 1.7 GB and made a 351 MB "unknown key" line. (No key of the watch list is a list
+        # or a mapping, so it is then reported as an unknown key.) A plain key is not
+        # counted: it cannot expand, and the limit stays one of values.
+        if not isinstance(node, yaml.ScalarNode):
+            self._count(node)
+        key = self._construct(node)
+        return key if isinstance(key, str) else str(key)
+
+    def _count(self, node: yaml.Node) -> None:
+        with self._visiting(node):
+            if isinstance(node, yaml.SequenceNode):
+                for item in node.value:
+                    self._count(item)
+            elif isinstance(node, yaml.MappingNode):
+                for key_node, value_node in node.value:
+                    self._count(key_node)
+                    self._count(value_node)
 
     def _construct(self, node: yaml.Node) -> Any:
         try:
@@ -391,20 +508,18 @@ class _Located:
         except Exception as exc:
             # e.g. `!!int abc`: PyYAML raises plain Python errors for bad tagged values.
             raise yaml.constructor.ConstructorError(
-                None, None, f"cannot read value: {exc}", node.start_mark
+                None, None, f"cannot read value: {bounded(str(exc), _MAX_QUOTED)}", node.start_mark
             ) from None
 
     def _build(self, node: yaml.Node, path: Loc) -> Any:
         if isinstance(node, yaml.MappingNode):
             result: dict[Any, Any] = {}
             for key_node, value_node in node.value:
-                key = self._construct(key_node)
-                if not isinstance(key, str):
-                    key = str(key)
+                key = self._key(key_node)
                 child = (*path, key)
                 self.lines[child] = key_node.start_mark.line + 1
                 if key in result:
-                    self.problems.append((child, f"duplicate key {key!r}"))
+                    self.problems.append((child, f"duplicate key {quoted(key)}"))
                 self._note_empty(value_node, child)
                 result[key] = self.build(value_node, child)
             return result
@@ -439,7 +554,12 @@ class _Located:
         comment = after.split("#", 1)[1].strip()
         selector = any(k in _SELECTOR_KEYS for k in path[-2:])
         message = "empty value: an unquoted '#' starts a YAML comment"
-        if comment and not any(c.isspace() for c in comment) and '"' not in comment:
+        if (
+            comment
+            and len(comment) <= _MAX_QUOTED
+            and not any(c.isspace() for c in comment)
+            and '"' not in comment
+        ):
             written = "-" if isinstance(key, int) else f"{key}:"
             what = "selector" if selector else "value"
             message += f'; quote the {what}: {written} "#{comment}"'
@@ -455,8 +575,19 @@ def _one_line(text: str) -> str:
 def _field_name(loc: Loc) -> str:
     out = ""
     for part in loc:
-        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+        if isinstance(part, int):
+            out += f"[{part}]"
+        else:
+            out += f".{_key_name(part)}" if out else _key_name(part)
     return out or "(top level)"
+
+
+def _key_name(key: str) -> str:
+    # A key is written as it is unless it could break the line or fill the screen (a key
+    # may be anything YAML can spell, a list through aliases included).
+    if len(key) <= 64 and key.isprintable():
+        return key
+    return bounded(repr(key), 64)
 
 
 def _line_of(lines: Mapping[Loc, int], loc: Loc) -> int:
@@ -479,7 +610,14 @@ class _Problems:
     def raise_if_any(self) -> None:
         if self.items:
             self.items.sort(key=lambda item: item[0])
-            raise ConfigError([text for _, text in self.items])
+            shown = [text for _, text in self.items[:_MAX_PROBLEMS]]
+            rest = self.items[_MAX_PROBLEMS:]
+            if rest:
+                shown.append(
+                    f"{self.path}:{rest[0][0]}: ...: {len(rest)} more problems from this line "
+                    "on are not shown; fix the ones above first"
+                )
+            raise ConfigError(shown)
 
 
 def _pydantic_message(error: Any) -> str:
@@ -510,7 +648,19 @@ def _add_validation_errors(
             del empty[loc]
         if any(loc[:n] in empty for n in range(len(loc) + 1)):
             continue  # already reported as an empty value, which says more
-        problems.add(loc, _pydantic_message(error))
+        misplaced = _misplaced_setting(loc) if error["type"] == "extra_forbidden" else None
+        problems.add(loc, misplaced or _pydantic_message(error))
+
+
+def _misplaced_setting(loc: Loc) -> str | None:
+    """For a setting written in a watch or in defaults (`timeout`, `deadline`, ...), where
+    "check the spelling" would send the user looking for a typo that is not there."""
+    key = loc[-1] if loc else None
+    in_watch = len(loc) == 3 and loc[0] == "watches" and key not in WatchSpec.model_fields
+    in_defaults = len(loc) == 2 and loc[0] == "defaults" and key not in Defaults.model_fields
+    if isinstance(key, str) and key in Settings.model_fields and (in_watch or in_defaults):
+        return f"{key} is set for all watches at once: move it under settings"
+    return None
 
 
 def _spec_identity(spec: WatchSpec) -> tuple[str, str]:
@@ -556,10 +706,41 @@ def _unique_ids(identities: dict[int, tuple[str, str]], problems: _Problems) -> 
             seen[watch_id] = i
 
 
+def _check_size(size: int, path: str) -> None:
+    if size > _MAX_FILE_BYTES:
+        # Rounded up: a file just over the limit is not "10.0 MB; the limit is 10 MB".
+        megabytes = math.ceil(size * 10 / 1024**2) / 10
+        raise ConfigError(
+            [
+                f"{path} is {megabytes:.1f} MB; the limit is {_MAX_FILE_SHOWN} "
+                "(10,000 watches are about 2 MB): is it the right file?"
+            ]
+        )
+
+
+def _count_nodes(text: str, path: str) -> None:
+    """Refuses, before it is composed, a file of more values than the limit: composing
+    holds every one in memory at once (10 MB of `[x,x,...` took 1.6 GB)."""
+    if len(text) <= _MAX_NODES:
+        return  # each node takes a character or more: this text cannot exceed it much
+    # Nodes are values and their keys, and a key has a value: a file of more than twice
+    # the limit in nodes has more values than the limit (which `build` would refuse).
+    count = 0
+    for event in yaml.parse(text, Loader=_LOADER):
+        if isinstance(event, _NODE_EVENTS):
+            count += 1
+            if count > 2 * _MAX_NODES:
+                line = event.start_mark.line + 1 if event.start_mark else 1
+                raise ConfigError([f"{path}:{line}: YAML syntax: more than {_MAX_NODES} values"])
+
+
 def parse_watchlist(text: str, path: str = "watchlist.yaml") -> Watchlist:
     """Validates the whole file; raises ConfigError listing every problem found."""
+    if len(text) > _MAX_FILE_BYTES // 4:  # else its UTF-8 cannot be over the limit
+        _check_size(len(text.encode("utf-8", "surrogatepass")), path)
     located = _Located(text)
     try:
+        _count_nodes(text, path)
         root = yaml.compose(text, Loader=_LOADER)
         data = located.build(root, ()) if root is not None else {}
     except yaml.YAMLError as exc:
@@ -623,7 +804,7 @@ def parse_watchlist(text: str, path: str = "watchlist.yaml") -> Watchlist:
 def load_watchlist(path: str | Path) -> Watchlist:
     path = Path(path)
     try:
-        raw = path.read_bytes()
+        raw = _read_at_most(path, _MAX_FILE_BYTES)
     except OSError as exc:
         raise ConfigError([f"{path}: cannot read the watch list: {exc.strerror or exc}"]) from None
     try:
@@ -632,3 +813,18 @@ def load_watchlist(path: str | Path) -> Watchlist:
         line = raw[: exc.start].count(b"\n") + 1
         raise ConfigError([f"{path}:{line}: the watch list is not valid UTF-8"]) from None
     return parse_watchlist(text, str(path))
+
+
+def _read_at_most(path: Path, limit: int) -> bytes:
+    """The file's bytes; ConfigError, having read no more than the limit, when it is
+    bigger (or endless: `-c /dev/zero` must not fill the memory)."""
+    with path.open("rb") as file:
+        raw = file.read(limit + 1)
+        if len(raw) > limit:
+            size = os.fstat(file.fileno()).st_size
+            if size <= limit:  # not a regular file: its size is unknown
+                raise ConfigError(
+                    [f"{path} is over {_MAX_FILE_SHOWN}, the limit: is it the right file?"]
+                )
+            _check_size(size, str(path))
+    return raw

@@ -9,6 +9,9 @@ The watch list itself was validated when it was loaded (config.parse_watchlist).
   `select` or `items` that matches nothing is a watch-list problem (exit 2). A page that
   cannot be fetched is reported but is not: a site that is down or blocking today says
   nothing about the list, and `check` reports it as an error if it lasts.
+
+Every line printed is one bounded line (config.bounded): a selector, a URL a site
+redirected to or an error's detail is quoted cut short, never at full length.
 """
 
 from __future__ import annotations
@@ -20,12 +23,14 @@ import sys
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from .config import Watch, Watchlist
+from .config import Watch, Watchlist, bounded, quoted
 from .routing import delivery_problems
 
 if TYPE_CHECKING:
     from .exchange import Fetch
     from .reader import Reading
+
+_DETAIL = 200  # characters of a URL, media type or error detail quoted in a line
 
 
 def cmd_validate(args: argparse.Namespace, watchlist: Watchlist) -> int:
@@ -34,7 +39,7 @@ def cmd_validate(args: argparse.Namespace, watchlist: Watchlist) -> int:
         problems = delivery_problems(watchlist, os.environ)
         if problems:
             for problem in problems:
-                print(problem, file=sys.stderr)
+                print(bounded(problem), file=sys.stderr)
             return 2
     where = " for AWS (alerts go through the stack's SNS topic)" if target == "aws" else ""
     count = f"{len(watchlist.watches)} watch(es)"
@@ -63,7 +68,7 @@ def check_selectors(watchlist: Watchlist) -> int:
     for report in reports:
         failed = report.matched_nothing or report.not_fetched or report.wrong_url
         # Flushed: the lines keep their order when stdout and stderr go to one file.
-        print(report.line, file=sys.stderr if failed else sys.stdout, flush=True)
+        print(bounded(report.line), file=sys.stderr if failed else sys.stdout, flush=True)
     empty = sum(r.matched_nothing for r in reports)
     unfetched = sum(r.not_fetched for r in reports)
     wrong = sum(r.wrong_url for r in reports)
@@ -109,7 +114,7 @@ def _report(watchlist: Watchlist, index: int, watch: Watch, fetch: Fetch) -> Sel
         # watch would only ever report errors.
         return SelectorReport(
             watch.id,
-            f"{at('url')}: {fetch.url} answers {fetch.status}: check the URL",
+            f"{at('url')}: {_url(fetch.url)} answers {fetch.status}: check the URL",
             wrong_url=True,
         )
     if fetch.error or fetch.status is None or not 200 <= fetch.status < 300:
@@ -118,7 +123,8 @@ def _report(watchlist: Watchlist, index: int, watch: Watch, fetch: Fetch) -> Sel
         ).rstrip(": ")
         return SelectorReport(
             watch.id,
-            f"{at('url')}: could not fetch {fetch.url} ({why}); selectors not checked",
+            f"{at('url')}: could not fetch {_url(fetch.url)} ({bounded(why, _DETAIL)}); "
+            "selectors not checked",
             not_fetched=True,
         )
     spec = ReadSpec.of(watch.reading_settings)
@@ -127,12 +133,17 @@ def _report(watchlist: Watchlist, index: int, watch: Watch, fetch: Fetch) -> Sel
     except Exception as exc:  # the reader is meant never to raise; a page must not crash us
         return SelectorReport(
             watch.id,
-            f"{at('url')}: could not read {fetch.final_url} ({exc}); selectors not checked",
+            f"{at('url')}: could not read {_url(fetch.final_url)} "
+            f"({bounded(str(exc), _DETAIL)}); selectors not checked",
             not_fetched=True,
         )
-    page = fetch.final_url if fetch.final_url == fetch.url else f"{fetch.final_url} (redirected)"
+    page = (
+        _url(fetch.final_url)
+        if fetch.final_url == fetch.url
+        else f"{_url(fetch.final_url)} (redirected)"
+    )
     if reading.kind != "html" and (watch.select or watch.items):
-        media = content_type(fetch.header_map)[0] or reading.kind
+        media = bounded(content_type(fetch.header_map)[0] or reading.kind, _DETAIL)
         key = "select" if watch.select else "items"
         return SelectorReport(
             watch.id,
@@ -143,15 +154,15 @@ def _report(watchlist: Watchlist, index: int, watch: Watch, fetch: Fetch) -> Sel
     if watch.select and not reading.region_found:
         return SelectorReport(
             watch.id,
-            f"{at('select')}: {watch.select!r} matches nothing on {page}: the watch would read "
-            "nothing; check the selector against the page",
+            f"{at('select')}: {quoted(watch.select)} matches nothing on {page}: the watch "
+            "would read nothing; check the selector against the page",
             matched_nothing=True,
         )
     if watch.items and not reading.items:
-        inside = f" inside {watch.select!r}" if watch.select else ""
+        inside = f" inside {quoted(watch.select)}" if watch.select else ""
         return SelectorReport(
             watch.id,
-            f"{at('items')}: {watch.items!r} matches nothing{inside} on {page}: the watch "
+            f"{at('items')}: {quoted(watch.items)} matches nothing{inside} on {page}: the watch "
             "would list no items; check the selector against the page",
             matched_nothing=True,
         )
@@ -159,8 +170,13 @@ def _report(watchlist: Watchlist, index: int, watch: Watch, fetch: Fetch) -> Sel
 
 
 def _found(watch: Watch, reading: Reading) -> str:
-    what = f"select {watch.select!r}" if watch.select else "the whole page"
+    what = f"select {quoted(watch.select)}" if watch.select else "the whole page"
     out = f"{what}: {len(reading.lines)} line(s)"
     if watch.items:
-        out += f", items {watch.items!r}: {len(reading.items or ())} item(s)"
+        out += f", items {quoted(watch.items)}: {len(reading.items or ())} item(s)"
     return out
+
+
+def _url(url: str) -> str:
+    # A page may redirect to an address of any length; the line's hint comes after it.
+    return bounded(url, _DETAIL)

@@ -135,6 +135,7 @@ def test_settings_defaults_when_the_file_has_only_watches() -> None:
     wl = parse_watchlist("watches:\n  - url: http://a.example/\n")
     s = wl.settings
     assert s.timeout == 20.0
+    assert s.deadline == 60.0
     assert s.max_bytes == 10 * 1024 * 1024
     assert (s.concurrency, s.per_host, s.confirm_gone, s.confirm_errors) == (32, 4, 2, 3)
     w = wl.watches[0]
@@ -1036,3 +1037,87 @@ def test_a_duplicate_id_made_from_the_url_is_reported_at_the_url() -> None:
         "w.yaml:3: watches[1].url: duplicate id 'a-example-x' (also watches[0]); give each "
         "watch a unique id"
     ]
+
+
+# --- settings.deadline: the most one watch's check may take in all ---------------------
+
+
+@pytest.mark.parametrize(
+    ("settings_text", "timeout", "deadline"),
+    [
+        pytest.param("", 20.0, 60.0, id="neither: 3 x the default timeout"),
+        pytest.param("  timeout: 30s\n", 30.0, 90.0, id="timeout only: 3 x timeout"),
+        pytest.param("  timeout: 1m\n  deadline: 2m\n", 60.0, 120.0, id="both"),
+        pytest.param("  deadline: 1h30m\n", 20.0, 5400.0, id="duration syntax"),
+        pytest.param("  deadline: 45\n", 20.0, 45.0, id="seconds"),
+        pytest.param("  timeout: 20s\n  deadline: 20s\n", 20.0, 20.0, id="equal to timeout"),
+    ],
+)
+def test_deadline_defaults_to_three_timeouts(
+    settings_text: str, timeout: float, deadline: float
+) -> None:
+    wl = parse_watchlist("settings:\n" + settings_text + "watches: []\n")
+    assert (wl.settings.timeout, wl.settings.deadline) == (timeout, deadline)
+
+
+def test_a_deadline_shorter_than_the_timeout_names_its_line() -> None:
+    match = only_problem("settings:\n  timeout: 1m\n  deadline: 30s\n")
+    assert (int(match["line"]), match["field"]) == (3, "settings.deadline")
+    assert match["message"] == (
+        "deadline 30s is shorter than timeout 60s, so a check could not wait for even one "
+        "answer: make it at least the timeout (without deadline it is 3 × timeout)"
+    )
+
+
+def test_a_deadline_shorter_than_the_default_timeout_is_a_problem() -> None:
+    match = only_problem("settings:\n  deadline: 10s\n")
+    assert match["field"] == "settings.deadline"
+    assert "shorter than timeout 20s" in match["message"]
+
+
+@pytest.mark.parametrize(
+    ("value", "words"),
+    [("soon", "invalid duration 'soon'"), ("0s", "greater than zero"), ("-5", "greater than zero")],
+)
+def test_a_bad_deadline_is_a_duration_problem(value: str, words: str) -> None:
+    match = only_problem(f"settings:\n  deadline: {value}\n")
+    assert match["field"] == "settings.deadline"
+    assert words in match["message"]
+
+
+def test_a_bad_timeout_without_a_deadline_is_one_problem_about_the_timeout() -> None:
+    match = only_problem("settings:\n  timeout: soon\n")
+    assert match["field"] == "settings.timeout"
+
+
+@pytest.mark.parametrize(
+    ("text", "line", "field"),
+    [
+        pytest.param(
+            "watches:\n  - url: https://a.example/\n    deadline: 30s\n",
+            3,
+            "watches[0].deadline",
+            id="deadline-in-a-watch",
+        ),
+        pytest.param("defaults:\n  deadline: 30s\n", 2, "defaults.deadline", id="in-defaults"),
+        pytest.param(
+            "watches:\n  - url: https://a.example/\n    timeout: 5s\n",
+            3,
+            "watches[0].timeout",
+            id="timeout-in-a-watch",
+        ),
+    ],
+)
+def test_a_setting_written_in_a_watch_or_defaults_says_where_it_goes(
+    text: str, line: int, field: str
+) -> None:
+    # There is no per-watch timeout, so there is no per-watch deadline either.
+    match = only_problem(text)
+    assert (int(match["line"]), match["field"]) == (line, field)
+    key = field.rsplit(".", 1)[1]
+    assert match["message"] == f"{key} is set for all watches at once: move it under settings"
+
+
+def test_a_misspelt_key_in_a_watch_is_still_a_spelling_problem() -> None:
+    match = only_problem("watches:\n  - url: https://a.example/\n    dedline: 30s\n")
+    assert match["message"] == "unknown key (check the spelling)"
