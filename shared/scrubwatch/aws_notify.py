@@ -7,10 +7,14 @@
   batching window, and becomes one digest instead of a message per page.
 - What cannot be delivered fails its records: SQS retries them and finally moves them to
   the dead-letter queue, which raises an alarm. Nothing is dropped silently.
+- Every record is checked whole against the event's schema before anything is claimed:
+  a malformed one fails alone (and ends in the dead-letter queue), and whatever makes a
+  post fail releases its claim, so the next delivery posts it once.
 """
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import os
@@ -28,9 +32,10 @@ from aws_lambda_powertools.utilities.idempotency.exceptions import (
     IdempotencyItemAlreadyExistsError,
     IdempotencyItemNotFoundError,
 )
+from pydantic import TypeAdapter, ValidationError
 
 from . import formatting, slack
-from .events import Event
+from .events import SCHEMA, Event
 
 log = logging.getLogger("scrubwatch")
 
@@ -44,19 +49,67 @@ class Alert:
     event: Event
 
 
+# The event's own dataclasses are its schema: each field's type, the kind (a Literal of the
+# known kinds) and the nested VersionRefs. Checked strictly (200, not "200"; a list, not a
+# string), so that an event which passes cannot fail rendering on its shape.
+_EVENT_SHAPE: TypeAdapter[Event] = TypeAdapter(Event)
+_PROBLEMS_SHOWN = 3  # of a malformed event's problems, in the log line
+
+
+class MalformedAlert(ValueError):
+    """A record whose body is not a ``scrubwatch.event/1`` event: no delivery can fix it."""
+
+
+def read_event(body: object) -> Event:
+    """The event a record's body carries, checked whole; MalformedAlert says what is wrong."""
+    if not isinstance(body, str):
+        raise MalformedAlert(f"the body is {type(body).__name__}, not JSON text")
+    try:
+        data = json.loads(body)
+    except ValueError as exc:
+        raise MalformedAlert(f"not JSON: {exc}") from None
+    if not isinstance(data, dict):
+        raise MalformedAlert(f"not a JSON object but {type(data).__name__}")
+    if data.get("schema") != SCHEMA:
+        raise MalformedAlert(f"not a {SCHEMA}: {data.get('schema')!r}")
+    try:
+        _EVENT_SHAPE.validate_json(body, strict=True)
+        # Built by the event's own reader, which also refuses fields the schema lacks.
+        event = Event.from_json(data)
+    except ValidationError as exc:
+        raise MalformedAlert(_problems(exc)) from None
+    except TypeError as exc:
+        raise MalformedAlert(str(exc)) from None
+    if not event.event_id:
+        raise MalformedAlert("an empty event_id")  # the claim's key: it would have none
+    return event
+
+
+def _problems(error: ValidationError) -> str:
+    """``kind: Input should be 'first_seen', ...; removed: Input should be a valid list``,
+    without the input (a whole event, page text included)."""
+    found = error.errors(include_url=False, include_input=False)
+    shown = [f"{'.'.join(map(str, e['loc'])) or 'event'}: {e['msg']}" for e in found]
+    more = len(shown) - _PROBLEMS_SHOWN
+    return "; ".join(shown[:_PROBLEMS_SHOWN]) + (f"; and {more} more" if more > 0 else "")
+
+
 def parse(records: Iterable[dict[str, Any]]) -> tuple[list[Alert], list[str]]:
     """Alerts from SQS records (raw SNS delivery: the body is the event JSON), and the ids
-    of records that are not an event at all."""
+    of records that are not a valid event.
+
+    A malformed record is reported failed, like an undeliverable one, not dropped: SQS
+    gives it a few more receives, then moves it to the dead-letter queue, whose alarm
+    says something sent it, and where it can be read.
+    """
     alerts, bad = [], []
     for record in records:
+        message_id = str(record.get("messageId"))
         try:
-            data = json.loads(record["body"])
-            if data.get("schema") != "scrubwatch.event/1":
-                raise ValueError(f"not a scrubwatch.event/1: {data.get('schema')!r}")
-            alerts.append(Alert(record["messageId"], Event.from_json(data)))
-        except (ValueError, TypeError, KeyError) as exc:
-            log.error("malformed alert %s: %s", record.get("messageId"), exc)
-            bad.append(str(record.get("messageId")))
+            alerts.append(Alert(message_id, read_event(record.get("body"))))
+        except MalformedAlert as exc:
+            log.error("malformed alert %s: %s", message_id, exc)
+            bad.append(message_id)
     return alerts, bad
 
 
@@ -116,6 +169,49 @@ class SlackNotifier:
                 return "busy"
             return "done" if record is not None and record.status == "COMPLETED" else "busy"
 
+    def _delivered(self, what: str, render: Callable[[], dict[str, Any]]) -> bool:
+        """Renders and posts one message; False when that failed, for whatever reason: a
+        claim left in progress would hold the alert back until it expires, then post it
+        again beside the copies already posted."""
+        try:
+            self._post(render())
+        except slack.SlackDeliveryFailed as exc:
+            log.error("Slack post of %s failed: %s", what, exc)
+            return False
+        except Exception:
+            log.exception("Slack post of %s failed", what)
+            return False
+        return True
+
+    def _post_all(self, events: list[Event]) -> set[str]:
+        """The ids of the events posted: all at once as a digest, or one message each."""
+        if len(events) > DIGEST_OVER:
+            what = f"a digest of {len(events)} alerts"
+            posted = self._delivered(what, lambda: formatting.slack_digest(events))
+            return {e.event_id for e in events} if posted else set()
+        return {
+            e.event_id
+            for e in events
+            if self._delivered(e.event_id, functools.partial(formatting.slack_message, e))
+        }
+
+    def _complete(self, event: Event) -> None:
+        try:
+            key = {"event_id": event.event_id}
+            self.persistence.save_success(data=key, result={"posted": True})
+        except Exception:
+            # Posted: failing the record would post it again once the claim expires.
+            log.exception("recording %s as posted failed", event.event_id)
+
+    def _release(self, event: Event) -> None:
+        try:
+            self.persistence.delete_record(
+                data={"event_id": event.event_id}, exception=RuntimeError("not posted")
+            )
+        except Exception:
+            # The claim then lapses on its own (it expires with this invocation's time).
+            log.exception("releasing the claim on %s failed", event.event_id)
+
     def notify(self, alerts: list[Alert]) -> list[str]:
         """Posts the batch; returns the message ids of records that failed."""
         unique: dict[str, Event] = {}
@@ -124,26 +220,11 @@ class SlackNotifier:
         claims = {event_id: self._claim(event) for event_id, event in unique.items()}
         mine = [e for e in unique.values() if claims[e.event_id] == "mine"]
         failed = {i for i, claim in claims.items() if claim == "busy"}
-        posted: list[Event] = []
-        try:
-            if len(mine) > DIGEST_OVER:
-                self._post(formatting.slack_digest(mine))
-                posted = mine
-            else:
-                for event in mine:
-                    try:
-                        self._post(formatting.slack_message(event))
-                        posted.append(event)
-                    except slack.SlackDeliveryFailed as exc:
-                        log.error("Slack post of %s failed: %s", event.event_id, exc)
-        except slack.SlackDeliveryFailed as exc:
-            log.error("Slack digest of %d alerts failed: %s", len(mine), exc)
-        done = {e.event_id for e in posted}
+        posted = self._post_all(mine)
         for event in mine:
-            key = {"event_id": event.event_id}
-            if event.event_id in done:
-                self.persistence.save_success(data=key, result={"posted": True})
+            if event.event_id in posted:
+                self._complete(event)
             else:
-                self.persistence.delete_record(data=key, exception=RuntimeError("not posted"))
+                self._release(event)
                 failed.add(event.event_id)
         return [a.message_id for a in alerts if a.event.event_id in failed]
