@@ -15,6 +15,7 @@ a request depends on who resolves the site's name: we do, or the proxy does.
 from __future__ import annotations
 
 import asyncio
+import logging
 import random
 import ssl
 import time
@@ -55,6 +56,8 @@ from .proxy import (
     os_reason,
     parse_proxy,
 )
+
+log = logging.getLogger("scrubwatch")
 
 MAX_REDIRECTS = 10
 _REDIRECTS = {301, 302, 303, 307, 308}
@@ -124,6 +127,61 @@ def _failure(exc: BaseException, proxy: Proxy | None) -> tuple[str, str]:
     if isinstance(exc, httpx.ConnectError | ConnectionError):
         return "connect", detail
     return "protocol", detail
+
+
+class UnsendableURL(ValueError):
+    """A URL (asked for, or named by a redirect) that cannot go on the wire."""
+
+
+def _one_line(text: str, limit: int = 300) -> str:
+    flat = " ".join(text.split())
+    return flat if len(flat) <= limit else flat[: limit - 1] + "…"
+
+
+def _malformed(exc: aiohttp.ClientError) -> str:
+    """What aiohttp found wrong with an answer, in one line."""
+    if isinstance(exc, aiohttp.ClientResponseError):
+        return "malformed answer: " + _one_line(exc.message)
+    return "malformed answer: " + _one_line(str(exc) or type(exc).__name__)
+
+
+def request_for(url: str, headers: dict[str, str], timeout: dict[str, Any]) -> httpx.Request:
+    """The request for ``url``, or UnsendableURL when it cannot be sent as it stands (a bad
+    host label, a broken IPv6 literal, a port out of range, ...)."""
+    try:
+        request = httpx.Request("GET", url, headers=headers, extensions={"timeout": timeout})
+        host = request.url.host
+        if not host:
+            raise ValueError("no host")
+        # httpx keeps an IDNA host it cannot encode as it was given; aiohttp then fails
+        # deep inside the connection. Encode it here, where it is one page's mistake.
+        _check_labels(host)
+        if request.url.port is not None and not 0 < request.url.port < 65536:
+            raise ValueError(f"port {request.url.port} is out of range")
+    except (httpx.InvalidURL, ValueError, UnicodeError) as exc:
+        raise UnsendableURL(f"cannot request {_one_line(url, 200)}: {_one_line(str(exc))}") from exc
+    return request
+
+
+def _check_labels(host: str) -> None:
+    if ":" in host or host.replace(".", "").isdigit():
+        return  # an address, not a name
+    if len(host) > 253:
+        raise ValueError("host name over 253 characters")
+    for label in host.rstrip(".").split("."):
+        if not label or len(label) > 63:
+            raise ValueError(f"host label {label[:20]!r} is empty or over 63 characters")
+        if label.lower().startswith("xn--"):
+            label.encode("ascii").decode("idna")  # a punycode label that decodes
+
+
+def _redirect_target(current: str, location: str) -> str:
+    try:
+        return urljoin(current, location.strip())
+    except ValueError as exc:  # a broken IPv6 literal, say
+        raise UnsendableURL(
+            f"redirected to {_one_line(location, 200)}, which cannot be requested: {exc}"
+        ) from exc
 
 
 def _retry_after(value: str | None) -> float | None:
@@ -217,15 +275,16 @@ class HttpFetcher:
         *,
         proxy: str | None = None,
         user_agent: str | None = None,
+        deadline: float | None = None,
     ) -> Fetch:
         """Fetches ``url``, following redirects hop by hop.
 
         ``proxy``: None takes ``options.proxy``; "" connects directly. ``user_agent``:
-        None takes ``options.user_agent``.
+        None takes ``options.user_agent``. ``deadline``: seconds for the whole fetch, every
+        hop and retry included (the timeout applies to each attempt).
         """
         started = time.monotonic()
         result = Fetch(url=url, final_url=url, fetched_at=datetime.now(UTC))
-        current = url
         chosen = self.options.proxy if proxy is None else proxy
         try:
             route = parse_proxy(chosen) if chosen else None
@@ -234,44 +293,12 @@ class HttpFetcher:
             result.error, result.error_detail = "connect", f"proxy: {exc}"
             return result
         result.proxy = str(route) if route else None
+        within = asyncio.timeout(deadline)
         try:
-            for _ in range(MAX_REDIRECTS + 1):
-                conditional = current == url
-                await self._request(
-                    result,
-                    current,
-                    etag if conditional else None,
-                    last_modified if conditional else None,
-                    route,
-                    user_agent or self.options.user_agent,
+            async with within:
+                await self._follow(
+                    result, etag, last_modified, route, user_agent or self.options.user_agent
                 )
-                location = result.header_map.get("location")
-                if result.status in _REDIRECTS and location:
-                    target = urljoin(current, location.strip())
-                    result.hops.append(
-                        Hop(
-                            current,
-                            result.status,
-                            target,
-                            headers=tuple(result.headers),
-                            reason_phrase=result.reason_phrase,
-                            http_version=result.http_version,
-                            request_headers=tuple(result.request_headers),
-                            request_target=result.request_target,
-                            body=result.body,
-                            peer=result.peer,
-                        )
-                    )
-                    if urlsplit(target).scheme not in ("http", "https"):
-                        result.error, result.error_detail = "redirect", f"redirect to {target}"
-                        break
-                    current = target
-                    result.final_url = current
-                    continue
-                break
-            else:
-                result.error = "redirect_loop"
-                result.error_detail = f"more than {MAX_REDIRECTS} redirects"
         except ForbiddenAddress as exc:
             result.error, result.error_detail = "forbidden_address", str(exc)
         except NameNotFound as exc:
@@ -280,13 +307,75 @@ class HttpFetcher:
             result.error, result.error_detail = "dns_error", str(exc)
         except BodyTooLarge as exc:
             result.error, result.error_detail = "too_large", str(exc)
+        except UnsendableURL as exc:
+            result.error, result.error_detail = "invalid_url", str(exc)
         except (httpx.HTTPError, httpx.InvalidURL, OSError, TimeoutError) as exc:
             result.error, result.error_detail = _failure(exc, route)
+            if within.expired():
+                result.error_detail = (
+                    f"no complete answer within the deadline of {deadline:g} s "
+                    f"(every redirect and retry included; settings.deadline)"
+                )
+        except aiohttp.ClientError as exc:
+            # A malformed answer (status line, headers, framing, body length): aiohttp
+            # refuses it, and so do we, for this page only.
+            result.error, result.error_detail = "protocol", _malformed(exc)
+        except Exception as exc:  # whatever a hostile site provokes
+            # Anything else the HTTP stack raises on an answer is still one page's failure,
+            # never the run's: the other watches' alerts must not wait for a fix.
+            log.debug("unexpected failure fetching %s", result.final_url, exc_info=True)
+            result.error = "protocol"
+            result.error_detail = f"{type(exc).__name__}: {_one_line(str(exc))}"
         if result.error:
             # A failed fetch says nothing about the page; keep no half-read body.
             result.body = result.content = b""
         result.elapsed = time.monotonic() - started
         return result
+
+    async def _follow(
+        self,
+        result: Fetch,
+        etag: str | None,
+        last_modified: str | None,
+        route: Proxy | None,
+        user_agent: str,
+    ) -> None:
+        """Asks for ``result.url`` and follows its redirects, one hop at a time."""
+        current = result.url
+        for _ in range(MAX_REDIRECTS + 1):
+            conditional = current == result.url
+            await self._request(
+                result,
+                current,
+                etag if conditional else None,
+                last_modified if conditional else None,
+                route,
+                user_agent,
+            )
+            location = result.header_map.get("location")
+            if result.status not in _REDIRECTS or not location:
+                return
+            target = _redirect_target(current, location)
+            result.hops.append(
+                Hop(
+                    current,
+                    result.status,
+                    target,
+                    headers=tuple(result.headers),
+                    reason_phrase=result.reason_phrase,
+                    http_version=result.http_version,
+                    request_headers=tuple(result.request_headers),
+                    request_target=result.request_target,
+                    body=result.body,
+                    peer=result.peer,
+                )
+            )
+            if urlsplit(target).scheme not in ("http", "https"):
+                result.error, result.error_detail = "redirect", f"redirect to {target}"
+                return
+            current = result.final_url = target
+        result.error = "redirect_loop"
+        result.error_detail = f"more than {MAX_REDIRECTS} redirects"
 
     async def _request(
         self,
@@ -331,7 +420,7 @@ class HttpFetcher:
         self, result: Fetch, url: str, headers: dict[str, str], proxy: Proxy | None
     ) -> None:
         limit = self.options.max_bytes
-        request = httpx.Request("GET", url, headers=headers, extensions={"timeout": self._timeout})
+        request = request_for(url, headers, self._timeout)
         if proxy is not None and not proxy.is_socks and request.url.scheme == "http":
             # A forwarded plain-http request is read by the proxy, which takes its login
             # from it (and drops it). An https request must never carry it: the site

@@ -30,6 +30,9 @@ _READY_WITHIN = 60.0  # seconds for a new worker to import the reading code
 # A reading that takes longer is stuck (a pathological `ignore` pattern, a parser bug):
 # its worker is stopped and replaced, and that check fails instead of holding the run.
 READ_DEADLINE = 300.0
+# A job running longer than this is probably stuck: new jobs go to another worker, started
+# for them if need be (up to `size` more), so one page's reading never holds the others'.
+_SLOW = 2.0
 
 
 class WorkerDied(RuntimeError):
@@ -155,11 +158,13 @@ class WorkerPool:
     """Runs module-level functions in ``size`` worker processes, each job on the worker
     with the fewest in flight."""
 
-    def __init__(self, size: int, deadline: float = READ_DEADLINE) -> None:
+    def __init__(self, size: int, deadline: float = READ_DEADLINE, slow: float = _SLOW) -> None:
         self.size = size
         self.deadline = deadline
+        self.slow = slow
         self._workers: list[_Worker] = []
-        self._slots = asyncio.Semaphore(size * _DEPTH)
+        self._spares = size  # workers that may be started beside busy ones
+        self._slots = asyncio.Semaphore((size + self._spares) * _DEPTH)
         self._spawning = asyncio.Lock()
         self._started: asyncio.Future[None] | None = None
         self._count = 0
@@ -204,23 +209,42 @@ class WorkerPool:
         """How many worker processes this pool started."""
         return self._count
 
-    async def run(self, fn: Callable[..., Any], *args: Any) -> Any:
+    async def run(self, fn: Callable[..., Any], *args: Any, deadline: float | None = None) -> Any:
+        """``fn(*args)`` in a worker; ReadingTimedOut once it has run ``deadline`` seconds
+        (the pool's deadline when None, and never more)."""
         if self._started is None:
             self._started = asyncio.ensure_future(self._start())
         await asyncio.shield(self._started)
+        limit = self.deadline if deadline is None else min(deadline, self.deadline)
         async with self._slots:
             while True:
                 try:
-                    return await self._run_once(fn, args)
+                    return await self._run_once(fn, args, limit)
                 except _NeverRan:
                     continue  # queued behind a job that took its worker down: run it again
 
-    async def _run_once(self, fn: Callable[..., Any], args: tuple[Any, ...]) -> Any:
+    async def _pick(self) -> _Worker:
+        """The worker with the fewest jobs among those not stuck on a long one; a spare is
+        started when every worker is."""
         await self._replace_dead()
+        now = asyncio.get_running_loop().time()
         live = [w for w in self._workers if w.alive]
         if not live:
             raise WorkerDied("no reading worker is running")
-        worker = min(live, key=lambda w: len(w.waiting))
+        free = [w for w in live if not w.waiting or now - w.head_since < self.slow]
+        if not free and self._spares > 0:
+            async with self._spawning:
+                if self._spares > 0:
+                    self._spares -= 1
+                    with contextlib.suppress(WorkersUnavailable):
+                        await self._spawn()
+            free = [w for w in self._workers if w.alive and not w.waiting]
+        return min(free or live, key=lambda w: len(w.waiting))
+
+    async def _run_once(
+        self, fn: Callable[..., Any], args: tuple[Any, ...], deadline: float
+    ) -> Any:
+        worker = await self._pick()
         future = worker.send(fn, args)
         stdin = worker.process.stdin
         assert stdin is not None
@@ -230,12 +254,12 @@ class WorkerPool:
         while True:
             # The deadline counts from when the job started to run, not from when it was
             # queued behind another one.
-            remaining = self.deadline
+            remaining = deadline
             if worker.waiting and worker.waiting[0] is future:
-                remaining = worker.head_since + self.deadline - loop.time()
+                remaining = worker.head_since + deadline - loop.time()
                 if remaining <= 0:
                     worker.stop()
-                    raise ReadingTimedOut(f"a reading took longer than {self.deadline:g} s")
+                    raise ReadingTimedOut(f"a reading took longer than {deadline:g} s")
             done, _ = await asyncio.wait({future}, timeout=remaining)
             if done:
                 return future.result()

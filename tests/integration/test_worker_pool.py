@@ -168,6 +168,25 @@ def test_a_reading_past_its_deadline_is_stopped_and_the_next_one_runs() -> None:
     assert time.monotonic() - started < 20
 
 
+def test_a_job_stuck_in_the_only_worker_does_not_hold_the_next_one() -> None:
+    async def go() -> tuple[Any, bool, int]:
+        pool = WorkerPool(1, deadline=30.0, slow=0.2)
+        try:
+            stuck = asyncio.ensure_future(pool.run(time.sleep, 30))
+            while not pool._workers or not pool._workers[0].waiting:
+                await asyncio.sleep(0.01)  # until the stuck job is in its worker
+            await asyncio.sleep(0.4)  # ... and has run past `slow`
+            result = await pool.run(len, "abc")  # a spare worker reads it
+            still_stuck = not stuck.done()
+            stuck.cancel()
+            return result, still_stuck, pool.started
+        finally:
+            await pool.aclose()
+
+    result, still_stuck, started = asyncio.run(asyncio.wait_for(go(), 25))
+    assert (result, still_stuck, started) == (3, True, 2)
+
+
 def test_a_module_in_the_current_directory_does_not_shadow_the_workers_own(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
