@@ -8,14 +8,17 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import errno
 import fcntl
 import logging
 import os
+import re
 import sqlite3
 import sys
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
+from urllib.parse import unquote, urlsplit
 
 from . import __version__
 from .config import ConfigError, Watchlist, load_watchlist
@@ -32,6 +35,25 @@ class UsageError(Exception):
     pass
 
 
+class DiskProblem(Exception):
+    """The disk under the state folder takes no more writes (full, over quota, read-only):
+    said in one line, because a traceback (SQLite's error, then the failed rollback's, then
+    the engine's) would hide it."""
+
+
+# Errors that mean the disk, not scrubwatch, and what to do about each: the space, the
+# user's quota, the largest file allowed (`ulimit -f`), a file system remounted read-only.
+_DISK_FIXES = {
+    errno.ENOSPC: "free space",
+    errno.EDQUOT: "free space",
+    errno.EFBIG: "raise the file size limit (ulimit -f)",
+    errno.EROFS: "make it writable",
+}
+# SQLite gives no errno: a full disk is SQLITE_FULL, but a quota or a size limit is only a
+# write that failed (its "disk I/O error").
+_SQLITE_WRITE_FAILED = ("SQLITE_IOERR_WRITE", "SQLITE_IOERR_SHMSIZE")
+
+
 def _parser() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument(
@@ -46,7 +68,11 @@ def _parser() -> argparse.ArgumentParser:
         help="state folder (default: $SCRUBWATCH_STATE or .scrubwatch beside the watch list)",
     )
     common.add_argument(
-        "-v", "--verbose", action="store_true", default=argparse.SUPPRESS, help="more logging"
+        "-v",
+        "--verbose",
+        action="count",
+        default=argparse.SUPPRESS,
+        help="more logging: -v scrubwatch's own, -vv the HTTP and AWS libraries' too",
     )
     deployed = argparse.ArgumentParser(add_help=False)
     deployed.add_argument("--stack", default=argparse.SUPPRESS, help="a deployed stack's name")
@@ -126,12 +152,15 @@ def _state_dir(args: argparse.Namespace, config: Path) -> Path:
     return Path(given) if given else config.resolve().parent / ".scrubwatch"
 
 
+_DATABASE = "state.sqlite3"  # in the state folder
+
+
 class LocalBackend:
     """The state folder: ``state.sqlite3`` and ``evidence/``."""
 
     def __init__(self, root: Path, readonly: bool = False) -> None:
         self.root = root
-        self.state = SqliteStateStore(root / "state.sqlite3", readonly=readonly)
+        self.state = SqliteStateStore(root / _DATABASE, readonly=readonly)
         self.evidence = FolderEvidenceStore(root / "evidence")
 
     def close(self) -> None:
@@ -165,7 +194,7 @@ def _run_lock(root: Path) -> Iterator[bool]:
         root.mkdir(parents=True, exist_ok=True)
         handle = open(root / "lock", "a+")  # noqa: SIM115 - closed below, after the run
     except OSError as exc:
-        raise _unusable_state(root, exc) from None
+        raise _disk_problem(exc, root / "lock") or _unusable_state(root, exc) from None
     with handle:
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -182,7 +211,7 @@ def _writable_backend(root: Path) -> LocalBackend:
     try:
         return LocalBackend(root)
     except (OSError, sqlite3.Error) as exc:
-        raise _unusable_state(root, exc) from None
+        raise _disk_problem(exc, root / _DATABASE) or _unusable_state(root, exc) from None
 
 
 class _Progress:
@@ -227,7 +256,10 @@ def _not_due(watchlist: Watchlist, state: SqliteStateStore, ids: list[str]) -> l
 
 
 def _publishers(
-    watchlist: Watchlist, as_json: bool, progress: _Progress | None = None
+    watchlist: Watchlist,
+    as_json: bool,
+    progress: _Progress | None = None,
+    state: SqliteStateStore | None = None,
 ) -> list[Publisher]:
     from .publishers import ConsolePublisher, JsonLinesPublisher, SlackPublisher, SmtpPublisher
     from .routing import SLACK_WEBHOOK_ENV, routes
@@ -244,13 +276,58 @@ def _publishers(
     ]
     if settings.email:
         try:
-            out.append(SmtpPublisher(settings.email, email))
+            out.append(SmtpPublisher(settings.email, email, mark=_marker(state, "email")))
         except ValueError as exc:
             raise UsageError(f"{watchlist.path}: {exc}") from None
     webhook = os.environ.get(SLACK_WEBHOOK_ENV) or settings.slack_webhook
     if webhook:
-        out.append(SlackPublisher(webhook, slack))
+        out.append(SlackPublisher(webhook, slack, mark=_marker(state, "slack")))
     return out
+
+
+def _marker(state: SqliteStateStore | None, channel: str) -> Callable[[Sequence[str]], None] | None:
+    """Records events as delivered on ``channel`` as soon as their message is sent, not when
+    the whole delivery ends: killed half-way, the next run resends none of them."""
+    if state is None:
+        return None
+
+    def mark(event_ids: Sequence[str]) -> None:
+        state.delivered(event_ids, channel)
+
+    return mark
+
+
+def _chain(exc: BaseException) -> Iterator[BaseException]:
+    """The exception and those it was raised from or while handling, once each."""
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        yield current
+        current = current.__cause__ or current.__context__
+
+
+def _disk_problem(exc: BaseException, database: Path) -> DiskProblem | None:
+    """A full or read-only disk anywhere in the chain (a failed write, then a failed
+    rollback), as one line naming the path: the file's own when the error names it, else
+    the state database's (SQLite names none)."""
+    for cause in _chain(exc):
+        if isinstance(cause, OSError) and cause.errno in _DISK_FIXES:
+            where = cause.filename or database
+            why, fix = os.strerror(cause.errno), _DISK_FIXES[cause.errno]
+        elif isinstance(cause, sqlite3.Error) and cause.sqlite_errorname == "SQLITE_FULL":
+            where, why, fix = database, os.strerror(errno.ENOSPC), _DISK_FIXES[errno.ENOSPC]
+        elif isinstance(cause, sqlite3.Error) and cause.sqlite_errorname.startswith(
+            "SQLITE_READONLY"
+        ):
+            where, why, fix = database, "it is read-only", _DISK_FIXES[errno.EROFS]
+        elif isinstance(cause, sqlite3.Error) and cause.sqlite_errorname in _SQLITE_WRITE_FAILED:
+            where, why = database, "disk I/O error"
+            fix = "check the disk's free space, quota and file size limit,"
+        else:
+            continue
+        return DiskProblem(f"cannot write {where}: {why}; {fix} and run again")
+    return None
 
 
 def cmd_check(args: argparse.Namespace, watchlist: Watchlist, root: Path) -> int:
@@ -272,14 +349,19 @@ def cmd_check(args: argparse.Namespace, watchlist: Watchlist, root: Path) -> int
             print(f"scrubwatch: another check is running on {root}; skipping", file=sys.stderr)
             return 0
         progress = _Progress(sys.stderr) if sys.stderr.isatty() else None
-        publishers = _publishers(watchlist, args.json, progress)
         backend = _writable_backend(root)
         try:
+            publishers = _publishers(watchlist, args.json, progress, backend.state)
             engine = Engine(
                 watchlist, backend.state, backend.evidence, publishers, progress=progress
             )
             report = engine.run(args.only, args.force)
             not_due = _not_due(watchlist, backend.state, report.not_due)
+        except Exception as exc:
+            problem = _disk_problem(exc, root / _DATABASE)
+            if problem is None:
+                raise
+            raise problem from None
         finally:
             if progress:
                 progress.end()
@@ -297,7 +379,7 @@ def open_backend(root: Path) -> LocalBackend:
     read-only, so they work on a copy on a read-only disk or another user's folder."""
     if root.exists() and not root.is_dir():
         raise UsageError(f"state folder {root} is a file; give --state a folder")
-    if not (root / "state.sqlite3").exists():
+    if not (root / _DATABASE).exists():
         raise UsageError(f"no scrubwatch state in {root} (run `scrubwatch check` first)")
     try:
         return LocalBackend(root, readonly=True)
@@ -376,13 +458,116 @@ def cmd_diff(args: argparse.Namespace, root: Path) -> int:
     return 0
 
 
-def _logging(verbose: bool) -> None:
-    logging.basicConfig(
-        level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr
-    )
-    # -v is about scrubwatch's own decisions; the HTTP and AWS libraries' DEBUG lines
-    # (every header, every socket) would bury them, so those stay at WARNING.
-    logging.getLogger("scrubwatch").setLevel(logging.DEBUG if verbose else logging.NOTSET)
+# The libraries whose DEBUG lines (every header, every socket) would bury scrubwatch's own
+# under -v; they stay at WARNING unless -vv asks for them.
+_LIBRARIES = (
+    "aiohttp",
+    "asyncio",
+    "boto3",
+    "botocore",
+    "charset_normalizer",
+    "hpack",
+    "httpcore",
+    "httpx",
+    "s3transfer",
+    "urllib3",
+)
+# What a secret looks like in any URL, known or not: `user:password@` before a host, and
+# the token that is a Slack incoming webhook's whole path.
+_USERINFO = re.compile(r"(?<=://)[^\s/@]+@")
+_SLACK_HOOK = re.compile(r"(hooks\.slack(?:-gov)?\.com/)[^\s'\"<>)]+")
+_HIDDEN = "***"
+_TRACEBACKS = logging.Formatter()
+
+
+class _Redactor(logging.Filter):
+    """Takes secrets out of every log line, whoever logs it and at any verbosity: the values
+    this run knows (webhook URL, SMTP and proxy passwords, AWS keys) and whatever has the
+    shape of one. Changes the record itself, so every handler gets the redacted line."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._values: set[str] = set()
+
+    def add(self, *values: str | None) -> None:
+        self._values.update(v for v in values if v)
+
+    def redact(self, text: str) -> str:
+        # Longest first: a webhook URL goes whole, not path first leaving its host.
+        for value in sorted(self._values, key=len, reverse=True):
+            text = text.replace(value, _HIDDEN)
+        text = _USERINFO.sub(f"{_HIDDEN}@", text)
+        return _SLACK_HOOK.sub(rf"\g<1>{_HIDDEN}", text)
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        try:
+            message = record.getMessage()
+        except Exception:  # arguments that do not fit: logging would print both raw
+            message = f"{record.msg} {record.args}"
+        record.msg, record.args = self.redact(message), None
+        if record.exc_info and not record.exc_text:
+            record.exc_text = _TRACEBACKS.formatException(record.exc_info)
+        if record.exc_text:
+            record.exc_text = self.redact(record.exc_text)
+        if record.stack_info:
+            record.stack_info = self.redact(record.stack_info)
+        return True
+
+
+# One per process, as logging's own configuration is.
+_redactor = _Redactor()
+
+
+def _url_secrets(url: str | None, whole: bool) -> list[str]:
+    """A URL's password (as written and decoded), and with ``whole`` the URL itself and its
+    path, which for a webhook is the secret (a log may show the path without the host)."""
+    if not url:
+        return []
+    try:
+        parts = urlsplit(url)
+        password = parts.password
+    except ValueError:
+        return [url]
+    found = [password, unquote(password)] if password else []
+    path = parts.path + (f"?{parts.query}" if parts.query else "")
+    if whole:
+        found += [url, path if len(path) > 1 else ""]
+    return found
+
+
+def _hide_environ_secrets(environ: Mapping[str, str]) -> None:
+    from .routing import SLACK_WEBHOOK_ENV
+
+    _redactor.add(*_url_secrets(environ.get(SLACK_WEBHOOK_ENV), whole=True))
+    _redactor.add(environ.get("AWS_SECRET_ACCESS_KEY"), environ.get("AWS_SESSION_TOKEN"))
+
+
+def _hide_watchlist_secrets(watchlist: Watchlist, environ: Mapping[str, str]) -> None:
+    settings = watchlist.settings
+    _redactor.add(*_url_secrets(settings.slack_webhook, whole=True))
+    if settings.email is not None and settings.email.password_env:
+        _redactor.add(environ.get(settings.email.password_env))
+    for proxy in {settings.proxy, *(w.proxy for w in watchlist.watches)}:
+        _redactor.add(*_url_secrets(proxy, whole=False))
+
+
+def _logging(verbosity: int) -> None:
+    """-v: scrubwatch's own DEBUG lines; -vv: every library's too. Secrets never show."""
+    root = logging.getLogger()
+    if not root.handlers:  # a program that set up logging itself keeps its own setup
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
+        handler.addFilter(_redactor)
+        root.addHandler(handler)
+        root.setLevel(logging.DEBUG if verbosity >= 2 else logging.WARNING)
+        for name in _LIBRARIES:  # named too, in case one sets a level of its own
+            level = logging.NOTSET if verbosity >= 2 else logging.WARNING
+            logging.getLogger(name).setLevel(level)
+    ours = logging.getLogger("scrubwatch")
+    ours.setLevel(logging.DEBUG if verbosity else logging.NOTSET)
+    # Also on our own logger, for the lines another program's handlers print.
+    ours.addFilter(_redactor)
+    _hide_environ_secrets(os.environ)
 
 
 def _demo(args: argparse.Namespace) -> int:
@@ -438,6 +623,7 @@ def _dispatch(args: argparse.Namespace) -> int:
     if args.command == "diff":
         return cmd_diff(args, root)
     watchlist = load_watchlist(config)
+    _hide_watchlist_secrets(watchlist, os.environ)
     if args.command == "validate":
         from .validate_command import cmd_validate
 
@@ -452,7 +638,7 @@ def _dispatch(args: argparse.Namespace) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
-    _logging(getattr(args, "verbose", False))
+    _logging(getattr(args, "verbose", 0))
     try:
         return _dispatch(args)
     except ConfigError as exc:
@@ -462,6 +648,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except UsageError as exc:
         print(f"scrubwatch: {exc}", file=sys.stderr)
         return 2
+    except DiskProblem as exc:
+        # What was committed before stays; the next run repeats the rest.
+        print(f"scrubwatch: {exc}", file=sys.stderr)
+        return 1
     except BrokenPipeError:
         # The reader went away (`scrubwatch status | head`): nothing left to say to it.
         # Python would complain again while flushing stdout at exit, so point it nowhere.

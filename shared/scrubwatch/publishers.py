@@ -8,7 +8,7 @@ import smtplib
 from collections.abc import Callable, Sequence
 from email.message import EmailMessage
 from email.utils import formatdate
-from typing import TextIO
+from typing import Any, TextIO
 
 import httpx
 
@@ -19,6 +19,16 @@ from .routing import Route
 from .slack import SlackDeliveryFailed, post
 
 log = logging.getLogger("scrubwatch")
+
+# Records event ids as delivered on this channel. A publisher that sends several messages
+# calls it after each one, so a process killed half-way through a delivery has recorded
+# what already went out and the next run does not send it again (the engine records the
+# whole list only once `publish` returns).
+MarkDelivered = Callable[[Sequence[str]], None]
+
+
+def _no_mark(event_ids: Sequence[str]) -> None:
+    pass
 
 
 class JsonLinesPublisher:
@@ -91,9 +101,12 @@ class SmtpPublisher:
 
     name = "email"
 
-    def __init__(self, settings: EmailSettings, route: Route) -> None:
+    def __init__(
+        self, settings: EmailSettings, route: Route, mark: MarkDelivered | None = None
+    ) -> None:
         self.settings = settings
         self.route = route
+        self.mark = mark or _no_mark
         self.password: str | None = None
         if settings.password_env:
             self.password = os.environ.get(settings.password_env)
@@ -130,6 +143,7 @@ class SmtpPublisher:
                     smtp.login(s.username, self.password or "")
                 for event in wanted:
                     smtp.send_message(self.message(event))
+                    self.mark([event.event_id])
                     done.append(event.event_id)
         except (OSError, smtplib.SMTPException) as exc:
             log.error("email delivery failed (%s); %d event(s) kept", exc, len(wanted))
@@ -142,22 +156,33 @@ class SlackPublisher:
     name = "slack"
     DIGEST_OVER = 5
 
-    def __init__(self, webhook: str, route: Route, client: httpx.Client | None = None) -> None:
+    def __init__(
+        self,
+        webhook: str,
+        route: Route,
+        client: httpx.Client | None = None,
+        mark: MarkDelivered | None = None,
+    ) -> None:
         self.webhook = webhook
         self.route = route
         self.client = client or httpx.Client(timeout=15)
+        self.mark = mark or _no_mark
+
+    def messages(self, wanted: Sequence[Event]) -> list[tuple[dict[str, Any], list[str]]]:
+        """Each message to post, with the ids of the events it tells of."""
+        if len(wanted) > self.DIGEST_OVER:
+            # Shown or counted in its closing line, every event is told of by the digest.
+            return [(slack_digest(wanted), [e.event_id for e in wanted])]
+        return [(slack_message(e), [e.event_id]) for e in wanted]
 
     def publish(self, events: Sequence[Event]) -> list[str]:
         done = [e.event_id for e in events if not self.route.wants(e)]
         wanted = [e for e in events if self.route.wants(e)]
         try:
-            if len(wanted) > self.DIGEST_OVER:
-                post(self.client, self.webhook, slack_digest(wanted))
-                done.extend(e.event_id for e in wanted)
-            else:
-                for event in wanted:
-                    post(self.client, self.webhook, slack_message(event))
-                    done.append(event.event_id)
+            for payload, event_ids in self.messages(wanted):
+                post(self.client, self.webhook, payload)
+                self.mark(event_ids)  # before the next post: see MarkDelivered
+                done.extend(event_ids)
         except SlackDeliveryFailed as exc:
             log.error("Slack delivery failed (%s); undelivered events kept", exc)
         return done

@@ -1,6 +1,10 @@
 """The worker's side of ``scrubwatch.worker``: say it is ready, then read a job from stdin,
 run it, write the result to stdout. Only the standard library's smallest parts here (no
 asyncio, no ssl) besides the reading code itself.
+
+A worker ends with its parent, even in the middle of a job: a closed stdin is only noticed
+between jobs, and a reading that never ends (a regex that backtracks for ever) would
+otherwise keep an orphan spinning at 100 % CPU after the engine was killed.
 """
 
 from __future__ import annotations
@@ -17,6 +21,8 @@ import sys
 _HEADER = struct.Struct("!4sQ")
 _MARK = b"swk1"
 _PIPE_BYTES = 1 << 20
+_PR_SET_PDEATHSIG = 1  # from <linux/prctl.h>
+_PARENT_POLL_SECONDS = 1.0
 
 
 def _widen_pipes(*fds: int) -> None:
@@ -35,8 +41,55 @@ def _widen_pipes(*fds: int) -> None:
             fcntl.fcntl(fd, set_size, _PIPE_BYTES)
 
 
+def _killed_with_parent() -> bool:
+    """Asks Linux to SIGKILL this process when its parent dies; False where it cannot.
+
+    Linux means the parent *thread*: the one that started this process, which is the
+    engine's event loop thread (``asyncio.create_subprocess_exec`` forks from the thread
+    that calls it). That thread outlives the pool, whose ``aclose`` ends every worker
+    before the loop returns, so only an engine that dies takes its workers with it.
+    """
+    if not sys.platform.startswith("linux"):
+        return False
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        return bool(libc.prctl(_PR_SET_PDEATHSIG, int(signal.SIGKILL), 0, 0, 0) == 0)
+    except (OSError, AttributeError):  # no libc to be found, or one without prctl
+        return False
+
+
+def watch_parent(parent: int, every: float = _PARENT_POLL_SECONDS) -> None:
+    """Ends this process within ``every`` seconds of being orphaned (its parent id changes).
+
+    A timer signal, not a thread: a thread needs the GIL to look, and a regex backtracking
+    in C holds the GIL until it is done, while the signal handler still runs because the
+    regex engine checks for signals as it goes (so does the interpreter between bytecodes).
+    """
+
+    def check(signum: int, frame: object) -> None:
+        if os.getppid() != parent:
+            os._exit(1)
+
+    signal.signal(signal.SIGALRM, check)
+    signal.setitimer(signal.ITIMER_REAL, every, every)
+
+
+def _end_with_parent() -> None:
+    parent = os.getppid()
+    if _killed_with_parent():
+        # The parent may have died before the request was made: then it was never going to
+        # fire. (Dead before getppid above, it left our stdin closed: the first read ends us.)
+        if os.getppid() != parent:
+            os._exit(1)
+    elif hasattr(signal, "setitimer"):
+        watch_parent(parent)
+
+
 def _serve() -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides when to stop
+    _end_with_parent()
     # Results go to a private copy of stdout; anything printed by accident goes to stderr
     # instead of into the result stream.
     results = os.fdopen(os.dup(1), "wb")
