@@ -183,6 +183,9 @@ class S3EvidenceStore:
             raise
         return body
 
+    def sync(self) -> None:
+        """Nothing to do: S3 has an object for good once put_object returns."""
+
     def reading(self, watch_id: str, version: str) -> Reading | None:
         data = self._get(self._key(watch_id, version, ".reading.json"))
         return Reading.from_json(json.loads(data)) if data is not None else None

@@ -10,6 +10,7 @@ event id) or a committed event still marked undelivered (the next run delivers i
 from __future__ import annotations
 
 import asyncio
+import errno
 import hashlib
 import json
 import logging
@@ -42,6 +43,12 @@ from .worker import READ_DEADLINE, WorkerDied, WorkerPool, WorkersUnavailable
 log = logging.getLogger("scrubwatch")
 
 _FLUSH_EVERY = 256
+# Errors of the disk rather than of one watch: nothing more can be kept, so the run stops
+# with one line naming the path (cli), after committing what it can.
+_DISK_FULL = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EROFS})
+# Seconds a reading always gets, whatever its fetch left of the deadline: reading a page
+# of max_bytes takes a few seconds on a slow core.
+_READ_FLOOR = 10.0
 _WITNESSED = ("first_seen", "changed", "gone")
 
 
@@ -164,6 +171,7 @@ class Engine:
         self.read_deadline = read_deadline
         self._read_here = False  # workers could not be started: read in this process
         self._report = RunReport()
+        self._deadline = watchlist.settings.deadline  # for each watch's fetch and reading
 
     def _due(self, only: Sequence[str], force: bool) -> tuple[list[Watch], dict[str, WatchState]]:
         """The watches to check now, and the states of all those asked about (read once)."""
@@ -205,7 +213,7 @@ class Engine:
 
                 async def one(watch: Watch) -> None:
                     async with gate:
-                        commit = await self._check(fetcher, pool, watch, states[watch.id])
+                        commit = await self._check_or_fail(fetcher, pool, watch, states[watch.id])
                     # None: nothing to commit, the check is repeated next run.
                     if commit is not None and self.publish_first:
                         self._publish_then_commit(commit)
@@ -243,6 +251,7 @@ class Engine:
                 if commit.event.event_id not in publisher.publish([commit.event]):
                     raise PublishFailed(f"{commit.state.watch_id}: event not published")
             self._report.events.append(commit.event)
+        self.evidence.sync()
         stale = self.state.commit([commit])
         if stale:
             log.warning("another checker committed %s first; its result stands", stale[0])
@@ -251,6 +260,7 @@ class Engine:
     def flush(self) -> None:
         batch, self._pending = self._pending, []
         if batch:
+            self.evidence.sync()  # the commit names these files: they must outlive a crash
             stale = set(self.state.commit(batch))
             if stale:
                 log.warning("another run changed %s meanwhile; not applied", ", ".join(stale))
@@ -278,6 +288,32 @@ class Engine:
             self._report.undelivered += len(events) - len(set(done))
             sent.update(done)
         return len(sent)
+
+    async def _check_or_fail(
+        self, fetcher: HttpFetcher, pool: WorkerPool | None, watch: Watch, state: WatchState
+    ) -> Commit | None:
+        """One watch's check; whatever goes wrong in it is that watch's error, reported like
+        any other once confirmed, and never the run's: the other alerts still go out."""
+        try:
+            return await self._check(fetcher, pool, watch, state)
+        except Exception as exc:  # a bug, or a page nobody foresaw
+            if isinstance(exc, OSError) and exc.errno in _DISK_FULL:
+                raise
+            log.error("%s: the check failed: %s", watch.id, _one_line(exc), exc_info=True)
+            outcome = Outcome("error", "internal", f"the check failed: {_one_line(exc)}")
+            try:
+                obs = Observation(outcome=outcome, checked_at=self.clock())
+                transition = decide(watch, self.watchlist.settings, state, obs)
+            except Exception:
+                log.exception("%s: its failure could not be recorded", watch.id)
+                self._report.failures[watch.id] = outcome.reason or "internal"
+                return None
+            self._note(watch, state, transition.state, outcome, None, None)
+            return Commit(
+                state=replace(transition.state, rev=state.rev),
+                event=transition.event,
+                channels=tuple(p.name for p in self.publishers),
+            )
 
     async def _check(
         self, fetcher: HttpFetcher, pool: WorkerPool | None, watch: Watch, state: WatchState
@@ -323,6 +359,8 @@ class Engine:
             try:
                 kept = self._keep(watch, state, fetch, analysis, outcome, capture, version)
             except OSError as exc:
+                if exc.errno in _DISK_FULL:
+                    raise  # every watch's evidence would fail: the run stops, saying why
                 # One watch's evidence folder that cannot be written fails that watch: its
                 # state stays as it was, so the next run repeats the check and the event.
                 log.error("%s: evidence not kept, check repeated next run: %s", watch.id, exc)
@@ -356,6 +394,7 @@ class Engine:
             watch.url,
             state.etag if conditional else None,
             state.last_modified if conditional else None,
+            deadline=self._deadline,
             **_via(watch),
         )
         self._report.fetch_seconds += fetch.elapsed
@@ -384,6 +423,7 @@ class Engine:
         try:
             analysis: Analysis = await self._in_worker(
                 pool,
+                self._reading_time(fetch),
                 analyse,
                 fetch,
                 spec,
@@ -518,7 +558,9 @@ class Engine:
                 return None
             spec = ReadSpec.of(watch.reading_settings)
             try:
-                again: Reading | None = await self._in_worker(pool, reread, warc, spec)
+                again: Reading | None = await self._in_worker(
+                    pool, self._reading_time(None), reread, warc, spec
+                )
             except WorkerDied as exc:
                 log.warning("%s: reading the last capture again failed: %s", watch.id, exc)
                 return None
@@ -589,11 +631,17 @@ class Engine:
             self._wayback = Wayback.from_env(s.wayback_endpoint, s.wayback_per_minute)
         return self._wayback
 
-    async def _in_worker(self, pool: WorkerPool | None, fn, *args):  # type: ignore[no-untyped-def]
+    def _reading_time(self, fetch: Fetch | None) -> float:
+        """What is left of the watch's deadline once ``fetch`` took its share, and never
+        less than a page of the largest allowed size takes to read."""
+        spent = fetch.elapsed if fetch is not None else 0.0
+        return max(self._deadline - spent, _READ_FLOOR)
+
+    async def _in_worker(self, pool: WorkerPool | None, deadline: float, fn, *args):  # type: ignore[no-untyped-def]
         if pool is None or self._read_here:
             return fn(*args)
         try:
-            return await pool.run(fn, *args)
+            return await pool.run(fn, *args, deadline=deadline)
         except WorkersUnavailable as exc:
             if not self._read_here:
                 log.warning("reading pages in this process instead of workers: %s", exc)
@@ -612,12 +660,14 @@ class Engine:
         if key not in self._probes:
 
             async def fetch_page(target: str) -> Fetch:
-                return await fetcher.fetch(target, **via)
+                return await fetcher.fetch(target, deadline=self._deadline, **via)
 
             async def read(result: Fetch) -> Reading | None:
                 if result.error or result.status != 200:
                     return None
-                reading: Reading = await self._in_worker(pool, read_probe, result)
+                reading: Reading = await self._in_worker(
+                    pool, self._reading_time(result), read_probe, result
+                )
                 return reading
 
             async def probe() -> Probe | None:
@@ -636,6 +686,11 @@ class Engine:
 
             self._probes[key] = asyncio.ensure_future(probe())
         return await self._probes[key]
+
+
+def _one_line(exc: BaseException, limit: int = 300) -> str:
+    text = " ".join(str(exc).split()) or type(exc).__name__
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def _via(watch: Watch) -> dict[str, str]:

@@ -5,9 +5,11 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
+import logging
 import shutil
 import sys
 import tempfile
+import unicodedata
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +18,8 @@ from warcio.archiveiterator import ArchiveIterator
 from .cli import UsageError, open_backend, pick
 from .decode import content_type, decode_content, decode_text
 from .verify import verify_folder
+
+log = logging.getLogger("scrubwatch")
 
 VERIFY_FAILED = 3
 
@@ -114,8 +118,14 @@ class AwsArchive:
         return cls(*stack_outputs(name))
 
     def manifest(self, watch_id: str, name: str) -> bytes | None:
+        """The named file of the watch's evidence; None when it is not there, or when the
+        name (made from a version read from the table) is no file name of that folder."""
+        key = f"evidence/{watch_id}/{name}"
+        if (problem := _not_a_file_name(name)) is not None:
+            log.warning("not reading %r from s3://%s: %s", key, self.bucket, problem)
+            return None
         try:
-            reply = self.s3.get_object(Bucket=self.bucket, Key=f"evidence/{watch_id}/{name}")
+            reply = self.s3.get_object(Bucket=self.bucket, Key=key)
         except self.s3.exceptions.NoSuchKey:
             return None
         data: bytes = reply["Body"].read()
@@ -136,8 +146,14 @@ class AwsArchive:
         pages = self.s3.get_paginator("list_objects_v2").paginate(Bucket=self.bucket, Prefix=prefix)
         for page in pages:
             for item in page.get("Contents", []):
-                name = item["Key"].removeprefix(prefix)
-                body = self.s3.get_object(Bucket=self.bucket, Key=item["Key"])["Body"].read()
+                key: str = item["Key"]
+                name = key.removeprefix(prefix)
+                # Whoever can write to the bucket picks the keys, and a key is any string:
+                # only a plain file name is saved, so nothing lands outside ``target``.
+                if (problem := _not_a_file_name(name)) is not None:
+                    log.warning("skipping %r in s3://%s: %s", key, self.bucket, problem)
+                    continue
+                body = self.s3.get_object(Bucket=self.bucket, Key=key)["Body"].read()
                 (target / name).write_bytes(body)
         return target
 
@@ -146,6 +162,26 @@ class AwsArchive:
 
 
 Archive = LocalArchive | AwsArchive
+
+_NAME_MAX = 255  # bytes in one file name, on the usual file systems
+
+
+def _not_a_file_name(name: str) -> str | None:
+    """Why ``name`` (what follows a watch's prefix in an object key) cannot be saved as a
+    file directly in a folder; None when it can. Evidence files are ``<version>.<suffix>``."""
+    if not name:
+        return "no file name after the prefix"
+    if "/" in name or "\\" in name:
+        return "a path, not a file name"
+    if name.startswith("."):  # ".", "..", and hidden files, which no capture writes
+        return "a name starting with a dot"
+    if ":" in name:  # on Windows, a drive ("C:x") or an alternate data stream ("a:b")
+        return "a name with a colon"
+    if any(unicodedata.category(c) == "Cc" for c in name):  # NUL, newlines, escapes
+        return "a name with control characters"
+    if len(name.encode("utf-8", "surrogatepass")) > _NAME_MAX:
+        return f"a name longer than {_NAME_MAX} bytes"
+    return None
 
 
 def stack_outputs(name: str) -> tuple[str, str]:
@@ -265,8 +301,10 @@ def cmd_export(args: argparse.Namespace, root: Path) -> int:
     head = archive.chain_head(args.id)
     target.mkdir(parents=True, exist_ok=True)
     names = []
+    # Only what the history lists: a capture a stopped run never committed is not evidence.
+    kept = {row["version"] for row in rows}
     for path in sorted(source.iterdir()):
-        if path.name.startswith("."):
+        if path.name.startswith(".") or path.name.split(".", 1)[0] not in kept:
             continue
         shutil.copy2(path, target / path.name)
         # Kept owner-only in the state folder; a bundle is made to be handed on.
@@ -304,14 +342,17 @@ def cmd_verify(args: argparse.Namespace, root: Path) -> int:
         head_file = given / "HEAD"
         state_root = given.resolve().parent.parent
         expected: str | None = None
+        committed: set[str] | None = None  # a bundle holds only committed captures
         anchored = True
         if head_file.exists():
             expected = head_file.read_text().strip() or None
         elif given.resolve().parent.name == "evidence" and (state_root / "state.sqlite3").exists():
-            expected = LocalArchive(state_root).chain_head(given.resolve().name)
+            local = LocalArchive(state_root)
+            expected = local.chain_head(given.resolve().name)
+            committed = {row["version"] for row in local.history(given.resolve().name)}
         else:
             anchored = False
-        report = verify_folder(given, expected)
+        report = verify_folder(given, expected, committed)
         if not anchored:
             report.problems.append(
                 "no HEAD file: nothing vouches for the newest version, so its change or removal "
@@ -322,16 +363,29 @@ def cmd_verify(args: argparse.Namespace, root: Path) -> int:
             for line in sums.read_text().splitlines():
                 digest, _, name = line.partition("  ")
                 path = given / name
-                if not path.exists():
+                if Path(name).name != name or name in ("", ".", ".."):
+                    report.problems.append(f"SHA256SUMS names {name!r}, outside the bundle")
+                elif not path.exists():
                     report.problems.append(f"{name}: listed in SHA256SUMS but missing")
                 elif hashlib.sha256(path.read_bytes()).hexdigest() != digest:
                     report.problems.append(f"{name}: SHA-256 differs from SHA256SUMS")
         where = str(given)
     else:
         archive = archive_for(args, root)
-        _rows(archive, args.target)  # the watch must exist
-        report = verify_folder(archive.folder(args.target), archive.chain_head(args.target))
+        rows = _rows(archive, args.target)  # the watch must exist
+        report = verify_folder(
+            archive.folder(args.target),
+            archive.chain_head(args.target),
+            {row["version"] for row in rows},
+        )
         where = f"{args.target} in {archive.where()}"
+    if report.uncommitted:
+        print(
+            f"note: left out {len(report.uncommitted)} capture(s) written by a run that stopped "
+            "before committing them (the next check of the watch removes them): "
+            + ", ".join(report.uncommitted),
+            file=sys.stderr,
+        )
     if report.ok:
         head = report.head[:16] + "…" if report.head else "none"
         print(f"OK: {report.versions} version(s) of {where} verify; chain intact, head {head}")

@@ -20,6 +20,7 @@ class Report:
     versions: int = 0
     head: str | None = None
     problems: list[str] = field(default_factory=list)
+    uncommitted: list[str] = field(default_factory=list)  # manifests of uncommitted captures
 
     @property
     def ok(self) -> bool:
@@ -45,7 +46,9 @@ def _check_warc(path: Path, manifest: dict[str, Any]) -> list[str]:
     try:
         with path.open("rb") as handle:
             for record in ArchiveIterator(handle, check_digests=True):
-                payload = record.content_stream().read()
+                # The payload as the server sent it (gzip stays gzip): what the manifest
+                # hashed. content_stream() would undo its Content-Encoding first.
+                payload = record.raw_stream.read()
                 rid = record.rec_headers.get_header("WARC-Record-ID")
                 seen.add(rid)
                 if record.digest_checker.passed is False:
@@ -65,26 +68,112 @@ def _check_warc(path: Path, manifest: dict[str, Any]) -> list[str]:
     return problems
 
 
-def verify_folder(folder: Path, expected_head: str | None = None) -> Report:
-    report = Report()
+# What an exported bundle holds besides the evidence (see evidence_commands.cmd_export).
+BUNDLE_FILES = frozenset({"history.json", "HEAD", "README.txt", "SHA256SUMS"})
+
+
+def _beside(name: object) -> bool:
+    """A plain file name in the manifest's own folder: no path, no parent, no hidden file."""
+    return (
+        isinstance(name, str)
+        and name not in ("", ".", "..")
+        and not name.startswith(".")
+        and "/" not in name
+        and "\\" not in name
+        and "\x00" not in name
+    )
+
+
+def _load_manifests(folder: Path, report: Report) -> dict[str, tuple[Path, dict[str, Any]]]:
     manifests: dict[str, tuple[Path, dict[str, Any]]] = {}
     for path in sorted(folder.glob("*.manifest.json")):
         data = path.read_bytes()
         try:
-            manifests[hashlib.sha256(data).hexdigest()] = (path, json.loads(data))
+            loaded = json.loads(data)
         except ValueError:
             report.problems.append(f"{path.name}: not valid JSON")
+            continue
+        if not isinstance(loaded, dict):
+            report.problems.append(f"{path.name}: not a manifest")
+            continue
+        manifests[hashlib.sha256(data).hexdigest()] = (path, loaded)
+    return manifests
+
+
+def _check_files(folder: Path, path: Path, m: dict[str, Any], report: Report) -> set[str]:
+    """Checks the files one manifest names; returns their names."""
+    named = set()
+    files = m.get("files")
+    for role, spec in (files if isinstance(files, dict) else {}).items():
+        name = spec.get("name") if isinstance(spec, dict) else None
+        if not _beside(name):
+            # Hashing a file elsewhere would vouch for something outside the evidence.
+            report.problems.append(
+                f"{path.name}: its {role} names {name!r}, which is not a file beside it"
+            )
+            continue
+        assert isinstance(name, str)
+        named.add(name)
+        target = folder / name
+        if not target.is_file():
+            report.problems.append(f"{path.name}: its {role} file {name} is missing")
+        elif _sha256(target) != spec.get("sha256"):
+            report.problems.append(f"{name}: SHA-256 differs from {path.name}")
+        elif role == "warc":
+            report.problems.extend(_check_warc(target, m))
+    return named
+
+
+def verify_folder(
+    folder: Path, expected_head: str | None = None, committed: set[str] | None = None
+) -> Report:
+    """Checks a watch's evidence folder or a bundle. ``expected_head``: the manifest the
+    state (or the bundle's HEAD) vouches for. ``committed``: the versions the state's
+    history lists; a capture outside it and off the chain was written by a run that
+    stopped before its commit, and is left out (the next check of the watch removes it)."""
+    report = Report()
+    manifests = _load_manifests(folder, report)
+    if expected_head is not None and committed is not None:
+        on_chain = _walk(manifests, expected_head)
+        for h in list(manifests):
+            if h not in on_chain and manifests[h][1].get("version") not in committed:
+                report.uncommitted.append(manifests.pop(h)[0].name)
     report.versions = len(manifests)
     ordered = sorted(manifests.items(), key=lambda item: str(item[1][1].get("fetched_at")))
+    named: set[str] = {p.name for p, _ in manifests.values()}
     for _, (path, m) in ordered:
-        for role, spec in m.get("files", {}).items():
-            target = folder / spec["name"]
-            if not target.exists():
-                report.problems.append(f"{path.name}: its {role} file {spec['name']} is missing")
-            elif _sha256(target) != spec["sha256"]:
-                report.problems.append(f"{spec['name']}: SHA-256 differs from {path.name}")
-            elif role == "warc":
-                report.problems.extend(_check_warc(target, m))
+        named |= _check_files(folder, path, m, report)
+    left_out = {n for name in report.uncommitted for n in [name, *_names_of(folder / name)]}
+    for path in sorted(folder.iterdir()):
+        if path.name not in named | left_out | BUNDLE_FILES and not path.name.startswith("."):
+            report.problems.append(f"{path.name}: named by no manifest")
+    _check_chain(manifests, report)
+    if expected_head is not None and report.head != expected_head:
+        report.problems.append(
+            f"the newest manifest should be {expected_head[:16]}…; it is missing or was replaced"
+        )
+    return report
+
+
+def _names_of(manifest_path: Path) -> list[str]:
+    try:
+        files = json.loads(manifest_path.read_bytes()).get("files", {})
+        return [spec["name"] for spec in files.values()]
+    except (OSError, ValueError, AttributeError, KeyError, TypeError):
+        return []
+
+
+def _walk(manifests: dict[str, tuple[Path, dict[str, Any]]], head: str) -> set[str]:
+    """The manifests reached walking back from ``head``."""
+    seen: set[str] = set()
+    cursor: str | None = head
+    while cursor is not None and cursor in manifests and cursor not in seen:
+        seen.add(cursor)
+        cursor = manifests[cursor][1].get("prev_manifest_sha256")
+    return seen
+
+
+def _check_chain(manifests: dict[str, tuple[Path, dict[str, Any]]], report: Report) -> None:
     # The chain: each manifest names the one before; exactly one (the newest) is named by
     # none, and walking back from it reaches every manifest.
     named = {m.get("prev_manifest_sha256") for _, m in manifests.values()}
@@ -114,8 +203,3 @@ def verify_folder(folder: Path, expected_head: str | None = None) -> Report:
         for h, (path, _) in manifests.items():
             if h not in seen and len(heads) == 1:
                 report.problems.append(f"{path.name} is not on the chain")
-    if expected_head is not None and report.head != expected_head:
-        report.problems.append(
-            f"the newest manifest should be {expected_head[:16]}…; it is missing or was replaced"
-        )
-    return report
