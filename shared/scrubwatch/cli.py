@@ -161,7 +161,10 @@ class LocalBackend:
     def __init__(self, root: Path, readonly: bool = False) -> None:
         self.root = root
         self.state = SqliteStateStore(root / _DATABASE, readonly=readonly)
-        self.evidence = FolderEvidenceStore(root / "evidence")
+        state = self.state
+        self.evidence = FolderEvidenceStore(
+            root / "evidence", committed=lambda w: {row["version"] for row in state.history(w)}
+        )
 
     def close(self) -> None:
         self.state.close()

@@ -141,7 +141,9 @@ def _one_line(text: str, limit: int = 300) -> str:
 def _malformed(exc: aiohttp.ClientError) -> str:
     """What aiohttp found wrong with an answer, in one line."""
     if isinstance(exc, aiohttp.ClientResponseError):
-        return "malformed answer: " + _one_line(exc.message)
+        # aiohttp points at the bad byte with a line of its own ("   ^"): not for one line.
+        lines = [line for line in str(exc.message).splitlines() if line.strip() != "^"]
+        return "malformed answer: " + _one_line(" ".join(lines))
     return "malformed answer: " + _one_line(str(exc) or type(exc).__name__)
 
 

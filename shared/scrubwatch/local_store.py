@@ -8,7 +8,7 @@ import json
 import logging
 import os
 import sqlite3
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -115,11 +115,19 @@ class SqliteStateStore:
                     loaded = WatchState.from_json(json.loads(state))
                 except Exception as exc:  # whatever a torn or hand-edited row holds
                     self._set_aside("watch_state", watch_id, state, exc)
+                    out[watch_id] = self._afresh(watch_id)
                     continue
                 out[watch_id] = WatchState(**{**loaded.__dict__, "rev": rev})
         for watch_id in wanted - out.keys():
             out[watch_id] = WatchState(watch_id=watch_id)
         return out
+
+    def _afresh(self, watch_id: str) -> WatchState:
+        """A new state for a watch whose row was unreadable, chained onto its last kept
+        capture, so that its evidence stays one chain."""
+        rows = self.history(watch_id)
+        head = rows[-1].get("manifest_sha256") if rows else None
+        return WatchState(watch_id=watch_id, chain_head=head)
 
     def _set_aside(self, source: str, key: str, body: object, exc: Exception) -> None:
         """Moves an unreadable row out of the way, once, with a warning; a read-only store
@@ -278,9 +286,14 @@ class FolderEvidenceStore:
     id names its content, so a second put of the same version keeps the first copy.
     """
 
-    def __init__(self, root: str | Path) -> None:
+    def __init__(
+        self, root: str | Path, committed: Callable[[str], Collection[str]] | None = None
+    ) -> None:
         self.root = Path(root).resolve()
         self._unsynced: list[Path] = []  # written since the last sync()
+        # The versions the state's history lists for a watch: a capture among them is never
+        # removed. Without it, none is.
+        self._committed = committed
 
     def _base(self, watch_id: str, version: str) -> Path:
         return self.root / watch_id / version
@@ -310,10 +323,10 @@ class FolderEvidenceStore:
         return manifest
 
     def _drop_forks(self, folder: Path, version: str, prev: str | None) -> None:
-        """Removes captures that chain onto the same manifest as this one: written by a run
-        that stopped before committing them (a committed one would be the chain head, and
-        this capture would chain onto it), so they are no evidence, and kept they would
-        fork the chain."""
+        """Removes captures that chain onto the same manifest as this one and that the
+        history does not list: written by a run that stopped before committing them, so
+        they are no evidence, and kept they would fork the chain."""
+        forks = []
         for path in folder.glob("*.manifest.json"):
             other = path.name.removesuffix(".manifest.json")
             if other == version:
@@ -323,6 +336,13 @@ class FolderEvidenceStore:
                     continue
             except (OSError, ValueError, AttributeError):
                 continue  # not ours to judge: verify reports it
+            forks.append(other)
+        if not forks or self._committed is None:
+            return
+        committed = self._committed(folder.name)
+        for other in forks:
+            if other in committed:
+                continue  # evidence, whatever the state says now (it may have been reset)
             log.warning(
                 "%s: removing capture %s, written by a run that stopped before committing it",
                 folder.name,

@@ -108,3 +108,22 @@ def _history(root: Path) -> list[dict[str, str]]:
         return store.history("jobs")
     finally:
         store.close()
+
+
+def test_a_committed_capture_is_never_removed_as_a_fork(tmp_path: Path) -> None:
+    from scrubwatch.evidence import Evidence
+    from scrubwatch.local_store import FolderEvidenceStore
+
+    def put(store: FolderEvidenceStore, version: str) -> None:
+        evidence = Evidence(warc_gz=b"warc", text=version, reading_json=b"{}")
+        store.put("w", version, evidence, json.dumps({"prev_manifest_sha256": None}).encode())
+
+    committed = {"v1"}
+    store = FolderEvidenceStore(tmp_path, committed=lambda watch: committed)
+    put(store, "v1")
+    put(store, "v2")  # chains onto the same (no) manifest: v1 is listed, so it stays
+    put(store, "v3")  # v2 is not: it goes
+    assert sorted(p.name for p in (tmp_path / "w").glob("*.manifest.json")) == [
+        "v1.manifest.json",
+        "v3.manifest.json",
+    ]
