@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 from urllib.parse import unquote, urlsplit
 
-from . import __version__
+from . import __version__, terminal
 from .config import ConfigError, Watchlist, load_watchlist
 from .diff import unified
 from .local_store import FolderEvidenceStore, SqliteStateStore
@@ -449,8 +449,11 @@ def cmd_diff(args: argparse.Namespace, root: Path) -> int:
         max_lines=100_000,
         max_chars=10**9,
     )
-    colour = sys.stdout.isatty() and not os.environ.get("NO_COLOR")
+    on_terminal = sys.stdout.isatty()
+    colour = on_terminal and not os.environ.get("NO_COLOR")
     for line in out.splitlines():
+        if on_terminal:
+            line = terminal.safe(line)  # the page's text must not drive the terminal
         if colour and line.startswith("+") and not line.startswith("+++"):
             line = f"\x1b[32m{line}\x1b[0m"
         elif colour and line.startswith("-") and not line.startswith("---"):

@@ -15,6 +15,7 @@ from typing import Any
 
 from warcio.archiveiterator import ArchiveIterator
 
+from . import terminal
 from .cli import UsageError, open_backend, pick
 from .decode import content_type, decode_content, decode_text
 from .verify import verify_folder
@@ -262,11 +263,14 @@ def cmd_show(args: argparse.Namespace, root: Path) -> int:
     row = pick(_rows(archive, args.id), args.version, -1)
     folder = archive.folder(args.id)
     version = str(row["version"])
+    if Path(version).name != version or version.startswith("."):
+        # The history names the file: it may not name one outside the evidence folder.
+        raise UsageError(f"the history names version {version!r}, which is not a file name")
     if args.part == "text":
         path = folder / f"{version}.txt"
         if not path.exists():
             raise UsageError(f"evidence for version {version} is missing")
-        sys.stdout.write(path.read_text("utf-8"))
+        _write_page_text(path.read_text("utf-8"))
         return 0
     path = folder / f"{version}.warc.gz"
     if not path.exists():
@@ -276,16 +280,22 @@ def cmd_show(args: argparse.Namespace, root: Path) -> int:
             if record.rec_type != "response":
                 continue
             if args.part == "headers":
-                sys.stdout.write(record.http_headers.to_str())
+                _write_page_text(record.http_headers.to_str())
                 return 0
             headers = {k.lower(): v for k, v in record.http_headers.headers}
             raw = record.content_stream().read()
             body = decode_content(raw, headers.get("content-encoding"), 1 << 30)
             _, charset = content_type(headers)
             text, _ = decode_text(body, charset, html=True)
-            sys.stdout.write(text)
+            _write_page_text(text)
             return 0
     raise UsageError(f"{path} holds no response record")
+
+
+def _write_page_text(text: str) -> None:
+    """Writes what a page said: on a terminal without its escape sequences and control
+    characters (a page must not drive the reader's terminal); to a pipe or a file, as is."""
+    sys.stdout.write(terminal.safe(text) if sys.stdout.isatty() else text)
 
 
 def cmd_export(args: argparse.Namespace, root: Path) -> int:
