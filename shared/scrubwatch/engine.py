@@ -213,7 +213,7 @@ class Engine:
 
                 async def one(watch: Watch) -> None:
                     async with gate:
-                        commit = await self._check_or_fail(fetcher, pool, watch, states[watch.id])
+                        commit = await self._check(fetcher, pool, watch, states[watch.id])
                     # None: nothing to commit, the check is repeated next run.
                     if commit is not None and self.publish_first:
                         self._publish_then_commit(commit)
@@ -289,39 +289,31 @@ class Engine:
             sent.update(done)
         return len(sent)
 
-    async def _check_or_fail(
-        self, fetcher: HttpFetcher, pool: WorkerPool | None, watch: Watch, state: WatchState
-    ) -> Commit | None:
-        """One watch's check; whatever goes wrong in it is that watch's error, reported like
-        any other once confirmed, and never the run's: the other alerts still go out."""
-        try:
-            return await self._check(fetcher, pool, watch, state)
-        except Exception as exc:  # a bug, or a page nobody foresaw
-            if isinstance(exc, OSError) and exc.errno in _DISK_FULL:
-                raise
-            log.error("%s: the check failed: %s", watch.id, _one_line(exc), exc_info=True)
-            outcome = Outcome("error", "internal", f"the check failed: {_one_line(exc)}")
-            try:
-                obs = Observation(outcome=outcome, checked_at=self.clock())
-                transition = decide(watch, self.watchlist.settings, state, obs)
-            except Exception:
-                log.exception("%s: its failure could not be recorded", watch.id)
-                self._report.failures[watch.id] = outcome.reason or "internal"
-                return None
-            self._note(watch, state, transition.state, outcome, None, None)
-            return Commit(
-                state=replace(transition.state, rev=state.rev),
-                event=transition.event,
-                channels=tuple(p.name for p in self.publishers),
-            )
+    def _failed(self, watch: Watch, state: WatchState, exc: Exception) -> Commit:
+        """What the page, its URL or its probe provoked that nobody foresaw: that watch's
+        `internal` error, reported like any other once confirmed, never the run's."""
+        log.error("%s: the check failed: %s", watch.id, _one_line(exc), exc_info=True)
+        outcome = Outcome("error", "internal", f"the check failed: {_one_line(exc)}")
+        transition = decide(
+            watch, self.watchlist.settings, state, Observation(outcome, self.clock())
+        )
+        self._note(watch, state, transition.state, outcome, None, None)
+        return Commit(
+            state=replace(transition.state, rev=state.rev),
+            event=transition.event,
+            channels=tuple(p.name for p in self.publishers),
+        )
 
     async def _check(
         self, fetcher: HttpFetcher, pool: WorkerPool | None, watch: Watch, state: WatchState
     ) -> Commit | None:
-        fetch, body_sha256 = await self._fetch(fetcher, watch, state)
-        analysis, outcome = await self._read(pool, watch, state, fetch)
-        reading = analysis.reading if analysis else None
-        outcome = await self._look_closer(fetcher, pool, watch, state, fetch, reading, outcome)
+        try:
+            fetch, body_sha256 = await self._fetch(fetcher, watch, state)
+            analysis, outcome = await self._read(pool, watch, state, fetch)
+            reading = analysis.reading if analysis else None
+            outcome = await self._look_closer(fetcher, pool, watch, state, fetch, reading, outcome)
+        except Exception as exc:  # the page's doing; storage failures below stay the run's
+            return self._failed(watch, state, exc)
         version = self._capture_ref(watch, fetch, analysis)
         before = self._settings_before(watch, state) if _edited(watch, state) else None
         obs = Observation(

@@ -94,3 +94,34 @@ def test_a_malformed_not_found_page_leaves_the_change_reported(
 
     assert event.kind == "changed"
     assert event.removed == ["Analyst"]
+
+
+def test_whatever_else_a_page_provokes_is_that_watchs_internal_error(
+    site: Site, harness: Make, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import scrubwatch.engine
+
+    real = scrubwatch.engine.classify
+
+    def classify_or_fail(fetch: Any, *args: Any) -> Any:
+        if fetch.url.endswith("/odd.html"):
+            raise KeyError("a case nobody foresaw")
+        return real(fetch, *args)
+
+    monkeypatch.setattr(scrubwatch.engine, "classify", classify_or_fail)
+    site.set("/odd.html", page("Odd", "<p>odd</p>"))
+    site.set("/good.html", page("Good", "<p>fine</p>"))
+    h = harness(
+        [
+            {"id": "odd", "url": site.url("/odd.html")},
+            {"id": "good", "url": site.url("/good.html")},
+        ],
+        confirm_errors=1,
+    )
+
+    events = h.run()
+
+    assert ("good", "first_seen") in kinds(events)
+    [error] = [e for e in events if e.watch == "odd"]
+    assert (error.kind, error.reason) == ("error", "internal")
+    assert "a case nobody foresaw" in error.summary
