@@ -14,7 +14,7 @@ from typing import Any, Literal
 from .classify import Outcome
 from .config import Settings, Watch
 from .diff import unified, vanished
-from .events import REORDERED, Event, EventKind, VersionRef, event_id, rfc3339
+from .events import REORDERED, Event, EventKind, VersionRef, capped, event_id, rfc3339
 from .reader import Reading
 
 Condition = Literal["new", "up", "gone"]
@@ -109,6 +109,11 @@ def _event(
     **details: Any,
 ) -> Event:
     reason = obs.outcome.reason if kind in ("gone", "error") else details.pop("reason", None)
+    # A page can lose or gain a million lines: the event carries the first of them and how
+    # many there were (summaries are written before this, from the whole lists).
+    for name in ("removed", "added"):
+        if name in details:
+            details[name], details[f"{name}_count"] = capped(details[name])
     return Event(
         event_id=event_id(
             watch.id,
@@ -383,6 +388,9 @@ _ERROR_WORDS = {
     "too_large": "is larger than max_bytes",
     "dns_error": "could not be looked up (the name server failed to answer)",
     "read_failed": "could not be read (the reader crashed or never finished)",
+    "protocol": "sends a malformed answer",
+    "invalid_url": "redirects to an address that cannot be requested",
+    "internal": "could not be checked (an unexpected failure; see the log)",
 }
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Literal
@@ -35,6 +36,14 @@ REORDERED = "reordered"
 
 
 SEVERITY_RANK = {"info": 0, "low": 1, "medium": 2, "high": 3}
+
+# An event line stays well under 200 KB whatever the page, so it fits one SNS message
+# (256 KB): each of ``removed`` and ``added`` keeps at most MAX_ENTRIES entries of at most
+# MAX_ENTRY_CHARS characters and MAX_LIST_BYTES bytes in all (the diff has its own cap,
+# diff.MAX_DIFF_CHARS); the true counts go in ``removed_count`` and ``added_count``.
+MAX_ENTRIES = 200
+MAX_ENTRY_CHARS = 500
+MAX_LIST_BYTES = 40_000
 
 
 def rfc3339(moment: datetime) -> str:
@@ -81,6 +90,9 @@ class Event:
     summary: str
     removed: list[str] = field(default_factory=list)
     added: list[str] = field(default_factory=list)
+    # How many entries there were, set only when the list above keeps fewer of them.
+    removed_count: int | None = None
+    added_count: int | None = None
     keywords_removed: list[str] = field(default_factory=list)
     keywords_added: list[str] = field(default_factory=list)
     previous: VersionRef | None = None
@@ -94,10 +106,24 @@ class Event:
             return "low"
         return SEVERITY[self.kind]
 
+    @property
+    def removed_total(self) -> int:
+        """How many entries went, counting those the event does not carry."""
+        return len(self.removed) if self.removed_count is None else self.removed_count
+
+    @property
+    def added_total(self) -> int:
+        """How many entries came, counting those the event does not carry."""
+        return len(self.added) if self.added_count is None else self.added_count
+
     def to_json(self) -> dict[str, Any]:
         data = asdict(self)
         ordered = {"schema": data.pop("schema"), "event_id": data.pop("event_id")}
         ordered.update(data)
+        # Written only when a list was cut: an uncut event reads as it did before the counts.
+        for key in _COUNTS:
+            if ordered[key] is None:
+                del ordered[key]
         return ordered
 
     def dumps(self) -> str:
@@ -109,6 +135,30 @@ class Event:
         data["previous"] = VersionRef.from_json(data.get("previous"))
         data["current"] = VersionRef.from_json(data.get("current"))
         return cls(**data)
+
+
+_COUNTS = ("removed_count", "added_count")
+
+
+def capped(entries: Sequence[str]) -> tuple[list[str], int | None]:
+    """The first entries of a removed/added list that an event carries, each clipped to
+    MAX_ENTRY_CHARS with a trailing "…", and the true count when not all of them fit."""
+    kept: list[str] = []
+    size = 0
+    for entry in entries[:MAX_ENTRIES]:
+        if len(entry) > MAX_ENTRY_CHARS:
+            entry = entry[: MAX_ENTRY_CHARS - 1] + "…"
+        size += json_size(entry) + 3  # its quotes and a comma
+        if size > MAX_LIST_BYTES:
+            break
+        kept.append(entry)
+    return kept, (len(entries) if len(kept) < len(entries) else None)
+
+
+def json_size(text: str) -> int:
+    """Bytes ``text`` takes inside a JSON string of an event line (``ensure_ascii=False``)."""
+    # A lone surrogate (text that was never valid UTF-8) is counted, not an error.
+    return len(json.dumps(text, ensure_ascii=False).encode("utf-8", "surrogatepass")) - 2
 
 
 def event_id(

@@ -1,8 +1,9 @@
-"""Every human rendering of a ``scrubwatch.event/1`` event: email and Slack (pure).
+"""Every human rendering of a ``scrubwatch.event/1`` event: email, Slack, console (pure).
 
 Read on a phone in seconds: what happened first, then what was removed, then where the
 evidence is. Everything that comes from a page is untrusted: Slack text is escaped so a
-page cannot ping a channel or forge a link, and every list and diff is bounded.
+page cannot ping a channel or forge a link, console text has no escape sequences a terminal
+would obey, and every list and diff is bounded.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from . import terminal
 from .events import Event
 
 LABELS = {
@@ -57,6 +59,25 @@ def lists(event: Event) -> list[tuple[str, list[str]]]:
     ]
 
 
+def counted_lists(event: Event) -> list[tuple[str, list[str], int]]:
+    """``lists``, each with how many entries it had: an event may carry only the first."""
+    totals = (
+        event.removed_total,
+        event.added_total,
+        len(event.keywords_removed),
+        len(event.keywords_added),
+    )
+    return [
+        (title, entries, total)
+        for (title, entries), total in zip(lists(event), totals, strict=True)
+    ]
+
+
+def _unshown(entries: Sequence[str], total: int, shown: int) -> int:
+    """How many of ``total`` entries the first ``shown`` of ``entries`` leave out."""
+    return max(total - len(entries[:shown]), 0)
+
+
 def one_line(text: str) -> str:
     return " ".join(str(text).split())
 
@@ -74,13 +95,13 @@ def subject(event: Event, limit: int = 99) -> str:
     return head + _clip(one_line(event.name), room) + tail
 
 
-def _listing(label: str, entries: Sequence[str], shown: int) -> list[str]:
-    if not entries:
+def _listing(label: str, entries: Sequence[str], total: int, shown: int) -> list[str]:
+    if not total:
         return []
     out = [f"{label}:"]
     out.extend(f"  - {_clip(one_line(e), 300)}" for e in entries[:shown])
-    if len(entries) > shown:
-        out.append(f"  ... and {len(entries) - shown} more")
+    if _unshown(entries, total, shown):
+        out.append(f"  ... and {_unshown(entries, total, shown)} more")
     return [*out, ""]
 
 
@@ -95,8 +116,8 @@ def email_text(event: Event, shown: int = SHOWN, diff_lines: int = DIFF_LINES) -
     if event.current and event.current.final_url != event.url and event.kind != "error":
         lines.append(f"Now:   {event.current.final_url} (HTTP {event.current.status})")
     lines.append("")
-    for title, entries in lists(event):
-        lines += _listing(title, entries, shown)
+    for title, entries, total in counted_lists(event):
+        lines += _listing(title, entries, total, shown)
     if event.diff:
         diff = event.diff.splitlines()
         lines += ["Diff (excerpt):", *(_clip(d, 300) for d in diff[:diff_lines])]
@@ -125,6 +146,28 @@ def email_text(event: Event, shown: int = SHOWN, diff_lines: int = DIFF_LINES) -
     return "\n".join(lines) + "\n"
 
 
+def console_text(event: Event, shown: int = 5) -> str:
+    """A short block for a person at a terminal, safe to print there: page text can carry
+    escape sequences that a terminal would obey (``ConsolePublisher.render``)."""
+    # Summaries start with the label ("GONE: ..."); the tag says it once.
+    label = LABELS[event.kind]
+    summary = event.summary.removeprefix(f"{label}: ")
+    out = [f"[{label}] {summary}", f"    {event.url}"]
+    for title, entries, total in counted_lists(event):
+        if total:
+            out.append(f"    {title.lower()}:")
+            out.extend(f"      - {entry}" for entry in entries[:shown])
+            if _unshown(entries, total, shown):
+                out.append(f"      ... and {_unshown(entries, total, shown)} more")
+    if event.previous and event.previous.evidence:
+        out.append(f"    evidence (before): {event.previous.evidence}")
+    if event.current and event.current.evidence and event.kind != "first_seen":
+        out.append(f"    evidence (now):    {event.current.evidence}")
+    if event.current and event.current.manifest_sha256:
+        out.append(f"    manifest sha256:   {event.current.manifest_sha256}")
+    return terminal.safe("\n".join(out)) + "\n\n"
+
+
 def escape(text: str) -> str:
     """Slack's control characters: page text like ``<!channel>`` then shows literally."""
     return str(text).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
@@ -140,11 +183,11 @@ def _section(text: str) -> dict[str, Any]:
     return {"type": "section", "text": {"type": "mrkdwn", "text": _clip(text, SLACK_SECTION)}}
 
 
-def _bullets(title: str, entries: Sequence[str], shown: int) -> str:
+def _bullets(title: str, entries: Sequence[str], total: int, shown: int) -> str:
     lines = [f"*{title}*"]
     lines += [f"• {escape(_clip(one_line(e), 200))}" for e in entries[:shown]]
-    if len(entries) > shown:
-        lines.append(f"… and {len(entries) - shown} more")
+    if _unshown(entries, total, shown):
+        lines.append(f"… and {_unshown(entries, total, shown)} more")
     return "\n".join(lines)
 
 
@@ -172,9 +215,9 @@ def slack_message(event: Event, shown: int = SHOWN) -> dict[str, Any]:
             f"{_clip(_link(event.url), 1200)}"
         ),
     ]
-    for title, entries in lists(event):
-        if entries:
-            blocks.append(_section(_bullets(title, entries, shown)))
+    for title, entries, total in counted_lists(event):
+        if total:
+            blocks.append(_section(_bullets(title, entries, total, shown)))
     context = [f"Detected {escape(event.detected_at)}"]
     if event.previous and event.previous.evidence:
         context.append(f"before: {escape(event.previous.evidence)}")
@@ -214,7 +257,8 @@ def slack_digest(events: Sequence[Event], shown: int = 3) -> dict[str, Any]:
         ]
         if e.removed:
             removed = " · ".join(escape(_clip(one_line(r), 80)) for r in e.removed[:shown])
-            more = f" … and {len(e.removed) - shown} more" if len(e.removed) > shown else ""
+            unshown = _unshown(e.removed, e.removed_total, shown)
+            more = f" … and {unshown} more" if unshown else ""
             lines.append(f"Removed: {removed}{more}")
         lines.append(f"`scrubwatch diff {escape(e.watch)}`")
         section = _section("\n".join(lines))

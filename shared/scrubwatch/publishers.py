@@ -14,7 +14,7 @@ import httpx
 
 from .config import EmailSettings
 from .events import Event
-from .formatting import LABELS, email_text, lists, slack_digest, slack_message, subject
+from .formatting import console_text, email_text, slack_digest, slack_message, subject
 from .routing import Route
 from .slack import SlackDeliveryFailed, post
 
@@ -77,23 +77,7 @@ class ConsolePublisher:
         return [e.event_id for e in events]
 
     def render(self, event: Event) -> str:
-        # Summaries start with the label ("GONE: ..."); the tag says it once.
-        label = LABELS[event.kind]
-        summary = event.summary.removeprefix(f"{label}: ")
-        out = [f"[{label}] {summary}", f"    {event.url}"]
-        for label, entries in lists(event):
-            if entries:
-                out.append(f"    {label.lower()}:")
-                out.extend(f"      - {entry}" for entry in entries[: self.max_lines])
-                if len(entries) > self.max_lines:
-                    out.append(f"      ... and {len(entries) - self.max_lines} more")
-        if event.previous and event.previous.evidence:
-            out.append(f"    evidence (before): {event.previous.evidence}")
-        if event.current and event.current.evidence and event.kind != "first_seen":
-            out.append(f"    evidence (now):    {event.current.evidence}")
-        if event.current and event.current.manifest_sha256:
-            out.append(f"    manifest sha256:   {event.current.manifest_sha256}")
-        return "\n".join(out) + "\n\n"
+        return console_text(event, self.max_lines)
 
 
 class SmtpPublisher:

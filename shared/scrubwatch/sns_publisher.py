@@ -63,9 +63,14 @@ def fit(event: Event, channels: Sequence[str], limit: int = SNS_MAX_BYTES) -> tu
         diff_room //= 2
     event = dataclasses.replace(event, diff="... diff omitted to fit an SNS message")
     for keep in (1000, 200, 50, 10, 0):
-        removed = _cut(event.removed, keep)
-        added = _cut(event.added, keep)
-        candidate = dataclasses.replace(event, removed=removed, added=added)
+        candidate = dataclasses.replace(
+            event,
+            removed=[e[:500] for e in event.removed[:keep]],
+            added=[e[:500] for e in event.added[:keep]],
+            # The true counts, which alerts give as "and N more".
+            removed_count=_count(event.removed_total, keep),
+            added_count=_count(event.added_total, keep),
+        )
         message = _message(candidate)
         if _size(message, attributes) <= budget:
             return candidate, message
@@ -81,11 +86,8 @@ def _ascii_subject(event: Event) -> str:
     return text.encode("ascii", "replace").decode()
 
 
-def _cut(entries: list[str], keep: int) -> list[str]:
-    shortened = [e[:500] for e in entries[:keep]]
-    if len(entries) > keep:
-        shortened.append(f"... and {len(entries) - keep} more")
-    return shortened
+def _count(total: int, keep: int) -> int | None:
+    return total if total > keep else None
 
 
 class SnsPublisher:

@@ -74,9 +74,7 @@ def test_a_5_mb_diff_and_10000_removed_lines_fit(fill: str) -> None:
     assert (carried.kind, carried.watch, carried.url) == (event.kind, event.watch, event.url)
     # Markers say what was cut, and how much.
     assert re.search(r"diff (truncated|omitted) to fit an SNS message", carried.diff)
-    more = re.fullmatch(r"\.\.\. and (\d+) more", carried.removed[-1])
-    assert more
-    assert len(carried.removed) - 1 + int(more.group(1)) == 10_000
+    assert len(carried.removed) < 10_000 and carried.removed_count == 10_000
     assert carried.removed[:3] == [r[:500] for r in event.removed[:3]]
     assert outer["email"].startswith(event.summary)
 

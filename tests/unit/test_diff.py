@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 import re
 from collections import Counter
 
@@ -139,3 +140,50 @@ def test_unified_never_exceeds_its_line_budget(
         assert lines[max_lines:] == [
             f"... diff truncated: {len(full_lines) - max_lines} more lines"
         ]
+
+
+_SHORT = st.lists(st.sampled_from(["a", "b", "c", "d", "e"]), max_size=15)
+
+
+def _applied(before: list[str], diff: str) -> list[str]:
+    """``before`` with a unified diff applied, checking each hunk's header on the way."""
+    out: list[str] = []
+    at = 0
+    for hunk in re.split(r"\n(?=@@ )", diff)[1:]:
+        header, *body = hunk.split("\n")
+        m = re.fullmatch(r"@@ -(\d+)(?:,(\d+))? \+(\d+)(?:,(\d+))? @@", header)
+        assert m, header
+        old_len = int(m.group(2) if m.group(2) is not None else 1)
+        new_len = int(m.group(4) if m.group(4) is not None else 1)
+        assert sum(line[0] in " -" for line in body) == old_len
+        assert sum(line[0] in " +" for line in body) == new_len
+        start = int(m.group(1)) - (1 if old_len else 0)
+        out += before[at:start]
+        at = start
+        for line in body:
+            if line[0] in " -":
+                assert before[at] == line[1:]
+                at += 1
+            if line[0] in " +":
+                out.append(line[1:])
+    return out + before[at:]
+
+
+@settings(deadline=None)
+@given(_SHORT, _SHORT)
+def test_unified_is_a_diff_that_applies(before: list[str], after: list[str]) -> None:
+    # Lines shared at both ends are set aside before difflib runs: the hunks still apply.
+    out = unified(before, after, max_lines=10_000)
+    assert (out == "") == (before == after)
+    if out:
+        assert _applied(before, out) == after
+
+
+@settings(deadline=None)
+@given(_SHORT, _SHORT)
+def test_unified_is_difflibs_when_nothing_is_shared_at_the_ends(
+    before: list[str], after: list[str]
+) -> None:
+    if before and after and before[0] != after[0] and before[-1] != after[-1]:
+        expected = difflib.unified_diff(before, after, "previous", "current", n=2, lineterm="")
+        assert unified(before, after, max_lines=10_000) == "\n".join(expected)
