@@ -35,6 +35,7 @@ from pydantic import (
 from selectolax.lexbor import LexborHTMLParser
 
 from . import urlcheck
+from .terminal import one_line
 
 # A current mainstream browser's string: nothing scrubwatch sends names the tool, so a
 # watched site cannot tell it is being watched from the request alone (README).
@@ -568,10 +569,6 @@ class _Located:
         self.empty[path] = message
 
 
-def _one_line(text: str) -> str:
-    return " ".join(str(text).split())
-
-
 def _field_name(loc: Loc) -> str:
     out = ""
     for part in loc:
@@ -747,7 +744,7 @@ def parse_watchlist(text: str, path: str = "watchlist.yaml") -> Watchlist:
         mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
         line = mark.line + 1 if mark else 1
         problem = getattr(exc, "problem", None) or str(exc).split("\n", 1)[0]
-        raise ConfigError([f"{path}:{line}: YAML syntax: {_one_line(problem)}"]) from None
+        raise ConfigError([f"{path}:{line}: YAML syntax: {one_line(problem)}"]) from None
     except RecursionError:
         raise ConfigError([f"{path}:1: YAML syntax: nested too deeply"]) from None
     problems = _Problems(path, located.lines)

@@ -36,6 +36,7 @@ from .fetch import FetchOptions, HttpFetcher
 from .netguard import ForbiddenAddress, Resolver, vet_unresolved
 from .reader import Reading, ReadSpec
 from .store import Commit, EvidenceStore, StateStore
+from .terminal import one_line
 from .witness import Capture, Wayback
 from .work import Analysis, analyse, read_probe, reread
 from .worker import READ_DEADLINE, WorkerDied, WorkerPool, WorkersUnavailable
@@ -292,8 +293,9 @@ class Engine:
     def _failed(self, watch: Watch, state: WatchState, exc: Exception) -> Commit:
         """What the page, its URL or its probe provoked that nobody foresaw: that watch's
         `internal` error, reported like any other once confirmed, never the run's."""
-        log.error("%s: the check failed: %s", watch.id, _one_line(exc), exc_info=True)
-        outcome = Outcome("error", "internal", f"the check failed: {_one_line(exc)}")
+        why = one_line(exc, 300) or type(exc).__name__
+        log.error("%s: the check failed: %s", watch.id, why, exc_info=True)
+        outcome = Outcome("error", "internal", f"the check failed: {why}")
         transition = decide(
             watch, self.watchlist.settings, state, Observation(outcome, self.clock())
         )
@@ -678,11 +680,6 @@ class Engine:
 
             self._probes[key] = asyncio.ensure_future(probe())
         return await self._probes[key]
-
-
-def _one_line(exc: BaseException, limit: int = 300) -> str:
-    text = " ".join(str(exc).split()) or type(exc).__name__
-    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def _via(watch: Watch) -> dict[str, str]:

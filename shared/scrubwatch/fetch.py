@@ -56,6 +56,7 @@ from .proxy import (
     os_reason,
     parse_proxy,
 )
+from .terminal import one_line
 
 log = logging.getLogger("scrubwatch")
 
@@ -133,18 +134,13 @@ class UnsendableURL(ValueError):
     """A URL (asked for, or named by a redirect) that cannot go on the wire."""
 
 
-def _one_line(text: str, limit: int = 300) -> str:
-    flat = " ".join(text.split())
-    return flat if len(flat) <= limit else flat[: limit - 1] + "…"
-
-
 def _malformed(exc: aiohttp.ClientError) -> str:
     """What aiohttp found wrong with an answer, in one line."""
     if isinstance(exc, aiohttp.ClientResponseError):
         # aiohttp points at the bad byte with a line of its own ("   ^"): not for one line.
         lines = [line for line in str(exc.message).splitlines() if line.strip() != "^"]
-        return "malformed answer: " + _one_line(" ".join(lines))
-    return "malformed answer: " + _one_line(str(exc) or type(exc).__name__)
+        return "malformed answer: " + one_line(" ".join(lines), 300)
+    return "malformed answer: " + one_line(str(exc) or type(exc).__name__, 300)
 
 
 def request_for(url: str, headers: dict[str, str], timeout: dict[str, Any]) -> httpx.Request:
@@ -161,7 +157,9 @@ def request_for(url: str, headers: dict[str, str], timeout: dict[str, Any]) -> h
         if request.url.port is not None and not 0 < request.url.port < 65536:
             raise ValueError(f"port {request.url.port} is out of range")
     except (httpx.InvalidURL, ValueError, UnicodeError) as exc:
-        raise UnsendableURL(f"cannot request {_one_line(url, 200)}: {_one_line(str(exc))}") from exc
+        raise UnsendableURL(
+            f"cannot request {one_line(url, 200)}: {one_line(str(exc), 300)}"
+        ) from exc
     return request
 
 
@@ -182,7 +180,7 @@ def _redirect_target(current: str, location: str) -> str:
         return urljoin(current, location.strip())
     except ValueError as exc:  # a broken IPv6 literal, say
         raise UnsendableURL(
-            f"redirected to {_one_line(location, 200)}, which cannot be requested: {exc}"
+            f"redirected to {one_line(location, 200)}, which cannot be requested: {exc}"
         ) from exc
 
 
@@ -327,7 +325,7 @@ class HttpFetcher:
             # never the run's: the other watches' alerts must not wait for a fix.
             log.debug("unexpected failure fetching %s", result.final_url, exc_info=True)
             result.error = "protocol"
-            result.error_detail = f"{type(exc).__name__}: {_one_line(str(exc))}"
+            result.error_detail = f"{type(exc).__name__}: {one_line(str(exc), 300)}"
         if result.error:
             # A failed fetch says nothing about the page; keep no half-read body.
             result.body = result.content = b""

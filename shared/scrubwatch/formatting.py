@@ -78,10 +78,6 @@ def _unshown(entries: Sequence[str], total: int, shown: int) -> int:
     return max(total - len(entries[:shown]), 0)
 
 
-def one_line(text: str) -> str:
-    return " ".join(str(text).split())
-
-
 def _clip(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: max(limit - 1, 0)] + "…"
 
@@ -92,14 +88,14 @@ def subject(event: Event, limit: int = 99) -> str:
     tail = f" ({reason})" if reason and event.kind in ("gone", "error") else ""
     head = f"[scrubwatch] {LABELS[event.kind]}: "
     room = limit - len(head) - len(tail)
-    return head + _clip(one_line(event.name), room) + tail
+    return head + _clip(terminal.one_line(event.name), room) + tail
 
 
 def _listing(label: str, entries: Sequence[str], total: int, shown: int) -> list[str]:
     if not total:
         return []
     out = [f"{label}:"]
-    out.extend(f"  - {_clip(one_line(e), 300)}" for e in entries[:shown])
+    out.extend(f"  - {_clip(terminal.one_line(e), 300)}" for e in entries[:shown])
     if _unshown(entries, total, shown):
         out.append(f"  ... and {_unshown(entries, total, shown)} more")
     return [*out, ""]
@@ -108,7 +104,7 @@ def _listing(label: str, entries: Sequence[str], total: int, shown: int) -> list
 def email_text(event: Event, shown: int = SHOWN, diff_lines: int = DIFF_LINES) -> str:
     """The plain-text email body."""
     lines = [
-        one_line(event.summary),
+        terminal.one_line(event.summary),
         "",
         f"Page:  {event.url}",
         f"When:  {event.detected_at.replace('T', ' ').replace('Z', ' UTC')}",
@@ -185,14 +181,14 @@ def _section(text: str) -> dict[str, Any]:
 
 def _bullets(title: str, entries: Sequence[str], total: int, shown: int) -> str:
     lines = [f"*{title}*"]
-    lines += [f"• {escape(_clip(one_line(e), 200))}" for e in entries[:shown]]
+    lines += [f"• {escape(_clip(terminal.one_line(e), 200))}" for e in entries[:shown]]
     if _unshown(entries, total, shown):
         lines.append(f"… and {_unshown(entries, total, shown)} more")
     return "\n".join(lines)
 
 
 def _fallback(event: Event) -> str:
-    summary = one_line(event.summary)
+    summary = terminal.one_line(event.summary)
     label = LABELS[event.kind]
     text = summary if summary.startswith(f"{label}:") else f"{label}: {summary}"
     return escape(_clip(text, 300))
@@ -205,13 +201,13 @@ def slack_message(event: Event, shown: int = SHOWN) -> dict[str, Any]:
             "type": "header",
             "text": {
                 "type": "plain_text",
-                "text": _clip(f"{LABELS[event.kind]}: {one_line(event.name)}", 150),
+                "text": _clip(f"{LABELS[event.kind]}: {terminal.one_line(event.name)}", 150),
             },
         },
         # The summary is clipped on its own, so however long a page makes it (a redirect
         # target is page-controlled), the link to the page stays in the message.
         _section(
-            f"{_EMOJI[event.kind]} {_clip(escape(one_line(event.summary)), 1500)}\n"
+            f"{_EMOJI[event.kind]} {_clip(escape(terminal.one_line(event.summary)), 1500)}\n"
             f"{_clip(_link(event.url), 1200)}"
         ),
     ]
@@ -252,11 +248,11 @@ def slack_digest(events: Sequence[Event], shown: int = 3) -> dict[str, Any]:
     reserve = 200  # room for the closing count
     for i, e in enumerate(events):
         lines = [
-            f"{_EMOJI[e.kind]} *{_clip(escape(one_line(e.summary)), 600)}*",
+            f"{_EMOJI[e.kind]} *{_clip(escape(terminal.one_line(e.summary)), 600)}*",
             _clip(_link(e.url), 600),
         ]
         if e.removed:
-            removed = " · ".join(escape(_clip(one_line(r), 80)) for r in e.removed[:shown])
+            removed = " · ".join(escape(_clip(terminal.one_line(r), 80)) for r in e.removed[:shown])
             unshown = _unshown(e.removed, e.removed_total, shown)
             more = f" … and {unshown} more" if unshown else ""
             lines.append(f"Removed: {removed}{more}")

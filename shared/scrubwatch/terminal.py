@@ -34,3 +34,12 @@ _CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
 def safe(text: str) -> str:
     """``text`` without escape sequences, its other control characters made visible."""
     return _CONTROL.sub(PLACEHOLDER, _SEQUENCE.sub("", text))
+
+
+def one_line(text: object, limit: int | None = None) -> str:
+    """``text`` on one line (runs of white space as one space), cut to ``limit`` characters
+    with a closing "…": for messages that must stay one line, whatever they quote."""
+    flat = " ".join(str(text).split())
+    if limit is None or len(flat) <= limit:
+        return flat
+    return flat[: max(limit - 1, 0)] + "…"
