@@ -40,6 +40,12 @@ class DiskProblem(Exception):
     said in one line, because a traceback (SQLite's error, then the failed rollback's, then
     the engine's) would hide it."""
 
+    def __init__(self, message: str, exit_code: int = 1) -> None:
+        super().__init__(message)
+        # A read-only state folder is the setup's problem (2, as for a folder that cannot
+        # be written at all); a disk that filled up during the run is the run's (1).
+        self.exit_code = exit_code
+
 
 # Errors that mean the disk, not scrubwatch, and what to do about each: the space, the
 # user's quota, the largest file allowed (`ulimit -f`), a file system remounted read-only.
@@ -323,13 +329,17 @@ def _disk_problem(exc: BaseException, database: Path) -> DiskProblem | None:
         elif isinstance(cause, sqlite3.Error) and cause.sqlite_errorname.startswith(
             "SQLITE_READONLY"
         ):
-            where, why, fix = database, "it is read-only", _DISK_FIXES[errno.EROFS]
+            message = f"cannot write {database}: it is read-only; {_DISK_FIXES[errno.EROFS]}"
+            return DiskProblem(message + " and run again", exit_code=2)
         elif isinstance(cause, sqlite3.Error) and cause.sqlite_errorname in _SQLITE_WRITE_FAILED:
             where, why = database, "disk I/O error"
             fix = "check the disk's free space, quota and file size limit,"
         else:
             continue
-        return DiskProblem(f"cannot write {where}: {why}; {fix} and run again")
+        read_only = isinstance(cause, OSError) and cause.errno == errno.EROFS
+        return DiskProblem(
+            f"cannot write {where}: {why}; {fix} and run again", exit_code=2 if read_only else 1
+        )
     return None
 
 
@@ -657,7 +667,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except DiskProblem as exc:
         # What was committed before stays; the next run repeats the rest.
         print(f"scrubwatch: {exc}", file=sys.stderr)
-        return 1
+        return exc.exit_code
     except BrokenPipeError:
         # The reader went away (`scrubwatch status | head`): nothing left to say to it.
         # Python would complain again while flushing stdout at exit, so point it nowhere.

@@ -10,6 +10,7 @@ event id) or a committed event still marked undelivered (the next run delivers i
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import errno
 import hashlib
 import json
@@ -44,6 +45,10 @@ from .worker import READ_DEADLINE, WorkerDied, WorkerPool, WorkersUnavailable
 log = logging.getLogger("scrubwatch")
 
 _FLUSH_EVERY = 256
+# An event waits at most this long after its check before it is committed and delivered:
+# a slow watch must not hold the others' alerts until the end of the run, nor take them
+# with it if the run is killed.
+_FLUSH_SECONDS = 1.0
 # Errors of the disk rather than of one watch: nothing more can be kept, so the run stops
 # with one line naming the path (cli), after committing what it can.
 _DISK_FULL = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EROFS})
@@ -228,7 +233,15 @@ class Engine:
 
                 # Every check finishes before a failure is raised, so one bad watch does not
                 # abandon the others half-way.
-                results = await asyncio.gather(*(one(w) for w in watches), return_exceptions=True)
+                flusher = asyncio.ensure_future(self._flush_events_soon())
+                try:
+                    results = await asyncio.gather(
+                        *(one(w) for w in watches), return_exceptions=True
+                    )
+                finally:
+                    flusher.cancel()
+                    with contextlib.suppress(asyncio.CancelledError):
+                        await flusher  # a flush that failed raises here
                 failures = [r for r in results if isinstance(r, BaseException)]
                 if failures:
                     raise failures[0]
@@ -257,6 +270,14 @@ class Engine:
         if stale:
             log.warning("another checker committed %s first; its result stands", stale[0])
             self._report.stale.extend(stale)
+
+    async def _flush_events_soon(self) -> None:
+        """Commits and delivers the events of finished checks every _FLUSH_SECONDS while
+        the others run."""
+        while True:
+            await asyncio.sleep(_FLUSH_SECONDS)
+            if any(c.event is not None for c in self._pending):
+                self.flush()
 
     def flush(self) -> None:
         batch, self._pending = self._pending, []
@@ -547,22 +568,31 @@ class Engine:
         if before is not None:
             if before.get("url", watch.url) != watch.url or reading is None:
                 return None  # another page: nothing to compare with
-            warc = self.evidence.warc(watch.id, state.current.version)
-            if warc is None:
-                return None
-            spec = ReadSpec.of(watch.reading_settings)
-            try:
-                again: Reading | None = await self._in_worker(
-                    pool, self._reading_time(None), reread, warc, spec
-                )
-            except WorkerDied as exc:
-                log.warning("%s: reading the last capture again failed: %s", watch.id, exc)
-                return None
-            return again
+            return await self._reread(pool, watch, state.current.version)
         changed = reading is not None and reading.fingerprint != state.fingerprint
-        if changed or outcome.kind == "gone":
-            return self.evidence.reading(watch.id, state.current.version)
-        return None
+        if not (changed or outcome.kind == "gone"):
+            return None
+        kept = self.evidence.reading(watch.id, state.current.version)
+        if kept is None:
+            # Its reading file is lost or unreadable (a torn write): read the capture itself
+            # again, so the alert says what went rather than that everything is new.
+            kept = await self._reread(pool, watch, state.current.version)
+        return kept
+
+    async def _reread(self, pool: WorkerPool | None, watch: Watch, version: str) -> Reading | None:
+        """A kept capture read again the way the watch reads now (None if it cannot be)."""
+        warc = self.evidence.warc(watch.id, version)
+        if warc is None:
+            return None
+        spec = ReadSpec.of(watch.reading_settings)
+        try:
+            again: Reading | None = await self._in_worker(
+                pool, self._reading_time(None), reread, warc, spec
+            )
+        except WorkerDied as exc:
+            log.warning("%s: reading the last capture again failed: %s", watch.id, exc)
+            return None
+        return again
 
     async def _witness_event(self, watch: Watch, event: Event | None) -> Capture | None:
         if not (event and watch.witness and event.kind in _WITNESSED):

@@ -280,7 +280,8 @@ def cmd_show(args: argparse.Namespace, root: Path) -> int:
             if record.rec_type != "response":
                 continue
             if args.part == "headers":
-                _write_page_text(record.http_headers.to_str())
+                # Header lines end in CR LF on the wire; a terminal needs only the LF.
+                _write_page_text(record.http_headers.to_str().replace("\r\n", "\n"))
                 return 0
             headers = {k.lower(): v for k, v in record.http_headers.headers}
             raw = record.content_stream().read()

@@ -139,8 +139,8 @@ def _malformed(exc: aiohttp.ClientError) -> str:
     if isinstance(exc, aiohttp.ClientResponseError):
         # aiohttp points at the bad byte with a line of its own ("   ^"): not for one line.
         lines = [line for line in str(exc.message).splitlines() if line.strip() != "^"]
-        return "malformed answer: " + one_line(" ".join(lines), 300)
-    return "malformed answer: " + one_line(str(exc) or type(exc).__name__, 300)
+        return one_line(" ".join(lines), 300)
+    return one_line(str(exc) or type(exc).__name__, 300)
 
 
 def request_for(url: str, headers: dict[str, str], timeout: dict[str, Any]) -> httpx.Request:
@@ -170,7 +170,10 @@ def _check_labels(host: str) -> None:
         raise ValueError("host name over 253 characters")
     for label in host.rstrip(".").split("."):
         if not label or len(label) > 63:
-            raise ValueError(f"host label {label[:20]!r} is empty or over 63 characters")
+            raise ValueError(
+                f"a host label is {len(label)} characters ({one_line(label, 24)!r}); "
+                "DNS allows 1 to 63"
+            )
         if label.lower().startswith("xn--"):
             label.encode("ascii").decode("idna")  # a punycode label that decodes
 
@@ -313,8 +316,8 @@ class HttpFetcher:
             result.error, result.error_detail = _failure(exc, route)
             if within.expired():
                 result.error_detail = (
-                    f"no complete answer within the deadline of {deadline:g} s "
-                    f"(every redirect and retry included; settings.deadline)"
+                    f"no complete answer within the deadline of {deadline:g} s, every "
+                    "redirect and retry included; settings.deadline sets it"
                 )
         except aiohttp.ClientError as exc:
             # A malformed answer (status line, headers, framing, body length): aiohttp

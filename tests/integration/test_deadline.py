@@ -92,3 +92,45 @@ def test_a_catastrophic_ignore_pattern_is_that_watchs_read_failed_and_others_are
     # Stopped within its deadline (plus the floor every reading gets), not after the five
     # minutes a stuck reading used to get.
     assert report.seconds < 60
+
+
+class Recorder:
+    """A channel that notes, for each delivery, whether the slow watch's check was still
+    going on (nothing committed for it yet), then lets the slow page answer."""
+
+    name = "recorder"
+
+    def __init__(self, slow: list[RawServer], state: Any) -> None:
+        self.slow = slow
+        self.state = state
+        self.events: list[Any] = []
+        self.slow_was_pending: list[bool] = []
+
+    def publish(self, events: Any) -> list[str]:
+        self.events.extend(events)
+        self.slow_was_pending.append(self.state.load(["slow"])["slow"].last_checked == 0)
+        self.slow[0].release.set()
+        return [e.event_id for e in events]
+
+
+def test_an_alert_goes_out_while_a_slow_watch_is_still_being_checked(
+    site: Site, harness: Make, raw_server: Callable[..., RawServer]
+) -> None:
+    holder: list[RawServer] = []
+
+    def never_until_released(head: bytes, wfile: Any) -> None:
+        holder[0].release.wait(60)
+
+    holder.append(raw_server(never_until_released))
+    site.set("/good.html", page("Good", "<p>fine</p>"))
+    h = harness(
+        [{"id": "slow", "url": holder[0].url("/")}, {"id": "good", "url": site.url("/good.html")}],
+        timeout="5s",
+    )
+    recorder = Recorder(holder, h.state)
+
+    h.engine(publishers=[recorder]).run(force=True)
+
+    assert [e.watch for e in recorder.events] == ["good"]
+    # Delivered while the other watch was still waiting for its page, not at the run's end.
+    assert recorder.slow_was_pending == [True]

@@ -159,3 +159,24 @@ def test_a_full_disk_is_one_line_naming_the_database(tmp_path: Path, site: Site)
     )
     assert again["code"] == 0, again["err"]
     assert not any(disk.iterdir())  # the tmpfs was the namespace's alone
+
+
+def test_a_read_only_state_database_is_the_setups_problem_exit_2(tmp_path: Path) -> None:
+    import sqlite3
+
+    from scrubwatch.cli import _disk_problem
+
+    database = tmp_path / "state.sqlite3"
+    sqlite3.connect(database).execute("CREATE TABLE t (x)").connection.close()
+    read_only = sqlite3.connect(f"{database.as_uri()}?mode=ro", uri=True)
+    try:
+        read_only.execute("INSERT INTO t VALUES (1)")
+    except sqlite3.OperationalError as exc:
+        problem = _disk_problem(exc, database)
+    finally:
+        read_only.close()
+
+    assert problem is not None and problem.exit_code == 2
+    assert str(problem) == (
+        f"cannot write {database}: it is read-only; make it writable and run again"
+    )
