@@ -358,7 +358,7 @@ class Engine:
             "%s: %s %s in %.2fs: %s%s",
             watch.id,
             fetch.final_url,
-            fetch.status if fetch.error is None else fetch.error,
+            fetch.error or _answer(fetch, body_sha256),
             fetch.elapsed,
             outcome.kind,
             f" ({outcome.reason})" if outcome.reason else "",
@@ -710,6 +710,13 @@ class Engine:
 
             self._probes[key] = asyncio.ensure_future(probe())
         return await self._probes[key]
+
+
+def _answer(fetch: Fetch, body_sha256: str | None) -> str:
+    # A 200 with the same bytes as last time is handled as a 304; the log says which it was.
+    if fetch.status == 304 and body_sha256 is not None:
+        return "200 (the same bytes as last time)"
+    return str(fetch.status)
 
 
 def _via(watch: Watch) -> dict[str, str]:

@@ -6,6 +6,7 @@ import asyncio
 import gzip
 import ipaddress
 import json
+import logging
 import socket
 from collections.abc import Callable
 from pathlib import Path
@@ -524,3 +525,18 @@ def test_a_refused_connection_reads_as_a_sentence(site: Site) -> None:
         "connect",
         f"cannot connect to 127.0.0.1:{port}: connection refused",
     )
+
+
+def test_the_debug_log_tells_a_200_with_the_same_bytes_from_a_304(
+    site: Site, harness: Make, caplog: pytest.LogCaptureFixture
+) -> None:
+    site.set("/same.html", page("Same", "<p>same</p>"))  # no validators: never a 304
+    h = harness([{"id": "same", "url": site.url("/same.html")}])
+    h.run()
+    caplog.clear()
+
+    with caplog.at_level(logging.DEBUG, logger="scrubwatch"):
+        h.run()
+
+    [line] = [r.getMessage() for r in caplog.records if r.getMessage().startswith("same: ")]
+    assert "200 (the same bytes as last time)" in line and " 304 " not in line
