@@ -455,3 +455,19 @@ def emf_metrics(stdout: str) -> list[dict[str, Any]]:
 
 def _total(value: Any) -> float:
     return float(sum(value)) if isinstance(value, list) else float(value)
+
+
+@pytest.fixture
+def deployed(
+    aws: Stack,
+    handlers: SimpleNamespace,
+    site: Site,
+    watchlist: Callable[..., Any],
+    clock: Callable[[float], None],
+) -> list[str]:
+    """A stack whose watch saw a page, then saw it go: the --bucket/--table options that
+    name it for the command line."""
+    from .test_pipeline import run_until_gone
+
+    run_until_gone(aws, handlers, site, watchlist, clock)
+    return ["--bucket", aws.bucket, "--table", aws.table]

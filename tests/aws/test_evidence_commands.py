@@ -3,29 +3,13 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
 from pathlib import Path
-from types import SimpleNamespace
-from typing import Any
 
 import boto3
 import pytest
 from scrubwatch.cli import main
 
-from .conftest import Site, Stack
-from .test_pipeline import run_until_gone
-
-
-@pytest.fixture
-def deployed(
-    aws: Stack,
-    handlers: SimpleNamespace,
-    site: Site,
-    watchlist: Callable[..., Any],
-    clock: Callable[[float], None],
-) -> list[str]:
-    run_until_gone(aws, handlers, site, watchlist, clock)
-    return ["--bucket", aws.bucket, "--table", aws.table]
+from .conftest import Stack
 
 
 def test_history_export_and_verify_from_the_stack(

@@ -12,17 +12,13 @@ root included) still lands inside the test's folder, where the tests look for it
 from __future__ import annotations
 
 import tempfile
-from collections.abc import Callable
 from pathlib import Path
-from types import SimpleNamespace
-from typing import Any
 
 import pytest
 from scrubwatch.cli import main
 from scrubwatch.evidence_commands import AwsArchive
 
-from .conftest import Site, Stack
-from .test_pipeline import run_until_gone
+from .conftest import Stack
 
 HONEST = {"0a1b.txt": b"the page's text\n", "0a1b.manifest.json": b"{}\n"}
 
@@ -103,18 +99,6 @@ def test_a_manifest_name_that_is_not_a_plain_file_name_is_not_read(
     assert archive.manifest("w", "0a1b.manifest.json") == b"{}\n"
     assert archive.manifest("w", "other/0a1b.manifest.json") is None
     assert "'evidence/w/other/0a1b.manifest.json'" in caplog.text
-
-
-@pytest.fixture
-def deployed(
-    aws: Stack,
-    handlers: SimpleNamespace,
-    site: Site,
-    watchlist: Callable[..., Any],
-    clock: Callable[[float], None],
-) -> list[str]:
-    run_until_gone(aws, handlers, site, watchlist, clock)
-    return ["--bucket", aws.bucket, "--table", aws.table]
 
 
 def test_export_show_and_verify_skip_planted_keys(

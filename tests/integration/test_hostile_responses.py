@@ -41,6 +41,15 @@ MALFORMED: dict[str, bytes] = {
 }
 
 
+def beside_a_good_watch(harness: Make, site: Site, watch_id: str, url: str) -> Harness:
+    """The watch under attack and a good one, whose alert must come whatever happens."""
+    site.set("/good.html", page("Good", "<p>fine</p>"))
+    return harness(
+        [{"id": watch_id, "url": url}, {"id": "good", "url": site.url("/good.html")}],
+        confirm_errors=1,
+    )
+
+
 def answer(data: bytes) -> Callable[[bytes, Any], None]:
     def reply(head: bytes, wfile: Any) -> None:
         wfile.write(data)
@@ -53,14 +62,7 @@ def test_a_malformed_answer_is_that_watchs_error_and_the_run_goes_on(
     name: str, site: Site, harness: Make, raw_server: Callable[..., RawServer]
 ) -> None:
     bad = raw_server(answer(MALFORMED[name]))
-    site.set("/good.html", page("Good", "<p>fine</p>"))
-    h = harness(
-        [
-            {"id": "hostile", "url": bad.url("/jobs.html")},
-            {"id": "good", "url": site.url("/good.html")},
-        ],
-        confirm_errors=1,
-    )
+    h = beside_a_good_watch(harness, site, "hostile", bad.url("/jobs.html"))
 
     events = h.run()
 
@@ -110,14 +112,7 @@ def test_whatever_else_a_page_provokes_is_that_watchs_internal_error(
 
     monkeypatch.setattr(scrubwatch.engine, "classify", classify_or_fail)
     site.set("/odd.html", page("Odd", "<p>odd</p>"))
-    site.set("/good.html", page("Good", "<p>fine</p>"))
-    h = harness(
-        [
-            {"id": "odd", "url": site.url("/odd.html")},
-            {"id": "good", "url": site.url("/good.html")},
-        ],
-        confirm_errors=1,
-    )
+    h = beside_a_good_watch(harness, site, "odd", site.url("/odd.html"))
 
     events = h.run()
 
