@@ -10,6 +10,7 @@ import signal
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 from scrubwatch.cli import main
@@ -127,3 +128,32 @@ def test_a_committed_capture_is_never_removed_as_a_fork(tmp_path: Path) -> None:
         "v1.manifest.json",
         "v3.manifest.json",
     ]
+
+
+def test_evidence_is_flushed_to_disk_before_the_commit_that_names_it(
+    site: Site, tmp_path: Path
+) -> None:
+    from scrubwatch.engine import Engine
+    from scrubwatch.local_store import FolderEvidenceStore, SqliteStateStore
+
+    from .helpers import build_watchlist
+
+    order: list[str] = []
+
+    class Evidence(FolderEvidenceStore):
+        def sync(self) -> None:
+            order.append(f"sync {len(self._unsynced)} files")
+            super().sync()
+
+    class State(SqliteStateStore):
+        def commit(self, commits: Any) -> list[str]:
+            order.append("commit")
+            return super().commit(commits)
+
+    site.set("/jobs.html", listing(JOBS))
+    watchlist = build_watchlist([{"id": "jobs", "url": site.url("/jobs.html")}])
+    state = State(tmp_path / "state.sqlite3")
+    Engine(watchlist, state, Evidence(tmp_path / "evidence"), workers=1).run(force=True)
+    state.close()
+
+    assert order[:2] == ["sync 4 files", "commit"]
