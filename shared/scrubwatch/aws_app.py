@@ -18,8 +18,9 @@ import boto3
 
 from .aws_store import DynamoStateStore, S3EvidenceStore
 from .config import Watchlist, load_watchlist
-from .engine import Engine, RunReport
+from .engine import Engine
 from .events import Event
+from .report import RunReport
 from .routing import channels_for, routes
 from .scheduling import CheckRequest, batches, due_watches, pack
 from .sns_publisher import SnsPublisher

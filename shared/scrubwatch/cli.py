@@ -24,15 +24,12 @@ from . import __version__, terminal
 from .config import ConfigError, Watchlist, load_watchlist
 from .diff import unified
 from .local_store import FolderEvidenceStore, SqliteStateStore
+from .state_folder import DATABASE, LocalBackend, UsageError, open_backend, pick
 
 if TYPE_CHECKING:
     from .engine import Publisher
 
 log = logging.getLogger("scrubwatch")
-
-
-class UsageError(Exception):
-    pass
 
 
 class DiskProblem(Exception):
@@ -158,24 +155,6 @@ def _state_dir(args: argparse.Namespace, config: Path) -> Path:
     return Path(given) if given else config.resolve().parent / ".scrubwatch"
 
 
-_DATABASE = "state.sqlite3"  # in the state folder
-
-
-class LocalBackend:
-    """The state folder: ``state.sqlite3`` and ``evidence/``."""
-
-    def __init__(self, root: Path, readonly: bool = False) -> None:
-        self.root = root
-        self.state = SqliteStateStore(root / _DATABASE, readonly=readonly)
-        state = self.state
-        self.evidence = FolderEvidenceStore(
-            root / "evidence", committed=lambda w: {row["version"] for row in state.history(w)}
-        )
-
-    def close(self) -> None:
-        self.state.close()
-
-
 def _unusable_state(root: Path, exc: BaseException) -> UsageError:
     """An OS or SQLite error on the state folder, as the one line the user can act on."""
     if root.exists() and not root.is_dir():
@@ -220,7 +199,7 @@ def _writable_backend(root: Path) -> LocalBackend:
     try:
         return LocalBackend(root)
     except (OSError, sqlite3.Error) as exc:
-        raise _disk_problem(exc, root / _DATABASE) or _unusable_state(root, exc) from None
+        raise _disk_problem(exc, root / DATABASE) or _unusable_state(root, exc) from None
 
 
 class _Progress:
@@ -248,7 +227,7 @@ def _not_due(watchlist: Watchlist, state: SqliteStateStore, ids: list[str]) -> l
     """``ID is not due until HH:MM``, for each watch asked for by --only that was skipped."""
     import time
 
-    from .engine import next_due
+    from .due import next_due
     from .status_command import clock
 
     out = []
@@ -371,7 +350,7 @@ def cmd_check(args: argparse.Namespace, watchlist: Watchlist, root: Path) -> int
             report = engine.run(args.only, args.force)
             not_due = _not_due(watchlist, backend.state, report.not_due)
         except Exception as exc:
-            problem = _disk_problem(exc, root / _DATABASE)
+            problem = _disk_problem(exc, root / DATABASE)
             if problem is None:
                 raise
             raise problem from None
@@ -385,28 +364,6 @@ def cmd_check(args: argparse.Namespace, watchlist: Watchlist, root: Path) -> int
     if report.checked or not not_due:
         print(summary(report), file=out)
     return 0
-
-
-def open_backend(root: Path) -> LocalBackend:
-    """The state folder, which must exist: reading commands never create one, and open it
-    read-only, so they work on a copy on a read-only disk or another user's folder."""
-    if root.exists() and not root.is_dir():
-        raise UsageError(f"state folder {root} is a file; give --state a folder")
-    if not (root / _DATABASE).exists():
-        raise UsageError(f"no scrubwatch state in {root} (run `scrubwatch check` first)")
-    try:
-        return LocalBackend(root, readonly=True)
-    except sqlite3.Error as exc:
-        raise UsageError(f"cannot read the state in {root} ({exc})") from None
-
-
-def pick(rows: list[dict[str, object]], prefix: str | None, default: int) -> dict[str, object]:
-    if prefix is None:
-        return rows[default]
-    matches = [r for r in rows if str(r["version"]).startswith(prefix)]
-    if not matches:
-        raise UsageError(f"no version starting with {prefix!r}")
-    return matches[-1]
 
 
 def _read_as_newer(

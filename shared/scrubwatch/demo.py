@@ -14,11 +14,11 @@ import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
-from .cli import UsageError
 from .config import parse_watchlist
 from .engine import Engine
 from .local_store import FolderEvidenceStore, SqliteStateStore
 from .publishers import ConsolePublisher
+from .state_folder import UsageError
 
 _PAGE = """<!doctype html><html><head><meta charset="utf-8"><title>{title}</title></head>
 <body><nav><a href="/">Home</a> <a href="/careers.html">Careers</a></nav>

@@ -19,9 +19,8 @@ import os
 import secrets
 import string
 import time
-from collections import Counter
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any, Protocol
 from urllib.parse import urlsplit
@@ -30,12 +29,14 @@ from . import __version__
 from .classify import Outcome, classify, same_as_missing_page
 from .config import Watch, Watchlist
 from .decide import Observation, WatchState, decide
+from .due import edited, is_due
 from .events import Event, VersionRef, rfc3339
 from .evidence import build_evidence, manifest, sha256
 from .exchange import Fetch
 from .fetch import FetchOptions, HttpFetcher
 from .netguard import ForbiddenAddress, Resolver, vet_unresolved
 from .reader import Reading, ReadSpec
+from .report import RunReport
 from .store import Commit, EvidenceStore, StateStore
 from .terminal import one_line
 from .witness import Capture, Wayback
@@ -68,63 +69,6 @@ class Publisher(Protocol):
     def publish(self, events: Sequence[Event]) -> list[str]:
         """Delivers what it can; returns the ids it is done with (sent, or not for it)."""
         ...
-
-
-@dataclass
-class RunReport:
-    checked: int = 0
-    outcomes: Counter[str] = field(default_factory=Counter)
-    events: list[Event] = field(default_factory=list)
-    undelivered: int = 0
-    stale: list[str] = field(default_factory=list)
-    seconds: float = 0.0
-    fetch_seconds: float = 0.0
-    workers: int = 0  # reading processes started (none when nothing needed reading)
-    # Per watch id, what the run's closing summary must not hide:
-    failures: dict[str, str] = field(default_factory=dict)  # check failed -> why (in order)
-    suspected: list[str] = field(default_factory=list)  # seen gone, not yet confirmed
-    matched_nothing: list[str] = field(default_factory=list)  # select/items match nothing
-    rebaselined: dict[str, str] = field(default_factory=dict)  # watch id -> why
-    not_due: list[str] = field(default_factory=list)  # asked for with --only, not yet due
-    not_due_count: int = 0  # watches left for a later run: not due yet
-    delivered_late: int = 0  # events from an earlier run delivered by this one
-
-    @property
-    def failed(self) -> list[str]:
-        """The watches whose check failed this run (error, blocked, evidence not kept)."""
-        return list(self.failures)
-
-
-def _interval(watch: Watch, state: WatchState, recheck: float) -> float:
-    # A forbidden address is refused before any packet is sent, so checking it again soon
-    # costs nothing and picks up an allow_networks fix within minutes, not a whole `every`.
-    if (
-        state.gone_streak
-        or (state.error_streak and not state.error_reported)
-        or state.error_reason == "forbidden_address"
-    ):
-        return min(watch.every, recheck)
-    return watch.every
-
-
-def next_due(watch: Watch, state: WatchState, recheck: float) -> float:
-    """When the watch is next checked (seconds since the epoch); 0 when it never was."""
-    if state.last_checked <= 0:
-        return 0.0
-    if _edited(watch, state):
-        return state.last_checked  # due now
-    return state.last_checked + _interval(watch, state, recheck)
-
-
-def is_due(watch: Watch, state: WatchState, now: float, recheck: float) -> bool:
-    if state.last_checked <= 0:
-        return True
-    if _edited(watch, state):
-        return True  # the watch now reads its page differently: show the user at once
-    interval = _interval(watch, state, recheck)
-    # Schedulers fire a little early or late; a run a few seconds early is still due.
-    slack = min(60.0, interval * 0.1)
-    return now - state.last_checked >= interval - slack
 
 
 def fetch_options(watchlist: Watchlist) -> FetchOptions:
@@ -338,7 +282,7 @@ class Engine:
         except Exception as exc:  # the page's doing; storage failures below stay the run's
             return self._failed(watch, state, exc)
         version = self._capture_ref(watch, fetch, analysis)
-        before = self._settings_before(watch, state) if _edited(watch, state) else None
+        before = self._settings_before(watch, state) if edited(watch, state) else None
         obs = Observation(
             outcome=outcome,
             checked_at=self.clock(),  # one clock for "when checked" and "when due"
@@ -737,11 +681,6 @@ def _public_url(url: str) -> bool:
     except ForbiddenAddress:
         return False
     return True
-
-
-def _edited(watch: Watch, state: WatchState) -> bool:
-    """The watch reads its page differently since its last kept capture."""
-    return state.condition == "up" and state.settings_hash not in (None, watch.settings_hash)
 
 
 def _what_changed(before: dict[str, Any], watch: Watch) -> str:

@@ -16,8 +16,8 @@ from typing import Any
 from warcio.archiveiterator import ArchiveIterator
 
 from . import terminal
-from .cli import UsageError, open_backend, pick
 from .decode import content_type, decode_content, decode_text
+from .state_folder import UsageError, open_backend, pick
 from .verify import verify_folder
 
 log = logging.getLogger("scrubwatch")

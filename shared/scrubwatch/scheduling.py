@@ -16,7 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from .config import Watch, Watchlist
 from .decide import WatchState
-from .engine import is_due
+from .due import is_due
 
 MESSAGE_SCHEMA = "scrubwatch.check/1"
 SQS_MAX_BYTES = 256 * 1024

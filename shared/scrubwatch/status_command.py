@@ -18,7 +18,7 @@ from typing import Any
 
 from .config import Settings, Watch, Watchlist
 from .decide import WatchState
-from .engine import is_due, next_due
+from .due import is_due, next_due
 from .events import rfc3339
 
 # The reasons classify() gives a "blocked" outcome: the site refuses us, it did not delete.
@@ -85,7 +85,7 @@ def lines(watchlist: Watchlist, states: Mapping[str, WatchState], now: float) ->
 
 
 def _local_states(root: Path, ids: list[str]) -> dict[str, WatchState]:
-    from .cli import open_backend
+    from .state_folder import open_backend
 
     if not root.is_file() and not (root / "state.sqlite3").exists():
         # Never checked: every watch shows "not checked yet". Said, so that a mistyped

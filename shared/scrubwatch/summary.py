@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .engine import RunReport
+from .report import RunReport
 
 
 def _count(n: int, one: str, many: str) -> str:

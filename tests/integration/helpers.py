@@ -24,10 +24,11 @@ from typing import Any
 import yaml
 from pytest_httpserver import HTTPServer
 from scrubwatch.config import Watchlist, parse_watchlist
-from scrubwatch.engine import Engine, Publisher, RunReport
+from scrubwatch.engine import Engine, Publisher
 from scrubwatch.events import Event
 from scrubwatch.local_store import FolderEvidenceStore, SqliteStateStore
 from scrubwatch.netguard import Resolver
+from scrubwatch.report import RunReport
 from werkzeug.wrappers import Request, Response
 
 BASE_SETTINGS: dict[str, Any] = {

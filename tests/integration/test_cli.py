@@ -479,7 +479,7 @@ def test_the_console_says_the_kind_once(
 
 
 def report(**fields: Any) -> Any:
-    from scrubwatch.engine import RunReport
+    from scrubwatch.report import RunReport
 
     return RunReport(**{"checked": 3, "seconds": 1.5, **fields})
 

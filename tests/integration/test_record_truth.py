@@ -415,7 +415,7 @@ def test_a_state_written_by_a_newer_release_still_loads() -> None:
 def test_a_forbidden_address_is_rechecked_soon_so_a_fix_takes_effect(
     site: Site, harness: Callable[..., Harness]
 ) -> None:
-    from scrubwatch.engine import is_due
+    from scrubwatch.due import is_due
 
     site.set("/a.html", page("A", "<p>one</p>"))
     h = harness([{"id": "a", "url": site.url("/a.html"), "every": "6h"}], allow_networks=[])
