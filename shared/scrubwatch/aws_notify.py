@@ -14,7 +14,6 @@
 
 from __future__ import annotations
 
-import functools
 import json
 import logging
 import os
@@ -39,7 +38,6 @@ from .events import SCHEMA, Event
 
 log = logging.getLogger("scrubwatch")
 
-DIGEST_OVER = 3  # more alerts than this in one batch are posted as one digest
 _KEEP_SECONDS = 14 * 86400  # how long a posted event id is remembered
 
 
@@ -169,12 +167,12 @@ class SlackNotifier:
                 return "busy"
             return "done" if record is not None and record.status == "COMPLETED" else "busy"
 
-    def _delivered(self, what: str, render: Callable[[], dict[str, Any]]) -> bool:
-        """Renders and posts one message; False when that failed, for whatever reason: a
-        claim left in progress would hold the alert back until it expires, then post it
-        again beside the copies already posted."""
+    def _delivered(self, what: str, message: dict[str, Any]) -> bool:
+        """Posts one message; False when that failed, for whatever reason: a claim left in
+        progress would hold the alert back until it expires, then post it again beside the
+        copies already posted."""
         try:
-            self._post(render())
+            self._post(message)
         except slack.SlackDeliveryFailed as exc:
             log.error("Slack post of %s failed: %s", what, exc)
             return False
@@ -185,15 +183,17 @@ class SlackNotifier:
 
     def _post_all(self, events: list[Event]) -> set[str]:
         """The ids of the events posted: all at once as a digest, or one message each."""
-        if len(events) > DIGEST_OVER:
-            what = f"a digest of {len(events)} alerts"
-            posted = self._delivered(what, lambda: formatting.slack_digest(events))
-            return {e.event_id for e in events} if posted else set()
-        return {
-            e.event_id
-            for e in events
-            if self._delivered(e.event_id, functools.partial(formatting.slack_message, e))
-        }
+        try:
+            messages = formatting.slack_posts(events)
+        except Exception:  # an alert that cannot be rendered fails with the others
+            log.exception("Slack messages for %d alerts could not be made", len(events))
+            return set()
+        posted: set[str] = set()
+        for message, told in messages:
+            what = told[0].event_id if len(told) == 1 else f"a digest of {len(told)} alerts"
+            if self._delivered(what, message):
+                posted.update(e.event_id for e in told)
+        return posted
 
     def _complete(self, event: Event) -> None:
         try:

@@ -231,6 +231,19 @@ def slack_message(event: Event, shown: int = SHOWN) -> dict[str, Any]:
     return _bounded({"text": _fallback(event), "blocks": blocks})
 
 
+# More alerts than this arriving together (one run, one queue batch) are posted to Slack
+# as one digest: a site scrubbed at once is one message, not a flood.
+DIGEST_OVER = 3
+
+
+def slack_posts(events: Sequence[Event]) -> list[tuple[dict[str, Any], list[Event]]]:
+    """The Slack messages for alerts that arrive together, each with the events it tells
+    of: one digest past DIGEST_OVER (it shows or counts every one), else one each."""
+    if len(events) > DIGEST_OVER:
+        return [(slack_digest(events), list(events))]
+    return [(slack_message(e), [e]) for e in events]
+
+
 def slack_digest(events: Sequence[Event], shown: int = 3) -> dict[str, Any]:
     """One message for a burst (a whole site scrubbed at once) instead of one per event.
 

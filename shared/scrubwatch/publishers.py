@@ -14,7 +14,7 @@ import httpx
 
 from .config import EmailSettings
 from .events import Event
-from .formatting import console_text, email_text, slack_digest, slack_message, subject
+from .formatting import console_text, email_text, slack_posts, subject
 from .routing import Route
 from .slack import SlackDeliveryFailed, post
 
@@ -138,7 +138,6 @@ class SlackPublisher:
     """Posts to an incoming webhook; a burst becomes one digest instead of many posts."""
 
     name = "slack"
-    DIGEST_OVER = 5
 
     def __init__(
         self,
@@ -154,10 +153,7 @@ class SlackPublisher:
 
     def messages(self, wanted: Sequence[Event]) -> list[tuple[dict[str, Any], list[str]]]:
         """Each message to post, with the ids of the events it tells of."""
-        if len(wanted) > self.DIGEST_OVER:
-            # Shown or counted in its closing line, every event is told of by the digest.
-            return [(slack_digest(wanted), [e.event_id for e in wanted])]
-        return [(slack_message(e), [e.event_id]) for e in wanted]
+        return [(post, [e.event_id for e in told]) for post, told in slack_posts(wanted)]
 
     def publish(self, events: Sequence[Event]) -> list[str]:
         done = [e.event_id for e in events if not self.route.wants(e)]

@@ -19,6 +19,7 @@ from integration.helpers import Page, Site, page
 from pytest_httpserver import HTTPServer
 from scrubwatch.config import EmailSettings
 from scrubwatch.events import Event
+from scrubwatch.formatting import DIGEST_OVER
 from scrubwatch.publishers import SlackPublisher, SmtpPublisher
 from scrubwatch.routing import Route
 from werkzeug.wrappers import Request, Response
@@ -27,7 +28,7 @@ from . import samples
 from .conftest import LoopbackController, Mailbox, SmtpServer, Webhook, email_settings
 
 SCRUBWATCH = str(Path(sys.executable).with_name("scrubwatch"))
-ADS = 5  # at most SlackPublisher.DIGEST_OVER: one post per event
+ADS = DIGEST_OVER  # no more than that: one post per event
 KILLED_AT = 3  # the engine dies while its third message is being sent
 
 

@@ -13,7 +13,7 @@ import pytest
 from pytest_httpserver import HTTPServer
 from scrubwatch import publishers, slack
 from scrubwatch.events import Event
-from scrubwatch.formatting import slack_message
+from scrubwatch.formatting import DIGEST_OVER, slack_message
 from scrubwatch.publishers import Route, SlackPublisher
 from scrubwatch.slack import SlackDeliveryFailed
 
@@ -144,36 +144,37 @@ def gone_events(n: int) -> list[Event]:
     ]
 
 
-def test_more_than_five_events_become_one_digest(webhook: Webhook) -> None:
-    events = gone_events(6)
+def test_more_events_than_the_digest_threshold_become_one_digest(webhook: Webhook) -> None:
+    events = gone_events(DIGEST_OVER + 1)
 
     done = SlackPublisher(webhook.url, to_slack()).publish(events)
 
     assert done == [e.event_id for e in events]
     (digest,) = webhook.delivered()
-    assert digest["blocks"][0]["text"]["text"] == "scrubwatch: 6 alerts (6 GONE)"
-    for i in range(6):
+    n = DIGEST_OVER + 1
+    assert digest["blocks"][0]["text"]["text"] == f"scrubwatch: {n} alerts ({n} GONE)"
+    for i in range(n):
         assert any(f"GONE: Agency ad {i} now" in b["text"]["text"] for b in digest["blocks"])
 
 
-def test_five_events_are_posted_one_by_one(webhook: Webhook) -> None:
-    events = gone_events(5)
+def test_up_to_the_digest_threshold_events_are_posted_one_by_one(webhook: Webhook) -> None:
+    events = gone_events(DIGEST_OVER)
 
     done = SlackPublisher(webhook.url, to_slack()).publish(events)
 
     assert done == [e.event_id for e in events]
     assert [p["blocks"][0]["text"]["text"] for p in webhook.delivered()] == [
-        f"GONE: Agency ad {i}" for i in range(5)
+        f"GONE: Agency ad {i}" for i in range(DIGEST_OVER)
     ]
 
 
 def test_first_sightings_do_not_count_towards_a_digest(webhook: Webhook) -> None:
-    events = [samples.first_seen(), *gone_events(5)]
+    events = [samples.first_seen(), *gone_events(DIGEST_OVER)]
 
     done = SlackPublisher(webhook.url, to_slack()).publish(events)
 
     assert sorted(done) == sorted(e.event_id for e in events)
-    assert len(webhook.delivered()) == 5
+    assert len(webhook.delivered()) == DIGEST_OVER
     assert all(p["blocks"][0]["text"]["text"].startswith("GONE") for p in webhook.delivered())
 
 
