@@ -17,7 +17,7 @@ import sqlite3
 import sys
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 from urllib.parse import unquote, urlsplit
 
 from . import __version__, terminal
@@ -58,6 +58,25 @@ _SQLITE_WRITE_FAILED = ("SQLITE_IOERR_WRITE", "SQLITE_IOERR_SHMSIZE")
 
 
 def _parser() -> argparse.ArgumentParser:
+    common = _common_options()
+    deployed = argparse.ArgumentParser(add_help=False)
+    deployed.add_argument("--stack", default=argparse.SUPPRESS, help="a deployed stack's name")
+    deployed.add_argument("--bucket", default=argparse.SUPPRESS, help="its evidence bucket")
+    deployed.add_argument("--table", default=argparse.SUPPRESS, help="its DynamoDB table")
+    parser = argparse.ArgumentParser(
+        prog="scrubwatch",
+        description="Watch web pages; hear once when one is edited, loses a part, or is gone.",
+        parents=[common],
+    )
+    parser.add_argument("--version", action="version", version=f"scrubwatch {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    _run_commands(sub, common, deployed)
+    _archive_commands(sub, common, deployed)
+    return parser
+
+
+def _common_options() -> argparse.ArgumentParser:
+    """The options every command takes: watch list, state folder, verbosity."""
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument(
         "-c",
@@ -77,17 +96,13 @@ def _parser() -> argparse.ArgumentParser:
         default=argparse.SUPPRESS,
         help="more logging: -v scrubwatch's own, -vv the HTTP and AWS libraries' too",
     )
-    deployed = argparse.ArgumentParser(add_help=False)
-    deployed.add_argument("--stack", default=argparse.SUPPRESS, help="a deployed stack's name")
-    deployed.add_argument("--bucket", default=argparse.SUPPRESS, help="its evidence bucket")
-    deployed.add_argument("--table", default=argparse.SUPPRESS, help="its DynamoDB table")
-    parser = argparse.ArgumentParser(
-        prog="scrubwatch",
-        description="Watch web pages; hear once when one is edited, loses a part, or is gone.",
-        parents=[common],
-    )
-    parser.add_argument("--version", action="version", version=f"scrubwatch {__version__}")
-    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    return common
+
+
+def _run_commands(
+    sub: Any, common: argparse.ArgumentParser, deployed: argparse.ArgumentParser
+) -> None:
+    """validate, status, check."""
     validate = sub.add_parser("validate", parents=[common], help="check the watch list and exit")
     validate.add_argument(
         "--check-selectors",
@@ -110,6 +125,12 @@ def _parser() -> argparse.ArgumentParser:
     check.add_argument("--force", action="store_true", help="check every watch, due or not")
     check.add_argument("--only", nargs="+", metavar="ID", default=[], help="check only these")
     check.add_argument("--json", action="store_true", help="events as JSON lines on stdout")
+
+
+def _archive_commands(
+    sub: Any, common: argparse.ArgumentParser, deployed: argparse.ArgumentParser
+) -> None:
+    """history, diff, show, export, verify, demo: what was kept, and the demo."""
     history = sub.add_parser(
         "history", parents=[common, deployed], help="versions kept for a watch"
     )
@@ -141,7 +162,6 @@ def _parser() -> argparse.ArgumentParser:
     demo.add_argument(
         "--keep", action="store_true", help="keep the demo's state folder (a temporary one)"
     )
-    return parser
 
 
 def _config_path(args: argparse.Namespace) -> Path:

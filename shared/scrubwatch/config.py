@@ -736,10 +736,22 @@ def parse_watchlist(text: str, path: str = "watchlist.yaml") -> Watchlist:
     if len(text) > _MAX_FILE_BYTES // 4:  # else its UTF-8 cannot be over the limit
         _check_size(len(text.encode("utf-8", "surrogatepass")), path)
     located = _Located(text)
+    data = _compose(text, path, located)
+    parsed, ids = _validate(data, path, located)
+    return Watchlist(
+        path=path,
+        settings=parsed.settings,
+        watches=tuple(_watch(spec, ids[i], parsed) for i, spec in enumerate(parsed.watches)),
+        lines=located.lines,
+    )
+
+
+def _compose(text: str, path: str, located: _Located) -> Any:
+    """The file's YAML as plain data (every value's line noted in ``located``)."""
     try:
         _count_nodes(text, path)
         root = yaml.compose(text, Loader=_LOADER)
-        data = located.build(root, ()) if root is not None else {}
+        return located.build(root, ()) if root is not None else {}
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
         line = mark.line + 1 if mark else 1
@@ -747,6 +759,11 @@ def parse_watchlist(text: str, path: str = "watchlist.yaml") -> Watchlist:
         raise ConfigError([f"{path}:{line}: YAML syntax: {one_line(problem)}"]) from None
     except RecursionError:
         raise ConfigError([f"{path}:1: YAML syntax: nested too deeply"]) from None
+
+
+def _validate(data: Any, path: str, located: _Located) -> tuple[WatchlistFile, dict[int, str]]:
+    """The file checked against its schema, and each watch's id; every problem raised at
+    once, in file order."""
     problems = _Problems(path, located.lines)
     for loc, message in located.problems:
         problems.add(loc, message)
@@ -770,31 +787,28 @@ def parse_watchlist(text: str, path: str = "watchlist.yaml") -> Watchlist:
     problems.raise_if_any()
     if parsed is None:
         raise AssertionError("unreachable: a validation error is always a problem raised above")
+    return parsed, {i: watch_id for i, (watch_id, _) in identities.items()}
 
-    defaults = parsed.defaults
-    ids = {i: watch_id for i, (watch_id, _) in identities.items()}
-    watches = [
-        Watch(
-            id=ids[i],
-            name=spec.name or ids[i],
-            url=spec.url,
-            select=spec.select,
-            exclude=spec.exclude if spec.exclude is not None else defaults.exclude,
-            ignore=spec.ignore if spec.ignore is not None else defaults.ignore,
-            items=spec.items,
-            keywords=spec.keywords,
-            every=spec.every if spec.every is not None else defaults.every,
-            notify=spec.notify if spec.notify is not None else defaults.notify,
-            tags=spec.tags if spec.tags is not None else defaults.tags,
-            witness=None if spec.witness == "none" else (spec.witness or parsed.settings.witness),
-            user_agent=spec.user_agent,
-            proxy=spec.proxy if spec.proxy is not None else parsed.settings.proxy,
-            items_order=spec.items_order,
-        )
-        for i, spec in enumerate(parsed.watches)
-    ]
-    return Watchlist(
-        path=path, settings=parsed.settings, watches=tuple(watches), lines=located.lines
+
+def _watch(spec: WatchSpec, watch_id: str, parsed: WatchlistFile) -> Watch:
+    """One watch as checked: its own keys, else the defaults', else the settings'."""
+    defaults, settings = parsed.defaults, parsed.settings
+    return Watch(
+        id=watch_id,
+        name=spec.name or watch_id,
+        url=spec.url,
+        select=spec.select,
+        exclude=spec.exclude if spec.exclude is not None else defaults.exclude,
+        ignore=spec.ignore if spec.ignore is not None else defaults.ignore,
+        items=spec.items,
+        keywords=spec.keywords,
+        every=spec.every if spec.every is not None else defaults.every,
+        notify=spec.notify if spec.notify is not None else defaults.notify,
+        tags=spec.tags if spec.tags is not None else defaults.tags,
+        witness=None if spec.witness == "none" else (spec.witness or settings.witness),
+        user_agent=spec.user_agent,
+        proxy=spec.proxy if spec.proxy is not None else settings.proxy,
+        items_order=spec.items_order,
     )
 
 
