@@ -145,20 +145,8 @@ def _content_of(reading: Reading | None) -> list[str]:
 
 
 def _seen(watch: Watch, state: WatchState, obs: Observation) -> Transition:
-    cleared = replace(
-        state,
-        gone_streak=0,
-        gone_reason=None,
-        error_streak=0,
-        error_reason=None,
-        error_reported=False,
-        etag=obs.etag if obs.etag or obs.outcome.kind == "ok" else state.etag,
-        last_modified=(
-            obs.last_modified
-            if obs.last_modified or obs.outcome.kind == "ok"
-            else state.last_modified
-        ),
-    )
+    """The page answered: failures are over; what it says is compared with before."""
+    cleared = _cleared(state, obs)
     reading = obs.reading
     if obs.outcome.kind == "not_modified" or reading is None or obs.version is None:
         # A 304 cannot prove content; the engine asks unconditionally once gone.
@@ -173,28 +161,46 @@ def _seen(watch: Watch, state: WatchState, obs: Observation) -> Transition:
         settings_hash=watch.settings_hash,
     )
     if state.condition == "new" or state.current is None:
-        note = "" if reading.region_found else f" (nothing matches {watch.select!r})"
-        event = _event(
-            watch,
-            state,
-            obs,
-            "first_seen",
-            f"First check of {watch.name}: {_size(reading)}{note}.",
-            None,
-            obs.version,
-        )
-        return _emit(new, event)
+        return _first_seen(watch, state, obs, new)
     if state.condition == "gone":
         return _restored(watch, state, obs, new)
-    prev = obs.previous_reading
-    baseline: str | None
-    if obs.rebaseline:
-        if prev is None:
-            # Nothing to compare with: the new reading is the baseline, kept as evidence.
-            return Transition(new, keep_version=True)
+    return _compared(watch, state, obs, new)
+
+
+def _cleared(state: WatchState, obs: Observation) -> WatchState:
+    """The state with its gone and error streaks over, and the answer's validators."""
+    ok = obs.outcome.kind == "ok"
+    return replace(
+        state,
+        gone_streak=0,
+        gone_reason=None,
+        error_streak=0,
+        error_reason=None,
+        error_reported=False,
+        etag=obs.etag if obs.etag or ok else state.etag,
+        last_modified=obs.last_modified if obs.last_modified or ok else state.last_modified,
+    )
+
+
+def _first_seen(watch: Watch, state: WatchState, obs: Observation, new: WatchState) -> Transition:
+    assert obs.reading is not None
+    note = "" if obs.reading.region_found else f" (nothing matches {watch.select!r})"
+    summary = f"First check of {watch.name}: {_size(obs.reading)}{note}."
+    return _emit(new, _event(watch, state, obs, "first_seen", summary, None, obs.version))
+
+
+def _compared(watch: Watch, state: WatchState, obs: Observation, new: WatchState) -> Transition:
+    """An up page read again: unchanged, moved, its watched part gone, or changed. After an
+    edit of the watch, the baseline is the last capture read the new way."""
+    reading, prev = obs.reading, obs.previous_reading
+    assert reading is not None
+    if obs.rebaseline and prev is None:
+        # Nothing to compare with: the new reading is the baseline, kept as evidence.
+        return Transition(new, keep_version=True)
+    baseline: str | None = state.fingerprint
+    region_found = state.region_found
+    if obs.rebaseline and prev is not None:
         baseline, region_found = prev.fingerprint, prev.region_found
-    else:
-        baseline, region_found = state.fingerprint, state.region_found
     if reading.fingerprint == baseline:
         if obs.moved:
             return _moved(watch, state, obs, new)
@@ -203,19 +209,26 @@ def _seen(watch: Watch, state: WatchState, obs: Observation) -> Transition:
         # Same content: the last kept capture still stands for it.
         return Transition(replace(new, current=state.current))
     if prev is not None and region_found and not reading.region_found:
-        event = _event(
-            watch,
-            state,
-            obs,
-            "element_missing",
-            f"REMOVED: the watched part of {watch.name} ({watch.select}) is gone from the page.",
-            state.current,
-            obs.version,
-            removed=list(prev.lines) + list(prev.refs),
-            diff=unified(prev.lines, reading.lines),
-        )
-        return _emit(new, event)
+        return _element_missing(watch, state, obs, new, prev)
     return _changed(watch, state, obs, new, prev, reading)
+
+
+def _element_missing(
+    watch: Watch, state: WatchState, obs: Observation, new: WatchState, prev: Reading
+) -> Transition:
+    assert obs.reading is not None
+    event = _event(
+        watch,
+        state,
+        obs,
+        "element_missing",
+        f"REMOVED: the watched part of {watch.name} ({watch.select}) is gone from the page.",
+        state.current,
+        obs.version,
+        removed=list(prev.lines) + list(prev.refs),
+        diff=unified(prev.lines, obs.reading.lines),
+    )
+    return _emit(new, event)
 
 
 def _restored(watch: Watch, state: WatchState, obs: Observation, new: WatchState) -> Transition:
