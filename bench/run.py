@@ -1,13 +1,20 @@
 """End-to-end benchmark of ``scrubwatch check`` against a local loopback corpus.
 
 Builds (or reuses) the corpus, starts ``server.py`` as a separate process, writes a watch
-list pointing at it, then times three runs of the real command per repetition, all with
+list pointing at it, then times four runs of the real command per repetition, all with
 the same fresh state directory:
 
 1. ``cold``        server in 304 mode, empty state: every page is new, evidence written;
 2. ``warm-304``    same server, same state: conditional requests should all get 304;
 3. ``warm-no304``  server restarted in no304 mode on the same port: full 200 bodies, no
-                   validators, so every page is downloaded, parsed and compared.
+                   validators, so every page is downloaded, parsed and compared;
+4. ``warm-noisy``  server restarted in noisy mode: as no304, plus a fresh random token in
+                   an HTML comment in <head> of every answer, so the bytes always differ.
+
+With ``--against urlwatch``, urlwatch 2.29 (installed into ``bench/.urlwatch-venv`` on first
+use) runs the equivalent job list on the same corpus and server, right after scrubwatch
+in each step (scrubwatch cold, urlwatch cold, scrubwatch warm-304, ...), with its own
+cache, config and hooks files in the work dir; a comparison table follows.
 
 For each run it measures wall seconds, pages/s, user+sys CPU of the command (deltas of
 ``getrusage(RUSAGE_CHILDREN)``), peak RSS of the command's whole process tree (``/proc``
@@ -27,6 +34,7 @@ import http.client
 import json
 import os
 import platform
+import re
 import resource
 import select
 import selectors
@@ -39,7 +47,7 @@ import tempfile
 import threading
 import time
 from collections import Counter
-from collections.abc import Collection
+from collections.abc import Callable, Collection
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
@@ -51,8 +59,15 @@ sys.path.insert(0, str(BENCH_DIR))
 import corpus  # noqa: E402
 
 DEFAULT_SCRUBWATCH = REPO_DIR / ".venv" / "bin" / "scrubwatch"
-RUNS = ("cold", "warm-304", "warm-no304")
-# Targets for the default 1000-page corpus (pages/s); see bench/README.md.
+URLWATCH_VERSION = "2.29"
+URLWATCH_VENV = BENCH_DIR / ".urlwatch-venv"
+DEFAULT_URLWATCH = URLWATCH_VENV / "bin" / "urlwatch"
+URLWATCH_DEFAULT_WORKERS = 10  # urlwatch.worker.MAX_WORKERS (no option changes it)
+RUNS = ("cold", "warm-304", "warm-no304", "warm-noisy")
+SERVER_MODE = {"cold": "304", "warm-304": "304", "warm-no304": "no304", "warm-noisy": "noisy"}
+# Order of the rows in the side-by-side table.
+COMPARE_RUNS = ("cold", "warm-no304", "warm-noisy", "warm-304")
+# Targets for the default 1000-page corpus (pages/s); see bench/README.md. warm-noisy has none.
 TARGET_PPS = {"cold": 675.0, "warm-304": 4000.0, "warm-no304": 1000.0}
 TARGET_RSS_MB = 120.0
 READY_TIMEOUT_S = 120.0
@@ -354,6 +369,7 @@ class RunResult:
     exit_code: int
     server: dict[str, Any] = field(default_factory=dict)
     state_mb: float = 0.0
+    tool: str = "scrubwatch"
 
     @property
     def pages_per_s(self) -> float:
@@ -373,6 +389,25 @@ def _event_kind(event: Any) -> str:
     return "?"
 
 
+def json_event(text: str) -> str | None:
+    """scrubwatch ``--json``: one JSON object per event line; None for any other line."""
+    try:
+        event = json.loads(text)
+    except ValueError:
+        return None
+    return _event_kind(event)
+
+
+# urlwatch's text report numbers one summary line per reported job: "01. NEW: <url>".
+_URLWATCH_SUMMARY = re.compile(r"^\d+\. (NEW|CHANGED|ERROR|UNCHANGED): ")
+
+
+def urlwatch_event(text: str) -> str | None:
+    """urlwatch's stdout report: the kind of a summary line, None for any other line."""
+    m = _URLWATCH_SUMMARY.match(text)
+    return m.group(1).lower() if m else None
+
+
 def run_command(
     cmd: list[str],
     run: str,
@@ -381,13 +416,17 @@ def run_command(
     workdir: Path,
     timeout: float,
     keep: Collection[int] = (),
+    tool: str = "scrubwatch",
+    classify: Callable[[str], str | None] = json_event,
+    env: dict[str, str] | None = None,
 ) -> RunResult:
     """Run ``cmd`` once, timing it and sampling its process tree's RSS.
 
-    ``keep``: pids of our other children (the server), never reaped here.
+    ``keep``: pids of our other children (the server), never reaped here. ``classify``
+    maps a stdout line to an event kind, or None if the line is not an event.
     """
-    events_path = workdir / f"events-{rep}-{run}.jsonl"
-    stderr_path = workdir / f"stderr-{rep}-{run}.log"
+    events_path = workdir / f"events-{rep}-{run}-{tool}.txt"
+    stderr_path = workdir / f"stderr-{rep}-{run}-{tool}.log"
     counts = {"events": 0, "other": 0}
     kinds: Counter[str] = Counter()
 
@@ -397,20 +436,19 @@ def run_command(
             text = line.strip()
             if not text:
                 continue
-            try:
-                event = json.loads(text)
-            except ValueError:
+            kind = classify(text)
+            if kind is None:
                 counts["other"] += 1
                 continue
             counts["events"] += 1
-            kinds[_event_kind(event)] += 1
+            kinds[kind] += 1
 
     with events_path.open("w", encoding="utf-8") as out, stderr_path.open("wb") as err:
         ru0 = resource.getrusage(resource.RUSAGE_CHILDREN)
         t0 = time.perf_counter()
         proc = subprocess.Popen(
             cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=err,
-            text=True, encoding="utf-8", errors="replace", start_new_session=True,
+            text=True, encoding="utf-8", errors="replace", start_new_session=True, env=env,
         )  # fmt: skip
         sampler = TreeRssSampler(proc.pid)
         sampler.start()
@@ -422,7 +460,8 @@ def run_command(
         except subprocess.TimeoutExpired:
             _kill_group(proc, keep)
             raise BenchError(
-                f"{run}: command still running after {timeout:.0f}s, killed; see {stderr_path}"
+                f"{tool} {run}: command still running after {timeout:.0f}s, killed; "
+                f"see {stderr_path}"
             ) from None
         except BaseException:
             _kill_group(proc, keep)
@@ -435,7 +474,7 @@ def run_command(
         reader.join(timeout=30)
     if code != 0:
         tail = stderr_path.read_text("utf-8", "replace")[-3000:]
-        raise BenchError(f"{run}: `{' '.join(cmd)}` exited {code}; stderr tail:\n{tail}")
+        raise BenchError(f"{tool} {run}: `{' '.join(cmd)}` exited {code}; stderr tail:\n{tail}")
     cpu = (ru1.ru_utime - ru0.ru_utime) + (ru1.ru_stime - ru0.ru_stime)
     return RunResult(
         run=run,
@@ -452,6 +491,7 @@ def run_command(
         non_json_lines=counts["other"],
         event_kinds=dict(kinds),
         exit_code=code,
+        tool=tool,
     )
 
 
@@ -515,6 +555,88 @@ def write_watchlist(
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
 
 
+# --- urlwatch, for comparison -----------------------------------------------------------
+
+
+def ensure_urlwatch(exe: Path) -> Path:
+    """The urlwatch executable; installs urlwatch into ``bench/.urlwatch-venv`` if the
+    default path is missing (``python3 -m venv`` + ``pip install urlwatch==2.29``)."""
+    exe = exe.expanduser()
+    if not exe.is_file() and exe.absolute() == DEFAULT_URLWATCH:
+        python3 = shutil.which("python3") or sys.executable
+        print(f"installing urlwatch {URLWATCH_VERSION} into {URLWATCH_VENV} ...", flush=True)
+        steps = [
+            [python3, "-m", "venv", str(URLWATCH_VENV)],
+            [str(URLWATCH_VENV / "bin" / "python"), "-m", "pip", "install", "-q",
+             f"urlwatch=={URLWATCH_VERSION}"],
+        ]  # fmt: skip
+        for step in steps:
+            if subprocess.run(step, check=False).returncode != 0:
+                raise BenchError(f"installing urlwatch failed: `{' '.join(step)}`")
+    if not exe.is_file() or not os.access(exe, os.X_OK):
+        raise BenchError(f"urlwatch executable not found at {exe}; pass --urlwatch PATH")
+    return exe.absolute()
+
+
+def write_urlwatch_files(
+    folder: Path, manifest: dict[str, Any], port: int, args: argparse.Namespace
+) -> tuple[Path, Path, Path]:
+    """The job list, config and hooks files for urlwatch; returns their paths.
+
+    One ``url`` job per page, equivalent to the scrubwatch watch: a ``css`` filter for the
+    region the watch selects (``#main`` for the select and items styles, nothing for a
+    whole-page watch), then ``html2text`` (its default ``re`` method: strip the tags), and
+    the page's charset as ``encoding``. JSON is valid YAML, so each job is a JSON document.
+    """
+    q = json.dumps
+    jobs = []
+    for i, entry in enumerate(manifest["files"]):
+        url = f"http://127.0.0.{1 + i % args.hosts}:{port}/{entry['file']}"
+        select, _items = corpus.watch_selectors(i, args.watch_style)
+        filters: list[dict[str, str]] = [{"css": select}] if select else []
+        filters.append({"html2text": "re"})
+        job = {
+            "name": entry["id"],
+            "url": url,
+            "filter": filters,
+            "encoding": entry["charset"],
+            "timeout": 20,
+        }
+        jobs.append(q(job))
+    urls = folder / "jobs.yaml"
+    urls.write_text("\n---\n".join(jobs) + "\n", encoding="utf-8")
+    # Only the stdout reporter (colour off); urlwatch merges this with its defaults, in
+    # which every other reporter is disabled. Unchanged jobs are not shown.
+    config = {
+        "display": {"new": True, "error": True, "unchanged": False, "empty-diff": True},
+        "report": {
+            "text": {"details": True, "footer": True, "minimal": False, "line_length": 75},
+            "stdout": {"enabled": True, "color": False},
+        },
+    }
+    cfg = folder / "cfg.yaml"
+    cfg.write_text(q(config, indent=1) + "\n", encoding="utf-8")
+    # urlwatch's thread pool has a fixed size (urlwatch.worker.MAX_WORKERS = 10), read when
+    # the jobs start, after the hooks file is loaded: a hooks file can change it.
+    hooks = folder / "hooks.py"
+    if args.urlwatch_workers != URLWATCH_DEFAULT_WORKERS:
+        hooks.write_text(
+            f"import urlwatch.worker\nurlwatch.worker.MAX_WORKERS = {args.urlwatch_workers}\n",
+            encoding="utf-8",
+        )
+    return urls, cfg, hooks
+
+
+def urlwatch_env(home: Path) -> dict[str, str]:
+    """The environment for urlwatch: no proxies, and a private home (nothing of the user's
+    own urlwatch set-up is read)."""
+    env = {k: v for k, v in os.environ.items() if not k.lower().endswith("_proxy")}
+    env.update(
+        HOME=str(home), XDG_CONFIG_HOME=str(home / ".config"), XDG_CACHE_HOME=str(home / ".cache")
+    )
+    return env
+
+
 # --- reporting ---------------------------------------------------------------------------
 
 
@@ -522,18 +644,22 @@ def _median(values: list[float]) -> float:
     return statistics.median(values) if values else 0.0
 
 
-def summarize(results: list[RunResult]) -> list[dict[str, Any]]:
+def summarize(results: list[RunResult], tool: str = "scrubwatch") -> list[dict[str, Any]]:
     rows: list[dict[str, Any]] = []
     for run in RUNS:
-        rs = [r for r in results if r.run == run]
+        rs = [r for r in results if r.run == run and r.tool == tool]
         if not rs:
             continue
+        kinds: Counter[str] = Counter()
+        for r in rs:
+            kinds.update(r.event_kinds)
         walls = [r.wall_s for r in rs]
         status: Counter[str] = Counter()
         for r in rs:
             status.update(r.server.get("status", {}))
         rows.append(
             {
+                "tool": tool,
                 "run": run,
                 "pages": rs[0].pages,
                 "repeats": len(rs),
@@ -546,6 +672,7 @@ def summarize(results: list[RunResult]) -> list[dict[str, Any]]:
                 "peak_rss_mb": max(r.peak_rss_mb for r in rs),
                 "peak_pss_mb": max(r.peak_pss_mb for r in rs),
                 "events": _median([float(r.events) for r in rs]),
+                "event_kinds_per_rep": {k: v / len(rs) for k, v in sorted(kinds.items())},
                 "status_per_rep": {k: v / len(rs) for k, v in sorted(status.items())},
                 "connections": _median([float(r.server.get("connections", 0)) for r in rs]),
                 "server_cpu_s": _median([float(r.server.get("cpu_s", 0.0)) for r in rs]),
@@ -555,7 +682,7 @@ def summarize(results: list[RunResult]) -> list[dict[str, Any]]:
     return rows
 
 
-def markdown_table(rows: list[dict[str, Any]]) -> str:
+def markdown_table(rows: list[dict[str, Any]], targets: bool = True) -> str:
     header = (
         "| run | pages | wall s (median) | best wall s | pages/s (median) | best pages/s "
         "| target pages/s | CPU s | CPU ms/page | peak RSS MB | peak PSS MB | events "
@@ -564,41 +691,81 @@ def markdown_table(rows: list[dict[str, Any]]) -> str:
     sep = "|" + "---|" * header.count(" | ") + "---|"
     out = [header, sep]
     for row in rows:
-        target = TARGET_PPS.get(row["run"], 0.0)
-        ok = row["pages_per_s"] >= target and row["peak_rss_mb"] <= TARGET_RSS_MB
+        target = TARGET_PPS.get(row["run"]) if targets else None
+        ok = (target is None or row["pages_per_s"] >= target) and (
+            row["peak_rss_mb"] <= TARGET_RSS_MB
+        )
+        target_cell = f">= {target:,.0f}" if target is not None else "–"
         st = row["status_per_rep"]
         out.append(
             f"| {row['run']} | {row['pages']} | {row['wall_s']:.2f} | {row['best_wall_s']:.2f} "
-            f"| {row['pages_per_s']:,.0f} | {row['best_pages_per_s']:,.0f} | >= {target:,.0f} "
+            f"| {row['pages_per_s']:,.0f} | {row['best_pages_per_s']:,.0f} | {target_cell} "
             f"| {row['cpu_s']:.2f} | {row['cpu_ms_per_page']:.2f} | {row['peak_rss_mb']:.0f} "
             f"| {row['peak_pss_mb']:.0f} "
             f"| {row['events']:.0f} | {st.get('200', 0):.0f}/{st.get('304', 0):.0f} "
             f"| {row['connections']:.0f} | {row['server_cpu_s']:.2f} "
-            f"| {'yes' if ok else 'NO'} |"
+            f"| {('yes' if ok else 'NO') if targets else '–'} |"
+        )
+    return "\n".join(out)
+
+
+def compare_table(ours: list[dict[str, Any]], theirs: list[dict[str, Any]]) -> str:
+    """scrubwatch against urlwatch, one row per run. Both ratios: bigger = scrubwatch better."""
+    by_run = {row["run"]: row for row in theirs}
+    header = (
+        "| run | scrubwatch pages/s | urlwatch pages/s | pages/s ratio sw/uw "
+        "| scrubwatch CPU ms/page | urlwatch CPU ms/page | CPU ratio uw/sw "
+        "| scrubwatch peak RSS MB | urlwatch peak RSS MB | events sw / uw "
+        "| HTTP 200/304 sw / uw |"
+    )
+    sep = "|" + "---|" * header.count(" | ") + "---|"
+    out = [header, sep]
+    order = {run: k for k, run in enumerate(COMPARE_RUNS)}
+    for row in sorted(ours, key=lambda r: order.get(r["run"], len(order))):
+        other = by_run.get(row["run"])
+        if other is None:
+            continue
+        pps = row["pages_per_s"] / other["pages_per_s"] if other["pages_per_s"] else 0.0
+        cpu = other["cpu_ms_per_page"] / row["cpu_ms_per_page"] if row["cpu_ms_per_page"] else 0.0
+        st, ot = row["status_per_rep"], other["status_per_rep"]
+        out.append(
+            f"| {row['run']} | {row['pages_per_s']:,.0f} | {other['pages_per_s']:,.0f} "
+            f"| {pps:.2f} | {row['cpu_ms_per_page']:.2f} | {other['cpu_ms_per_page']:.2f} "
+            f"| {cpu:.2f} | {row['peak_rss_mb']:.0f} | {other['peak_rss_mb']:.0f} "
+            f"| {row['events']:.0f} / {other['events']:.0f} "
+            f"| {st.get('200', 0):.0f}/{st.get('304', 0):.0f} / "
+            f"{ot.get('200', 0):.0f}/{ot.get('304', 0):.0f} |"
         )
     return "\n".join(out)
 
 
 def sanity_warnings(rows: list[dict[str, Any]]) -> list[str]:
+    warnings = [f"{row['tool']} {w}" for row in rows for w in _row_warnings(row)]
+    return warnings
+
+
+def _row_warnings(row: dict[str, Any]) -> list[str]:
     warnings: list[str] = []
-    for row in rows:
-        st, pages = row["status_per_rep"], row["pages"]
-        if row["run"] == "cold" and row["events"] < pages:
-            warnings.append(f"cold: {row['events']:.0f} events for {pages} new pages")
-        if row["run"] == "warm-304" and st.get("304", 0) < pages:
-            warnings.append(
-                f"warm-304: only {st.get('304', 0):.0f}/{pages} requests answered 304 "
-                "(are conditional requests sent?)"
-            )
-        if row["run"] == "warm-no304" and st.get("200", 0) < pages:
-            warnings.append(f"warm-no304: only {st.get('200', 0):.0f}/{pages} full 200s")
-        if row["run"] != "cold" and row["events"] > 0:
-            warnings.append(f"{row['run']}: {row['events']:.0f} events on an unchanged corpus")
-        if row["server_cpu_s"] > 0.8 * row["wall_s"]:
-            warnings.append(
-                f"{row['run']}: server used {row['server_cpu_s']:.2f} CPU s in "
-                f"{row['wall_s']:.2f} s wall: it may be the bottleneck"
-            )
+    st, pages = row["status_per_rep"], row["pages"]
+    errors = row.get("event_kinds_per_rep", {}).get("error", 0)
+    if errors:
+        warnings.append(f"{row['run']}: {errors:.0f} pages reported as errors")
+    if row["run"] == "cold" and row["events"] < pages:
+        warnings.append(f"cold: {row['events']:.0f} events for {pages} new pages")
+    if row["run"] == "warm-304" and st.get("304", 0) < pages:
+        warnings.append(
+            f"warm-304: only {st.get('304', 0):.0f}/{pages} requests answered 304 "
+            "(are conditional requests sent?)"
+        )
+    if row["run"] in ("warm-no304", "warm-noisy") and st.get("200", 0) < pages:
+        warnings.append(f"{row['run']}: only {st.get('200', 0):.0f}/{pages} full 200s")
+    if row["run"] != "cold" and row["events"] > 0:
+        warnings.append(f"{row['run']}: {row['events']:.0f} events on an unchanged corpus")
+    if row["server_cpu_s"] > 0.8 * row["wall_s"]:
+        warnings.append(
+            f"{row['run']}: server used {row['server_cpu_s']:.2f} CPU s in "
+            f"{row['wall_s']:.2f} s wall: it may be the bottleneck"
+        )
     return warnings
 
 
@@ -628,6 +795,16 @@ def _tool_version(exe: Path) -> str:
         if out.returncode == 0 and lines:
             return lines[0]
     return "scrubwatch (version unknown)"
+
+
+def _urlwatch_version(exe: Path) -> str:
+    try:
+        out = subprocess.run(
+            [str(exe), "--version"], capture_output=True, text=True, timeout=30, check=False
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return "urlwatch (version unknown)"
+    return out.stdout.strip() or "urlwatch (version unknown)"
 
 
 def byte_compile(exe: Path) -> None:
@@ -668,9 +845,28 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     ap.add_argument("--run-timeout", type=float, default=900.0, help="seconds per command run")
     ap.add_argument("--json-out", type=Path, help="also write all results as JSON here")
     ap.add_argument("--keep", action="store_true", help="keep the work dir (state, logs)")
+    ap.add_argument(
+        "--against",
+        choices=("urlwatch",),
+        help=f"also run urlwatch {URLWATCH_VERSION} on the same corpus, alternating",
+    )
+    ap.add_argument(
+        "--urlwatch",
+        type=Path,
+        default=DEFAULT_URLWATCH,
+        help="urlwatch executable (default: bench/.urlwatch-venv, installed if missing)",
+    )
+    ap.add_argument(
+        "--urlwatch-workers",
+        type=int,
+        default=URLWATCH_DEFAULT_WORKERS,
+        help="urlwatch's thread pool size (its built-in 10; other values via a hooks file)",
+    )
     args = ap.parse_args(argv)
     if args.pages < 1 or args.repeat < 1 or not 1 <= args.hosts <= 250:
         ap.error("--pages and --repeat must be >= 1, --hosts 1..250")
+    if args.urlwatch_workers < 1:
+        ap.error("--urlwatch-workers must be >= 1")
     return args
 
 
@@ -694,6 +890,7 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGTERM, _terminate)
     exe = check_binary(args.scrubwatch)
     byte_compile(exe)
+    urlwatch = ensure_urlwatch(args.urlwatch) if args.against == "urlwatch" else None
     if not Path("/proc/self/statm").exists():
         raise BenchError("this benchmark needs Linux /proc to measure RSS")
     if not become_subreaper():
@@ -718,8 +915,10 @@ def main(argv: list[str] | None = None) -> int:
             state = workdir / f"state-{rep}"
             state.mkdir()
             watchlist = workdir / "watchlist.yaml"
+            uw_dir = workdir / f"urlwatch-{rep}"
+            uw_dir.mkdir()
             for run in RUNS:
-                mode = "no304" if run == "warm-no304" else "304"
+                mode = SERVER_MODE[run]
                 if server is None or server.mode != mode:
                     if server is not None:
                         server.stop()
@@ -727,28 +926,35 @@ def main(argv: list[str] | None = None) -> int:
                     port = server.start()
                     if not watchlist.exists():
                         write_watchlist(watchlist, manifest, port, args)
-                cmd = [
-                    str(exe), "check", "-c", str(watchlist), "--state", str(state),
-                    "--force", "--json",
+                steps: list[tuple[str, list[str], Path, Callable[[str], str | None], Any]] = [
+                    (
+                        "scrubwatch",
+                        [str(exe), "check", "-c", str(watchlist), "--state", str(state),
+                         "--force", "--json"],
+                        state, json_event, None,
+                    ),
                 ]  # fmt: skip
-                before = server.stats()
-                result = run_command(
-                    cmd, run, rep, args.pages, workdir, args.run_timeout, keep={server.pid}
-                )
-                result.server = _stats_delta(before, server.stats())
-                result.state_mb = _dir_mb(state)
-                results.append(result)
-                print(
-                    f"rep {rep + 1}/{args.repeat} {run:<10} {result.wall_s:7.2f}s "
-                    f"{result.pages_per_s:8.0f} pages/s  cpu {result.cpu_s:6.2f}s  "
-                    f"rss {result.peak_rss_mb:4.0f} MB pss {result.peak_pss_mb:4.0f} MB "
-                    f"({result.peak_procs} procs, {result.rss_samples} samples, "
-                    f"{result.adopted} adopted)  events {result.events} "
-                    f"{dict(sorted(result.event_kinds.items()))}  "
-                    f"http {result.server['status']} conns {result.server['connections']}  "
-                    f"state {result.state_mb:.1f} MB",
-                    flush=True,
-                )
+                if urlwatch is not None:
+                    urls, cfg, hooks = write_urlwatch_files(uw_dir, manifest, port, args)
+                    cache = uw_dir / "cache.db"
+                    steps.append(
+                        (
+                            "urlwatch",
+                            [str(urlwatch), "--urls", str(urls), "--config", str(cfg),
+                             "--hooks", str(hooks), "--cache", str(cache)],
+                            uw_dir, urlwatch_event, urlwatch_env(uw_dir),
+                        )
+                    )  # fmt: skip
+                for tool, cmd, state_dir, classify, env in steps:
+                    before = server.stats()
+                    result = run_command(
+                        cmd, run, rep, args.pages, workdir, args.run_timeout,
+                        keep={server.pid}, tool=tool, classify=classify, env=env,
+                    )  # fmt: skip
+                    result.server = _stats_delta(before, server.stats())
+                    result.state_mb = _dir_mb(state_dir)
+                    results.append(result)
+                    _progress(result, args.repeat)
     finally:
         if server is not None:
             server.stop()
@@ -757,6 +963,28 @@ def main(argv: list[str] | None = None) -> int:
         else:
             shutil.rmtree(workdir, ignore_errors=True)
 
+    report(results, args, exe, urlwatch)
+    return 0
+
+
+def _progress(result: RunResult, repeat: int) -> None:
+    print(
+        f"{result.tool:<10} rep {result.rep + 1}/{repeat} {result.run:<10} "
+        f"{result.wall_s:7.2f}s "
+        f"{result.pages_per_s:8.0f} pages/s  cpu {result.cpu_s:6.2f}s  "
+        f"rss {result.peak_rss_mb:4.0f} MB pss {result.peak_pss_mb:4.0f} MB "
+        f"({result.peak_procs} procs, {result.rss_samples} samples, "
+        f"{result.adopted} adopted)  events {result.events} "
+        f"{dict(sorted(result.event_kinds.items()))}  "
+        f"http {result.server['status']} conns {result.server['connections']}  "
+        f"state {result.state_mb:.1f} MB",
+        flush=True,
+    )
+
+
+def report(
+    results: list[RunResult], args: argparse.Namespace, exe: Path, urlwatch: Path | None
+) -> None:
     rows = summarize(results)
     print()
     print(
@@ -767,7 +995,21 @@ def main(argv: list[str] | None = None) -> int:
     )
     print()
     print(markdown_table(rows))
-    warnings = sanity_warnings(rows)
+    uw_rows: list[dict[str, Any]] = []
+    if urlwatch is not None:
+        uw_rows = summarize(results, "urlwatch")
+        print()
+        print(
+            f"{_urlwatch_version(urlwatch)} ({urlwatch}) · same corpus and server · "
+            f"{args.urlwatch_workers} worker threads · css + html2text(re) + encoding per job"
+        )
+        print()
+        print(markdown_table(uw_rows, targets=False))
+        print()
+        print("side by side (ratios: bigger = scrubwatch better)")
+        print()
+        print(compare_table(rows, uw_rows))
+    warnings = sanity_warnings(rows + uw_rows)
     if warnings:
         print()
         for w in warnings:
@@ -775,11 +1017,10 @@ def main(argv: list[str] | None = None) -> int:
     if args.json_out:
         payload = {
             "args": {k: str(v) for k, v in vars(args).items()},
-            "rows": rows,
+            "rows": rows + uw_rows,
             "runs": [asdict(r) | {"pages_per_s": r.pages_per_s} for r in results],
         }
         args.json_out.write_text(json.dumps(payload, indent=2), encoding="utf-8")
-    return 0
 
 
 if __name__ == "__main__":

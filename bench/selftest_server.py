@@ -1,10 +1,10 @@
 """Self-test of the benchmark server: HTTP behaviour checks plus a throughput probe.
 
 Starts ``server.py`` (via ``run.ServerProcess``) on a small cached corpus, checks 200/304
-semantics in both modes with the standard-library client, then loads it with a raw asyncio
-keep-alive client (one request in flight per connection unless ``--pipeline`` > 1) and
-reports requests/s, MB/s and requests per server CPU-second, i.e. what one server core can
-answer. Standard library only; exits 1 if a behaviour check fails.
+semantics in all three modes (304, no304, noisy) with the standard-library client, then
+loads it with a raw asyncio keep-alive client (one request in flight per connection unless
+``--pipeline`` > 1) and reports requests/s, MB/s and requests per server CPU-second, i.e.
+what one server core can answer. Standard library only; exits 1 if a behaviour check fails.
 
 Usage: ``python bench/selftest_server.py [--pages 200] [--seconds 3] [--connections 32]``
 """
@@ -120,6 +120,29 @@ def behaviour_checks(root: Path, manifest: dict[str, object], log: Path) -> list
         check("no304: no validators", "etag" not in h and "last-modified" not in h, str(h))
         status, _, _ = get("127.0.0.9", port, path, {"If-Modified-Since": lm})
         check("no304: IMS ignored", status == 200, str(status))
+    finally:
+        server.stop()
+
+    server = ServerProcess(root, "noisy", 20, port, log)
+    server.start()
+    try:
+        original = (root / gbk["file"]).read_bytes()
+        status, h, body = get("127.0.0.3", port, path, {"If-None-Match": etag})
+        status2, h2, body2 = get("127.0.0.3", port, path)
+        check("noisy: conditional GET -> 200", status == 200 and status2 == 200, str(status))
+        check("noisy: no validators", "etag" not in h and "last-modified" not in h, str(h))
+        check("noisy: Content-Length right", h.get("content-length") == str(len(body)))
+        check("noisy: every answer differs", body != body2 and len(body) == len(body2))
+        at = original.find(b"<head>") + len(b"<head>")
+        nonce = body[at : len(body) - (len(original) - at)]
+        check(
+            "noisy: page + nonce comment after <head>",
+            body[:at] == original[:at]
+            and body[at + len(nonce) :] == original[at:]
+            and nonce.startswith(b"<!-- nonce ")
+            and nonce.endswith(b" -->"),
+            repr(nonce),
+        )
     finally:
         server.stop()
     return checks

@@ -11,6 +11,10 @@ Modes:
   (RFC 9110 §13.2.2: If-None-Match takes precedence over If-Modified-Since).
 * ``--mode no304`` every GET is a 200 with the full body and no validators at all; any
   conditional request header is ignored.
+* ``--mode noisy`` as no304, and every answer also carries a fresh random token in an HTML
+  comment right after ``<head>`` (``<!-- nonce 0123456789abcdef -->``, same length every
+  time), so no two answers have the same bytes and no byte-level shortcut (hash of the
+  body) applies. The token is outside any watched region and is not text.
 
 Extra endpoints: ``GET /__stats`` returns JSON counters (requests, status counts, body bytes,
 connections accepted, server CPU seconds) for the runner to diff around each timed run;
@@ -31,6 +35,7 @@ import hashlib
 import ipaddress
 import json
 import os
+import secrets
 import signal
 import socket
 import sys
@@ -44,10 +49,16 @@ MAX_HEAD_BYTES = 64 * 1024
 MAX_REQUEST_BODY = 1024 * 1024
 LOOPBACK = ipaddress.ip_network("127.0.0.0/8")
 SERVER_NAME = b"scrubwatch-bench"
+MODES = ("304", "no304", "noisy")
+# noisy mode: NONCE_OPEN + 16 random hex digits + NONCE_CLOSE, inserted after <head>.
+NONCE_OPEN = b"<!-- nonce "
+NONCE_CLOSE = b" -->"
+NONCE_LEN = len(NONCE_OPEN) + 16 + len(NONCE_CLOSE)
 
 
 @dataclass(slots=True)
 class Resource:
+    # In noisy mode, the page after the nonce; otherwise the whole page.
     body: bytes
     # Head of a 200 response minus the Date line and the final CRLF.
     head_200: bytes
@@ -56,6 +67,8 @@ class Resource:
     etag: bytes
     last_modified_raw: bytes
     last_modified: int
+    # noisy mode: the page up to and including ``<head>`` (the nonce goes after it).
+    prefix: bytes = b""
 
 
 @dataclass(slots=True)
@@ -105,6 +118,12 @@ def load_resources(root: Path, mode: str) -> dict[bytes, Resource]:
     for entry in manifest["files"]:
         path = root / entry["file"]
         body = path.read_bytes()
+        prefix = b""
+        if mode == "noisy":
+            # '<' never occurs inside a GBK character, so a byte search is safe.
+            at = body.find(b"<head>")
+            at = 0 if at < 0 else at + len(b"<head>")
+            prefix, body = body[:at], body[at:]
         lm = int(entry.get("last_modified") or path.stat().st_mtime)
         lm_raw = formatdate(lm, usegmt=True).encode()
         etag = b'"' + hashlib.sha1(body).hexdigest().encode() + b'"'
@@ -117,11 +136,14 @@ def load_resources(root: Path, mode: str) -> dict[bytes, Resource]:
             common += b"Cache-Control: no-store\r\n"
         head_200 = (
             b"HTTP/1.1 200 OK\r\nContent-Type: text/html; charset=" + charset + b"\r\n"
-            b"Content-Length: " + str(len(body)).encode() + b"\r\n" + common
+            b"Content-Length: "
+            + str(len(prefix) + (NONCE_LEN if mode == "noisy" else 0) + len(body)).encode()
+            + b"\r\n"
+            + common
         )
         head_304 = b"HTTP/1.1 304 Not Modified\r\n" + common
         resources[b"/" + entry["file"].encode()] = Resource(
-            body, head_200, head_304, etag, lm_raw, lm
+            body, head_200, head_304, etag, lm_raw, lm, prefix
         )
     return resources
 
@@ -264,6 +286,10 @@ class HttpProtocol(asyncio.Protocol):
         app.stats.count(200)
         transport.write(res.head_200 + app.date.line() + conn_line + b"\r\n")
         if method == b"GET":
+            if app.noisy:
+                nonce = NONCE_OPEN + secrets.token_hex(8).encode() + NONCE_CLOSE
+                transport.write(res.prefix + nonce)
+                app.stats.body_bytes += len(res.prefix) + NONCE_LEN
             transport.write(res.body)
             app.stats.body_bytes += len(res.body)
 
@@ -297,9 +323,12 @@ class HttpProtocol(asyncio.Protocol):
 
 
 class App:
-    def __init__(self, resources: dict[bytes, Resource], validators: bool) -> None:
+    def __init__(
+        self, resources: dict[bytes, Resource], validators: bool, noisy: bool = False
+    ) -> None:
         self.resources = resources
         self.validators = validators
+        self.noisy = noisy
         self.stats = Stats()
         self.date = DateCache()
 
@@ -338,7 +367,7 @@ def bind_all(hosts: list[str], port: int, attempts: int = 20) -> tuple[list[sock
 
 async def serve(args: argparse.Namespace) -> None:
     resources = load_resources(args.root, args.mode)
-    app = App(resources, validators=args.mode == "304")
+    app = App(resources, validators=args.mode == "304", noisy=args.mode == "noisy")
     hosts = loopback_hosts(args.first_host, args.hosts)
     socks, port = bind_all(hosts, args.port)
     loop = asyncio.get_running_loop()
@@ -368,7 +397,7 @@ async def serve(args: argparse.Namespace) -> None:
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--root", type=Path, required=True, help="corpus dir with manifest.json")
-    ap.add_argument("--mode", choices=("304", "no304"), default="304")
+    ap.add_argument("--mode", choices=MODES, default="304")
     ap.add_argument("--hosts", type=int, default=20, help="listen on 127.0.0.FIRST..+N-1")
     ap.add_argument("--first-host", type=int, default=1)
     ap.add_argument("--port", type=int, default=0, help="0 picks a free port")
