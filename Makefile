@@ -57,7 +57,7 @@ build-ScrubwatchLayer:
 	$(LAYER_PY) -m pip install -q --target "$(ARTIFACTS_DIR)/python" \
 	  --platform manylinux2014_x86_64 --implementation cp --python-version 3.12 \
 	  --only-binary=:all: "scrubwatch[aws] @ file://$(CURDIR)/$$(ls .tools/wheel/*.whl)"
-	PYTHONPATH="$(ARTIFACTS_DIR)/python" $(LAYER_PY) -m scrubwatch.cli validate --for aws -c $(WATCHLIST)
+	PYTHONPATH="$(ARTIFACTS_DIR)/python" $(LAYER_PY) -m scrubwatch.cli.main validate --for aws -c $(WATCHLIST)
 	cp $(WATCHLIST) "$(ARTIFACTS_DIR)/watchlist.yaml"
 
 clean:

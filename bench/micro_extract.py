@@ -1,4 +1,4 @@
-"""Micro-benchmark: parsing + extraction alone (``scrubwatch.reader.read_page``) on the corpus.
+"""Micro-benchmark: parsing + extraction alone (``scrubwatch.core.reader.read_page``) on the corpus.
 
 No network, no state: each page's bytes are read from the cached corpus into memory, then
 ``read_page`` runs on every page with the same ``select``/``items`` mix as ``run.py`` and
@@ -27,14 +27,14 @@ sys.path.insert(0, str(BENCH_DIR))
 import corpus  # noqa: E402
 
 try:
-    from scrubwatch.reader import Reading, ReadSpec, read_page
+    from scrubwatch.core.reader import Reading, ReadSpec, read_page
 except ImportError:  # not installed in this interpreter: try the source tree
     sys.path.insert(0, str(BENCH_DIR.parent / "shared"))
     try:
-        from scrubwatch.reader import Reading, ReadSpec, read_page
+        from scrubwatch.core.reader import Reading, ReadSpec, read_page
     except ImportError as exc:
         sys.exit(
-            f"bench: error: cannot import scrubwatch.reader ({exc}); run with the project's "
+            f"bench: error: cannot import scrubwatch.core.reader ({exc}); run with the project's "
             "venv: .venv/bin/python bench/micro_extract.py"
         )
 
@@ -57,7 +57,7 @@ def check_reading(entry: dict[str, Any], spec: ReadSpec, reading: Reading) -> li
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description="Time scrubwatch.reader.read_page on the corpus.")
+    ap = argparse.ArgumentParser(description="Time scrubwatch.core.reader.read_page on the corpus.")
     ap.add_argument("--pages", type=int, default=corpus.DEFAULT_PAGES)
     ap.add_argument("--seed", type=int, default=corpus.DEFAULT_SEED)
     ap.add_argument("--repeat", type=int, default=3, help="passes over the corpus (best kept)")

@@ -13,8 +13,8 @@ from aws_lambda_powertools.utilities.batch import (
 )
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from scrubwatch import aws_app
-from scrubwatch.scheduling import CheckRequest
+from scrubwatch.aws import app as aws_app
+from scrubwatch.aws.schedule import CheckRequest
 
 logger = Logger(service="scrubwatch-checker")
 tracer = Tracer(service="scrubwatch-checker")

@@ -7,7 +7,7 @@ from typing import Any
 
 from aws_lambda_powertools import Logger, Tracer
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from scrubwatch import aws_notify
+from scrubwatch.aws import notify as aws_notify
 
 logger = Logger(service="scrubwatch-notifier")
 tracer = Tracer(service="scrubwatch-notifier")

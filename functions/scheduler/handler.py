@@ -7,7 +7,7 @@ from typing import Any
 from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from scrubwatch import aws_app
+from scrubwatch.aws import app as aws_app
 
 logger = Logger(service="scrubwatch-scheduler")
 tracer = Tracer(service="scrubwatch-scheduler")

@@ -1,6 +1,6 @@
 """Hand-built ``scrubwatch.event/1`` events, one per kind, with fixed ids and times.
 
-They read like what the engine emits (see ``scrubwatch.decide``) but do not depend on it:
+They read like what the engine emits (see ``scrubwatch.core.decide``) but do not depend on it:
 the expected renderings in ``expected/`` are reviewed by hand against these.
 """
 
@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from scrubwatch.events import Event, VersionRef
+from scrubwatch.core.events import Event, VersionRef
 
 EVIDENCE = "s3://scrubwatch-evidence/{watch}/{version}.warc.gz"
 

@@ -7,9 +7,9 @@ import io
 from dataclasses import replace
 
 import pytest
-from scrubwatch.events import Event
-from scrubwatch.formatting import SLACK_TOTAL, _size, email_text, slack_message
-from scrubwatch.publishers import ConsolePublisher
+from scrubwatch.alerts.channels import ConsolePublisher
+from scrubwatch.core.events import Event
+from scrubwatch.core.render import SLACK_TOTAL, _size, email_text, slack_message
 
 from . import samples
 

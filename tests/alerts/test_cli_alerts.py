@@ -11,8 +11,9 @@ from typing import Any
 import pytest
 import yaml
 from integration.helpers import Page, Site, page
-from scrubwatch import publishers, slack
-from scrubwatch.cli import main
+from scrubwatch.alerts import channels as publishers
+from scrubwatch.alerts import slack
+from scrubwatch.cli.main import main
 
 from .conftest import Sleeps, SmtpServer, Webhook
 

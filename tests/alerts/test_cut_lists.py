@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from scrubwatch.events import Event
-from scrubwatch.formatting import console_text, email_text, slack_digest, slack_message
+from scrubwatch.core.events import Event
+from scrubwatch.core.render import console_text, email_text, slack_digest, slack_message
 
 from . import samples
 

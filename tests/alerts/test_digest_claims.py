@@ -17,11 +17,11 @@ import pytest
 import yaml
 from integration.helpers import Page, Site, page
 from pytest_httpserver import HTTPServer
-from scrubwatch.config import EmailSettings
-from scrubwatch.events import Event
-from scrubwatch.formatting import DIGEST_OVER
-from scrubwatch.publishers import SlackPublisher, SmtpPublisher
-from scrubwatch.routing import Route
+from scrubwatch.alerts.channels import SlackPublisher, SmtpPublisher
+from scrubwatch.core.config import EmailSettings
+from scrubwatch.core.events import Event
+from scrubwatch.core.render import DIGEST_OVER
+from scrubwatch.core.routing import Route
 from werkzeug.wrappers import Request, Response
 
 from . import samples

@@ -9,12 +9,12 @@ from typing import Any
 
 import pytest
 from integration.helpers import Harness, Page, Site, page
-from scrubwatch import publishers, slack
-from scrubwatch.config import Watchlist
-from scrubwatch.engine import Publisher
-from scrubwatch.local_store import SqliteStateStore
-from scrubwatch.publishers import Route, SlackPublisher, SmtpPublisher
-from scrubwatch.store import Commit
+from scrubwatch.alerts import channels as publishers
+from scrubwatch.alerts import slack
+from scrubwatch.alerts.channels import Route, SlackPublisher, SmtpPublisher
+from scrubwatch.backends.local import SqliteStateStore
+from scrubwatch.check.ports import Commit, Publisher
+from scrubwatch.core.config import Watchlist
 
 from .conftest import Sleeps, SmtpServer, Webhook
 

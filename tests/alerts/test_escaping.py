@@ -13,8 +13,8 @@ from dataclasses import replace
 from typing import Any
 
 import pytest
-from scrubwatch.events import Event
-from scrubwatch.formatting import email_text, escape, slack_digest, slack_message, subject
+from scrubwatch.core.events import Event
+from scrubwatch.core.render import email_text, escape, slack_digest, slack_message, subject
 
 from . import samples
 from .slackcheck import mrkdwn_texts

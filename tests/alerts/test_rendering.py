@@ -12,8 +12,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from scrubwatch.events import KINDS, Event
-from scrubwatch.formatting import email_text, slack_message, subject
+from scrubwatch.core.events import KINDS, Event
+from scrubwatch.core.render import email_text, slack_message, subject
 
 from . import samples
 

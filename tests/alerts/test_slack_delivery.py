@@ -11,11 +11,12 @@ from typing import Any
 import httpx
 import pytest
 from pytest_httpserver import HTTPServer
-from scrubwatch import publishers, slack
-from scrubwatch.events import Event
-from scrubwatch.formatting import DIGEST_OVER, slack_message
-from scrubwatch.publishers import Route, SlackPublisher
-from scrubwatch.slack import SlackDeliveryFailed
+from scrubwatch.alerts import channels as publishers
+from scrubwatch.alerts import slack
+from scrubwatch.alerts.channels import Route, SlackPublisher
+from scrubwatch.alerts.slack import SlackDeliveryFailed
+from scrubwatch.core.events import Event
+from scrubwatch.core.render import DIGEST_OVER, slack_message
 
 from . import samples
 from .conftest import Sleeps, Webhook

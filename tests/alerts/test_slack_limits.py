@@ -11,8 +11,8 @@ from dataclasses import replace
 from typing import Any
 
 import pytest
-from scrubwatch.events import Event
-from scrubwatch.formatting import escape, slack_digest, slack_message
+from scrubwatch.core.events import Event
+from scrubwatch.core.render import escape, slack_digest, slack_message
 
 from . import samples
 from .slackcheck import all_texts, total_text

@@ -8,9 +8,9 @@ from email.headerregistry import Address
 from email.message import EmailMessage
 
 import pytest
-from scrubwatch.config import EmailSettings
-from scrubwatch.formatting import email_text, subject
-from scrubwatch.publishers import Route, SmtpPublisher
+from scrubwatch.alerts.channels import Route, SmtpPublisher
+from scrubwatch.core.config import EmailSettings
+from scrubwatch.core.render import email_text, subject
 
 from . import samples
 from .conftest import SmtpServer, email_settings

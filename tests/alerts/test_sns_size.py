@@ -8,8 +8,8 @@ from dataclasses import replace
 from typing import Any
 
 import pytest
-from scrubwatch.events import SCHEMA, Event
-from scrubwatch.sns_publisher import SnsPublisher, fit
+from scrubwatch.alerts.sns import SnsPublisher, fit
+from scrubwatch.core.events import SCHEMA, Event
 
 from . import samples
 

@@ -27,7 +27,7 @@ from aws_lambda_powertools.utilities import parameters
 from aws_lambda_powertools.utilities.batch.exceptions import BatchProcessingError
 from moto import mock_aws
 from pytest_httpserver import HTTPServer
-from scrubwatch import aws_app
+from scrubwatch.aws import app as aws_app
 from werkzeug.wrappers import Request, Response
 
 REPO = Path(__file__).resolve().parents[2]

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import boto3
 import pytest
-from scrubwatch.cli import main
+from scrubwatch.cli.main import main
 
 from .conftest import Stack
 

@@ -17,9 +17,9 @@ from typing import Any
 import boto3
 import pytest
 from botocore.exceptions import ClientError
-from scrubwatch.aws_store import DynamoStateStore
-from scrubwatch.scheduling import CheckRequest
-from scrubwatch.store import Commit
+from scrubwatch.aws.schedule import CheckRequest
+from scrubwatch.backends.aws import DynamoStateStore
+from scrubwatch.check.ports import Commit
 
 from .conftest import IGNORE_EMPTY_METRICS, Delivery, LambdaContext, Site, Stack, page
 
@@ -364,7 +364,7 @@ def test_a_page_that_crashes_its_reader_is_that_watchs_error_alone(
     watchlist: Callable[..., Any],
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    import scrubwatch.engine
+    import scrubwatch.check.engine
     from integration.test_worker_pool import analyse_or_crash
 
     site.pages["/p5.html"] = ORIGINAL  # analyse_or_crash takes its worker down on /p5.html
@@ -378,7 +378,7 @@ def test_a_page_that_crashes_its_reader_is_that_watchs_error_alone(
     )
     # The checker's worker looks the function up by name: it must find the tests.
     monkeypatch.setenv("PYTHONPATH", str(Path(__file__).resolve().parents[1]))
-    monkeypatch.setattr(scrubwatch.engine, "analyse", analyse_or_crash)
+    monkeypatch.setattr(scrubwatch.check.engine, "analyse", analyse_or_crash)
     aws.send_checks(body("p5", "agenda"))
     delivery = aws.deliver(handlers.checker)
     assert delivery.reply == {"batchItemFailures": []}  # one bad page is not the message

@@ -9,7 +9,7 @@ from types import SimpleNamespace
 from typing import Any
 
 from integration.helpers import RawServer
-from scrubwatch.scheduling import CheckRequest
+from scrubwatch.aws.schedule import CheckRequest
 
 from .conftest import IGNORE_EMPTY_METRICS, Site, Stack, page
 

@@ -13,7 +13,7 @@ import pytest
 from aws_lambda_powertools.utilities import parameters
 from botocore.exceptions import ClientError
 from pytest_httpserver import HTTPServer
-from scrubwatch import aws_notify
+from scrubwatch.aws import notify as aws_notify
 
 from .conftest import LambdaContext, Stack
 from .test_slack_notifier import HOOK, alerts, posts, sqs_batch

@@ -15,8 +15,8 @@ from typing import Any
 import boto3
 import pytest
 from pytest_httpserver import HTTPServer
-from scrubwatch.events import SCHEMA, Event
-from scrubwatch.scheduling import CheckRequest
+from scrubwatch.aws.schedule import CheckRequest
+from scrubwatch.core.events import SCHEMA, Event
 from warcio.archiveiterator import ArchiveIterator
 
 from .conftest import (

@@ -15,8 +15,8 @@ import tempfile
 from pathlib import Path
 
 import pytest
-from scrubwatch.cli import main
-from scrubwatch.evidence_commands import AwsArchive
+from scrubwatch.cli.archive import AwsArchive
+from scrubwatch.cli.main import main
 
 from .conftest import Stack
 

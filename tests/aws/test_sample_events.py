@@ -16,10 +16,10 @@ import boto3
 import pytest
 from aws_lambda_powertools.utilities.data_classes import SQSEvent
 from pytest_httpserver import HTTPServer
-from scrubwatch.config import load_watchlist
-from scrubwatch.events import SCHEMA, Event
-from scrubwatch.scheduling import CheckRequest, host_of
-from scrubwatch.sns_publisher import fit
+from scrubwatch.alerts.sns import fit
+from scrubwatch.aws.schedule import CheckRequest, host_of
+from scrubwatch.core.config import load_watchlist
+from scrubwatch.core.events import SCHEMA, Event
 
 from .conftest import (
     IGNORE_EMPTY_METRICS,

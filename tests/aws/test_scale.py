@@ -10,10 +10,10 @@ from dataclasses import replace
 from types import SimpleNamespace
 from typing import Any
 
-from scrubwatch.aws_store import DynamoStateStore
-from scrubwatch.decide import WatchState
-from scrubwatch.scheduling import WATCHES_PER_MESSAGE, CheckRequest
-from scrubwatch.store import Commit
+from scrubwatch.aws.schedule import WATCHES_PER_MESSAGE, CheckRequest
+from scrubwatch.backends.aws import DynamoStateStore
+from scrubwatch.check.ports import Commit
+from scrubwatch.core.decide import WatchState
 
 from .conftest import IGNORE_EMPTY_METRICS, LambdaContext, Stack, sample_event
 

@@ -11,7 +11,7 @@ from typing import Any
 import boto3
 import pytest
 from pytest_httpserver import HTTPServer
-from scrubwatch.events import Event
+from scrubwatch.core.events import Event
 from werkzeug import Response
 
 from .conftest import LambdaContext, Stack, sample_event

@@ -10,7 +10,7 @@ from typing import Any
 
 import boto3
 import pytest
-from scrubwatch.cli import main
+from scrubwatch.cli.main import main
 
 from .conftest import IGNORE_EMPTY_METRICS, Site, Stack
 from .test_pipeline import run_until_gone

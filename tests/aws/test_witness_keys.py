@@ -8,9 +8,9 @@ import json
 
 import boto3
 import pytest
-from scrubwatch.events import Event
-from scrubwatch.sns_publisher import _ascii_subject
-from scrubwatch.witness import Wayback
+from scrubwatch.alerts.sns import _ascii_subject
+from scrubwatch.check.witness import Wayback
+from scrubwatch.core.events import Event
 
 from .conftest import Stack, sample_event
 

@@ -23,12 +23,13 @@ from typing import Any
 
 import yaml
 from pytest_httpserver import HTTPServer
-from scrubwatch.config import Watchlist, parse_watchlist
-from scrubwatch.engine import Engine, Publisher
-from scrubwatch.events import Event
-from scrubwatch.local_store import FolderEvidenceStore, SqliteStateStore
-from scrubwatch.netguard import Resolver
-from scrubwatch.report import RunReport
+from scrubwatch.backends.local import FolderEvidenceStore, SqliteStateStore
+from scrubwatch.check.engine import Engine
+from scrubwatch.check.netguard import Resolver
+from scrubwatch.check.ports import Publisher
+from scrubwatch.core.config import Watchlist, parse_watchlist
+from scrubwatch.core.events import Event
+from scrubwatch.core.report import RunReport
 from werkzeug.wrappers import Request, Response
 
 BASE_SETTINGS: dict[str, Any] = {

@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from scrubwatch.cli import main
+from scrubwatch.cli.main import main
 
 from .helpers import Site
 from .test_cli import jobs, write_watchlist

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 import yaml
-from scrubwatch.cli import main
+from scrubwatch.cli.main import main
 
 from .helpers import Page, Site, page
 
@@ -479,13 +479,13 @@ def test_the_console_says_the_kind_once(
 
 
 def report(**fields: Any) -> Any:
-    from scrubwatch.report import RunReport
+    from scrubwatch.core.report import RunReport
 
     return RunReport(**{"checked": 3, "seconds": 1.5, **fields})
 
 
 def event(kind: str) -> Any:
-    from scrubwatch.events import Event
+    from scrubwatch.core.events import Event
 
     return Event("id", "w", "W", "https://a.example/", kind, None, "t", "s")  # type: ignore[arg-type]
 
@@ -505,7 +505,7 @@ def event(kind: str) -> Any:
     ],
 )
 def test_summary_says_what_was_found_in_words(kinds: list[str], words: str) -> None:
-    from scrubwatch.summary import summary
+    from scrubwatch.core.summary import summary
 
     line = summary(report(events=[event(k) for k in kinds]))
 
@@ -513,7 +513,7 @@ def test_summary_says_what_was_found_in_words(kinds: list[str], words: str) -> N
 
 
 def test_summary_says_what_failed_and_never_no_changes() -> None:
-    from scrubwatch.summary import summary
+    from scrubwatch.core.summary import summary
 
     line = summary(
         report(
@@ -646,7 +646,7 @@ def test_a_run_where_nothing_is_due_says_so(
 def test_ctrl_c_says_what_is_kept(
     tmp_path: Path, site: Site, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from scrubwatch.engine import Engine
+    from scrubwatch.check.engine import Engine
 
     def interrupted(*args: object) -> None:
         raise KeyboardInterrupt

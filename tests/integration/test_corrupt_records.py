@@ -99,7 +99,7 @@ def test_an_unreadable_reading_file_does_not_stop_the_watch(
 
 
 def test_a_read_only_store_reads_a_corrupt_row_as_absent(site: Site, harness: Make) -> None:
-    from scrubwatch.local_store import SqliteStateStore
+    from scrubwatch.backends.local import SqliteStateStore
 
     h = two_watches(site, harness)
     db(h).execute("UPDATE watch_state SET state = '' WHERE watch_id = 'a'")
@@ -114,7 +114,7 @@ def test_a_read_only_store_reads_a_corrupt_row_as_absent(site: Site, harness: Ma
 def test_a_watch_starting_afresh_keeps_its_evidence_and_one_chain(
     site: Site, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from scrubwatch.cli import main
+    from scrubwatch.cli.main import main
 
     site.set("/jobs.html", page("Jobs", "<ul><li>Engineer</li></ul>"))
     config = tmp_path / "watchlist.yaml"

@@ -10,10 +10,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from scrubwatch.events import Event
-from scrubwatch.evidence import Evidence
-from scrubwatch.local_store import FolderEvidenceStore, SqliteStateStore
-from scrubwatch.store import Commit
+from scrubwatch.backends.local import FolderEvidenceStore, SqliteStateStore
+from scrubwatch.check.ports import Commit
+from scrubwatch.core.events import Event
+from scrubwatch.evidence.build import Evidence
 
 from .helpers import Harness, Page, Site, kinds, page
 

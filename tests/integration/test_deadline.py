@@ -7,7 +7,7 @@ import re
 from collections.abc import Callable
 from typing import Any
 
-from scrubwatch.engine import Engine
+from scrubwatch.check.engine import Engine
 
 from .helpers import Harness, RawServer, Site, kinds, page
 

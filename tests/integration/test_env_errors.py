@@ -16,7 +16,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from scrubwatch.cli import main
+from scrubwatch.cli.main import main
 
 from .helpers import Site
 from .test_cli import SCRUBWATCH, write_watchlist

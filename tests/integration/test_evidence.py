@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from scrubwatch.events import Event
+from scrubwatch.core.events import Event
 from warcio.archiveiterator import ArchiveIterator
 
 from .helpers import Harness, Page, RawServer, Site, chunked, only, page

@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from scrubwatch.cli import main
+from scrubwatch.cli.main import main
 
 from .helpers import NOT_FOUND, Page, Site, page
 

@@ -14,10 +14,10 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
-from scrubwatch.config import DEFAULT_USER_AGENT
-from scrubwatch.exchange import Fetch
-from scrubwatch.fetch import FetchOptions, HttpFetcher
-from scrubwatch.netguard import StaticResolver
+from scrubwatch.check.fetch import FetchOptions, HttpFetcher
+from scrubwatch.check.netguard import StaticResolver
+from scrubwatch.core.config import DEFAULT_USER_AGENT
+from scrubwatch.core.exchange import Fetch
 from warcio.archiveiterator import ArchiveIterator
 
 from .helpers import Harness, Listener, Page, RawServer, Site, chunked, only, page, respond

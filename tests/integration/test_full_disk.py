@@ -164,7 +164,7 @@ def test_a_full_disk_is_one_line_naming_the_database(tmp_path: Path, site: Site)
 def test_a_read_only_state_database_is_the_setups_problem_exit_2(tmp_path: Path) -> None:
     import sqlite3
 
-    from scrubwatch.cli import _disk_problem
+    from scrubwatch.cli.main import _disk_problem
 
     database = tmp_path / "state.sqlite3"
     sqlite3.connect(database).execute("CREATE TABLE t (x)").connection.close()

@@ -6,7 +6,7 @@ from collections import Counter
 from collections.abc import Callable
 
 import pytest
-from scrubwatch.netguard import ResolveFailed, StaticResolver
+from scrubwatch.check.netguard import ResolveFailed, StaticResolver
 
 from .helpers import Harness, Page, Site, kinds, only, page
 

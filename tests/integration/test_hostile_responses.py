@@ -101,16 +101,16 @@ def test_a_malformed_not_found_page_leaves_the_change_reported(
 def test_whatever_else_a_page_provokes_is_that_watchs_internal_error(
     site: Site, harness: Make, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import scrubwatch.engine
+    import scrubwatch.check.engine
 
-    real = scrubwatch.engine.classify
+    real = scrubwatch.check.engine.classify
 
     def classify_or_fail(fetch: Any, *args: Any) -> Any:
         if fetch.url.endswith("/odd.html"):
             raise KeyError("a case nobody foresaw")
         return real(fetch, *args)
 
-    monkeypatch.setattr(scrubwatch.engine, "classify", classify_or_fail)
+    monkeypatch.setattr(scrubwatch.check.engine, "classify", classify_or_fail)
     site.set("/odd.html", page("Odd", "<p>odd</p>"))
     h = beside_a_good_watch(harness, site, "odd", site.url("/odd.html"))
 

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from scrubwatch.cli import main
+from scrubwatch.cli.main import main
 
 from .helpers import Site, page
 
@@ -21,7 +21,8 @@ from .helpers import Site, page
 # the environment: as abrupt as a power cut for this process (no finally, no atexit).
 KILLER = """
 import os, signal, sys
-from scrubwatch import cli, local_store
+from scrubwatch.cli import main as cli
+from scrubwatch.backends import local as local_store
 
 step = os.environ["DIE_AT"]
 store = local_store.SqliteStateStore
@@ -102,7 +103,7 @@ def test_kill_nine_at_each_step_loses_nothing_doubles_nothing_and_keeps_one_chai
 
 
 def _history(root: Path) -> list[dict[str, str]]:
-    from scrubwatch.local_store import SqliteStateStore
+    from scrubwatch.backends.local import SqliteStateStore
 
     store = SqliteStateStore(root / ".scrubwatch" / "state.sqlite3", readonly=True)
     try:
@@ -112,8 +113,8 @@ def _history(root: Path) -> list[dict[str, str]]:
 
 
 def test_a_committed_capture_is_never_removed_as_a_fork(tmp_path: Path) -> None:
-    from scrubwatch.evidence import Evidence
-    from scrubwatch.local_store import FolderEvidenceStore
+    from scrubwatch.backends.local import FolderEvidenceStore
+    from scrubwatch.evidence.build import Evidence
 
     def put(store: FolderEvidenceStore, version: str) -> None:
         evidence = Evidence(warc_gz=b"warc", text=version, reading_json=b"{}")
@@ -133,8 +134,8 @@ def test_a_committed_capture_is_never_removed_as_a_fork(tmp_path: Path) -> None:
 def test_evidence_is_flushed_to_disk_before_the_commit_that_names_it(
     site: Site, tmp_path: Path
 ) -> None:
-    from scrubwatch.engine import Engine
-    from scrubwatch.local_store import FolderEvidenceStore, SqliteStateStore
+    from scrubwatch.backends.local import FolderEvidenceStore, SqliteStateStore
+    from scrubwatch.check.engine import Engine
 
     from .helpers import build_watchlist
 

@@ -22,10 +22,10 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
-from scrubwatch.exchange import Fetch
-from scrubwatch.fetch import FetchOptions, HttpFetcher
-from scrubwatch.netguard import IPNetwork, Resolver, StaticResolver
-from scrubwatch.proxy import parse_proxy
+from scrubwatch.check.fetch import FetchOptions, HttpFetcher
+from scrubwatch.check.netguard import IPNetwork, Resolver, StaticResolver
+from scrubwatch.check.proxy import parse_proxy
+from scrubwatch.core.exchange import Fetch
 
 from . import test_tls
 from .helpers import Listener, Page, Site, page

@@ -14,8 +14,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from scrubwatch.evidence import fetch_from_warc
-from scrubwatch.verify import verify_folder
+from scrubwatch.evidence.build import fetch_from_warc
+from scrubwatch.evidence.verify import verify_folder
 
 from .helpers import Harness, Page, Site, kinds, page
 
@@ -321,7 +321,7 @@ CREATE TABLE version (id INTEGER PRIMARY KEY AUTOINCREMENT, watch_id TEXT NOT NU
 
 
 def test_history_of_an_older_state_file_still_reads(tmp_path: Path) -> None:
-    from scrubwatch.local_store import SqliteStateStore
+    from scrubwatch.backends.local import SqliteStateStore
 
     path = tmp_path / "state.sqlite3"
     db = sqlite3.connect(path)
@@ -406,7 +406,7 @@ def test_a_new_url_is_a_new_baseline_not_a_change(
 
 
 def test_a_state_written_by_a_newer_release_still_loads() -> None:
-    from scrubwatch.decide import WatchState
+    from scrubwatch.core.decide import WatchState
 
     state = WatchState.from_json({"watch_id": "a", "condition": "up", "from_the_future": 1})
     assert state.watch_id == "a" and state.condition == "up"
@@ -415,7 +415,7 @@ def test_a_state_written_by_a_newer_release_still_loads() -> None:
 def test_a_forbidden_address_is_rechecked_soon_so_a_fix_takes_effect(
     site: Site, harness: Callable[..., Harness]
 ) -> None:
-    from scrubwatch.due import is_due
+    from scrubwatch.core.due import is_due
 
     site.set("/a.html", page("A", "<p>one</p>"))
     h = harness([{"id": "a", "url": site.url("/a.html"), "every": "6h"}], allow_networks=[])

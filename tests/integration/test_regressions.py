@@ -7,9 +7,9 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from scrubwatch.cli import main
-from scrubwatch.netguard import is_public
-from scrubwatch.verify import verify_folder
+from scrubwatch.check.netguard import is_public
+from scrubwatch.cli.main import main
+from scrubwatch.evidence.verify import verify_folder
 from werkzeug import Request, Response
 
 from .helpers import Harness, Page, Site, kinds, page

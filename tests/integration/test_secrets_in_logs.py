@@ -118,7 +118,7 @@ def test_no_secret_is_logged(
 
 
 def test_secrets_nobody_named_are_hidden_by_their_shape_tracebacks_included() -> None:
-    from scrubwatch.cli import _Redactor
+    from scrubwatch.cli.main import _Redactor
 
     redactor = _Redactor()
     redactor.add(SMTP_PASSWORD)

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 import yaml
 from pytest_httpserver import HTTPServer
-from scrubwatch.cli import main
+from scrubwatch.cli.main import main
 
 from .helpers import Page, Site, page, serving
 

@@ -16,7 +16,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 from pytest_httpserver import HTTPServer
-from scrubwatch.fetch import FetchOptions, HttpFetcher
+from scrubwatch.check.fetch import FetchOptions, HttpFetcher
 
 from integration.helpers import serving
 

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 import yaml
-from scrubwatch.cli import main
+from scrubwatch.cli.main import main
 
 from .helpers import Page, Site, page
 
@@ -159,8 +159,8 @@ def test_the_layer_build_validates_for_aws(tmp_path: Path) -> None:
         timeout=60,
         check=True,
     )
-    [line] = [ln for ln in dry.stdout.splitlines() if "scrubwatch.cli validate" in ln]
-    args = line.split("scrubwatch.cli", 1)[1].split()
+    [line] = [ln for ln in dry.stdout.splitlines() if "scrubwatch.cli.main validate" in ln]
+    args = line.split("scrubwatch.cli.main", 1)[1].split()
     config = write(tmp_path / "w.yaml", [{"url": "https://a.example/", "notify": ["email"]}])
     args = [str(config) if a == "W" else a for a in args]
     assert main(args) == 0, line
@@ -309,7 +309,7 @@ def test_check_selectors_runs_as_a_command(tmp_path: Path, site: Site) -> None:
         [
             sys.executable,
             "-m",
-            "scrubwatch.cli",
+            "scrubwatch.cli.main",
             "validate",
             "--check-selectors",
             "-c",

@@ -10,7 +10,7 @@ import zlib
 from pathlib import Path
 
 import pytest
-from scrubwatch.cli import main
+from scrubwatch.cli.main import main
 
 from .helpers import Page, Site, page
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 from pytest_httpserver import HTTPServer
-from scrubwatch.netguard import StaticResolver
+from scrubwatch.check.netguard import StaticResolver
 from werkzeug import Request, Response
 
 from .helpers import NOT_FOUND, Harness, Page, Site, page
@@ -151,6 +151,6 @@ def test_a_private_address_is_never_sent_to_the_archive(
     ],
 )
 def test_only_public_addresses_are_offered_to_the_archive(url: str, public: bool) -> None:
-    from scrubwatch.engine import _public_url
+    from scrubwatch.check.engine import _public_url
 
     assert _public_url(url) is public

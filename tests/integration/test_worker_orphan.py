@@ -31,7 +31,7 @@ SPIN = (
 # which gets the job above. Prints the worker's pid first.
 ENGINE = f"""
 import asyncio
-from scrubwatch.worker import WorkerPool
+from scrubwatch.check.pool import WorkerPool
 
 async def main():
     pool = WorkerPool(1)
@@ -46,7 +46,7 @@ asyncio.run(main())
 # parent that starts a child which only watches it, then spins.
 WATCHER = f"""
 import os
-from scrubwatch.worker_process import watch_parent
+from scrubwatch.check.pool_worker import watch_parent
 watch_parent(os.getppid())
 eval({SPIN!r})
 """
@@ -144,7 +144,7 @@ def test_without_prctl_an_orphan_notices_within_seconds_even_inside_a_regex() ->
 def test_a_pool_on_an_event_loop_in_another_thread_keeps_its_worker() -> None:
     # Linux's parent-death signal follows the thread that started the worker, here not the
     # main one: the worker must live for as long as that thread's loop uses it.
-    from scrubwatch.worker import WorkerPool
+    from scrubwatch.check.pool import WorkerPool
 
     async def use_pool() -> list[int]:
         pool = WorkerPool(1)

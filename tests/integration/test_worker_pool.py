@@ -12,9 +12,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from scrubwatch.engine import Engine
-from scrubwatch.verify import verify_folder
-from scrubwatch.worker import (
+from scrubwatch.check.engine import Engine
+from scrubwatch.check.pool import (
     RESPAWNS_PER_WORKER,
     ReadingTimedOut,
     WorkerDied,
@@ -22,6 +21,7 @@ from scrubwatch.worker import (
     WorkersUnavailable,
     _Worker,
 )
+from scrubwatch.evidence.verify import verify_folder
 
 from integration.helpers import Harness, Page, Site, page
 
@@ -219,7 +219,7 @@ def test_a_worker_writing_anything_but_results_fails_its_jobs_instead_of_hanging
 
 
 def test_workers_import_the_reading_code_only() -> None:
-    from scrubwatch import work
+    from scrubwatch.check import analyse as work
 
     (reading, modules), _ = in_pool(
         1,
@@ -227,7 +227,7 @@ def test_workers_import_the_reading_code_only() -> None:
         (eval, "sorted(__import__('sys').modules)"),
     )
     assert reading.title == "Gone"
-    assert "scrubwatch.work" in modules
+    assert "scrubwatch.check.analyse" in modules
     heavy_modules = (
         "aiohttp",
         "httpx",
@@ -244,7 +244,7 @@ def test_workers_import_the_reading_code_only() -> None:
 def _probe_fetch() -> Any:
     from datetime import UTC, datetime
 
-    from scrubwatch.exchange import Fetch
+    from scrubwatch.core.exchange import Fetch
 
     body = page("Gone", "<h1>Nothing here</h1>").encode()
     return Fetch(
@@ -359,7 +359,7 @@ def test_checks_are_committed_even_if_stopping_the_workers_fails(
 
 def analyse_or_crash(fetch: Any, *rest: Any) -> Any:
     """Runs in the worker: p5's page takes the worker down, the others are read."""
-    from scrubwatch.work import analyse
+    from scrubwatch.check.analyse import analyse
 
     if fetch.url.endswith("/p5.html"):
         os._exit(9)
@@ -372,13 +372,13 @@ def test_a_page_that_kills_its_reader_is_an_error_of_that_watch_alone(
     monkeypatch: pytest.MonkeyPatch,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    import scrubwatch.engine
+    import scrubwatch.check.engine
 
     watches = _pages(site, WATCHES, 0)
     h = harness(watches, confirm_errors=2)
     # The worker looks the function up by name: it must find this module.
     monkeypatch.setenv("PYTHONPATH", str(Path(__file__).resolve().parent.parent))
-    monkeypatch.setattr(scrubwatch.engine, "analyse", analyse_or_crash)
+    monkeypatch.setattr(scrubwatch.check.engine, "analyse", analyse_or_crash)
     first = _engine(h, 2).run(force=True)  # completes: one page is not the run
     assert first.outcomes["error"] == 1 and first.outcomes["ok"] == WATCHES - 1
     assert "p5: reading " in caplog.text and "/p5.html failed" in caplog.text
@@ -429,7 +429,7 @@ def test_without_workers_the_engine_reads_in_its_own_process(
 
 def read_probe_or_crash(fetch: Any) -> Any:
     """Runs in the worker: the host's not-found page takes the worker down."""
-    from scrubwatch.work import read_probe
+    from scrubwatch.check.analyse import read_probe
 
     if "/scrubwatch-probe-" in fetch.url:
         os._exit(9)
@@ -439,7 +439,7 @@ def read_probe_or_crash(fetch: Any) -> Any:
 def test_a_not_found_page_that_kills_its_reader_counts_as_no_answer(
     site: Site, harness: Callable[..., Harness], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import scrubwatch.engine
+    import scrubwatch.check.engine
 
     watches = _pages(site, 2, 0)
     h = harness(watches)
@@ -447,7 +447,7 @@ def test_a_not_found_page_that_kills_its_reader_counts_as_no_answer(
     _engine(h, 2).run(force=True)
     _pages(site, 2, 1)  # both pages change: the host's not-found page is asked for
     monkeypatch.setenv("PYTHONPATH", str(Path(__file__).resolve().parent.parent))
-    monkeypatch.setattr(scrubwatch.engine, "read_probe", read_probe_or_crash)
+    monkeypatch.setattr(scrubwatch.check.engine, "read_probe", read_probe_or_crash)
     report = _engine(h, 2).run(force=True)
     assert report.outcomes["ok"] == 2
     assert [e.kind for e in h.collector.events if e.kind != "first_seen"] == ["changed"] * 2

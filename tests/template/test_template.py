@@ -18,8 +18,8 @@ from typing import Any
 import pytest
 from samtranslator.translator.transform import transform
 from samtranslator.yaml_helper import yaml_parse
-from scrubwatch.aws_app import DEFAULT_WATCHLIST
-from scrubwatch.config import CHANNELS
+from scrubwatch.aws.app import DEFAULT_WATCHLIST
+from scrubwatch.core.config import CHANNELS
 
 REPO = Path(__file__).resolve().parents[2]
 TEMPLATE = REPO / "template.yaml"

@@ -13,11 +13,11 @@ from collections import Counter
 from datetime import UTC, datetime
 
 import pytest
-from scrubwatch.classify import Outcome
-from scrubwatch.config import Settings, Watch
-from scrubwatch.decide import Observation, WatchState, decide
-from scrubwatch.diff import MAX_DIFF_LINES, MAX_DIFFLIB_LINES, unified, vanished
-from scrubwatch.events import (
+from scrubwatch.core.classify import Outcome
+from scrubwatch.core.config import Settings, Watch
+from scrubwatch.core.decide import Observation, WatchState, decide
+from scrubwatch.core.diff import MAX_DIFF_LINES, MAX_DIFFLIB_LINES, unified, vanished
+from scrubwatch.core.events import (
     MAX_ENTRIES,
     MAX_ENTRY_CHARS,
     MAX_LIST_BYTES,
@@ -25,7 +25,7 @@ from scrubwatch.events import (
     VersionRef,
     capped,
 )
-from scrubwatch.reader import Reading, ReadSpec, read_page
+from scrubwatch.core.reader import Reading, ReadSpec, read_page
 
 URL = "https://jobs.example.com/all-rows.txt"
 EVENT_LIMIT = 200 * 1024  # an event line must fit one SNS message (256 KB) with room

@@ -5,15 +5,15 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import pytest
-from scrubwatch.classify import (
+from scrubwatch.check.fetch import Fetch, Hop
+from scrubwatch.core.classify import (
     Outcome,
     classify,
     is_ancestor_redirect,
     looks_not_found,
     same_as_missing_page,
 )
-from scrubwatch.fetch import Fetch, Hop
-from scrubwatch.reader import Reading, ReadSpec, read_page
+from scrubwatch.core.reader import Reading, ReadSpec, read_page
 
 WATCHED = "https://agency.example/agency/jobs/1002.html"
 AT = datetime(2024, 5, 1, 8, 0, tzinfo=UTC)

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from scrubwatch.config import (
+from scrubwatch.core.config import (
     ConfigError,
     Watchlist,
     load_watchlist,
@@ -20,7 +20,7 @@ from scrubwatch.config import (
     parse_watchlist,
     slugify,
 )
-from scrubwatch.routing import delivery_problems
+from scrubwatch.core.routing import delivery_problems
 
 # The example from the issue, verbatim apart from the comments.
 ISSUE_EXAMPLE = """\
@@ -1028,7 +1028,7 @@ def test_the_shipped_watch_list_validates_and_does_not_name_the_tool() -> None:
 
 
 def test_a_duplicate_id_made_from_the_url_is_reported_at_the_url() -> None:
-    from scrubwatch.config import ConfigError, parse_watchlist
+    from scrubwatch.core.config import ConfigError, parse_watchlist
 
     text = "watches:\n  - url: https://a.example/x\n  - url: https://a.example/x\n"
     with pytest.raises(ConfigError) as caught:

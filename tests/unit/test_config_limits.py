@@ -15,8 +15,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from scrubwatch.config import ConfigError, load_watchlist, parse_watchlist
-from scrubwatch.exchange import Fetch
+from scrubwatch.core.config import ConfigError, load_watchlist, parse_watchlist
+from scrubwatch.core.exchange import Fetch
 
 LINE = re.compile(r"^(?P<file>[^:]+):(?P<line>\d+): (?P<field>[^:]+): (?P<message>.+)$")
 MB = 1024 * 1024
@@ -277,7 +277,7 @@ def test_past_500_problems_the_rest_are_counted_not_listed() -> None:
 
 
 def _validate_report(watch_yaml: str, fetch: Fetch) -> str:
-    from scrubwatch.validate_command import _report
+    from scrubwatch.cli.validate import _report
 
     wl = parse_watchlist("watches:\n  - id: w\n    url: https://a.example/\n" + watch_yaml)
     return _report(wl, 0, wl.watches[0], fetch).line
@@ -326,7 +326,7 @@ def test_validate_cuts_an_error_detail_and_keeps_the_hint() -> None:
 def test_validate_prints_a_delivery_problem_as_one_bounded_line(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    from scrubwatch.validate_command import cmd_validate
+    from scrubwatch.cli.validate import cmd_validate
 
     name = "V" * 100_000
     wl = parse_watchlist(

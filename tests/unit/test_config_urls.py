@@ -10,8 +10,8 @@ import pytest
 import yarl
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from scrubwatch.config import ConfigError, parse_watchlist
-from scrubwatch.fetch import UnsendableURL, request_for
+from scrubwatch.check.fetch import UnsendableURL, request_for
+from scrubwatch.core.config import ConfigError, parse_watchlist
 
 LINE = re.compile(r"^(?P<file>[^:]+):(?P<line>\d+): (?P<field>[^:]+): (?P<message>.+)$")
 

@@ -8,12 +8,12 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
-from scrubwatch.classify import Outcome
-from scrubwatch.config import Settings, Watch
-from scrubwatch.decide import Observation, Transition, WatchState, decide
-from scrubwatch.events import SCHEMA, Event, VersionRef, event_id, rfc3339
-from scrubwatch.reader import Reading, ReadSpec, read_page
-from scrubwatch.work import version_id
+from scrubwatch.check.analyse import version_id
+from scrubwatch.core.classify import Outcome
+from scrubwatch.core.config import Settings, Watch
+from scrubwatch.core.decide import Observation, Transition, WatchState, decide
+from scrubwatch.core.events import SCHEMA, Event, VersionRef, event_id, rfc3339
+from scrubwatch.core.reader import Reading, ReadSpec, read_page
 
 URL = "https://jobs.example.com/campus/recruit.html"
 START = datetime(2024, 5, 1, 8, 0, tzinfo=UTC)

@@ -10,7 +10,7 @@ from collections.abc import Callable
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from scrubwatch.decode import (
+from scrubwatch.core.decode import (
     BodyTooLarge,
     content_type,
     decode_content,

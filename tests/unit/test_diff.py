@@ -8,7 +8,7 @@ from collections import Counter
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from scrubwatch.diff import MAX_DIFF_LINES, unified, vanished
+from scrubwatch.core.diff import MAX_DIFF_LINES, unified, vanished
 
 # --- vanished ----------------------------------------------------------------------------
 

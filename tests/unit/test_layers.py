@@ -1,5 +1,6 @@
-"""The package's dependencies point one way (issue 11): no import cycles, even through
-imports made inside functions, and the pure modules import nothing that does I/O."""
+"""The package's folders are its layers, and dependencies point one way (issue 11): no
+import cycles, even through imports made inside functions; `core` imports nothing from the
+other folders; the scheduler does not load the HTTP stack."""
 
 from __future__ import annotations
 
@@ -9,23 +10,40 @@ import sys
 from pathlib import Path
 
 PACKAGE = Path(__file__).resolve().parents[2] / "shared" / "scrubwatch"
-MODULES = {p.stem for p in PACKAGE.glob("*.py")}
+LAYERS = ("core", "evidence", "check", "backends", "alerts", "aws", "cli")
 
-# No network, disk, clock or AWS: what the engine decides with, and what renders alerts.
-PURE = {"classify", "decide", "diff", "due", "events", "formatting", "report", "routing", "summary"}
-# What does I/O (or starts processes): the pure modules must not reach any of it.
-EDGES = {"engine", "fetch", "netguard", "proxy", "witness", "worker", "local_store"}
-EDGES |= {m for m in MODULES if m.startswith(("aws_", "cli", "sns_"))}
+
+def module_name(path: Path) -> str:
+    parts = path.relative_to(PACKAGE.parent).with_suffix("").parts
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+MODULES = {module_name(p): p for p in PACKAGE.rglob("*.py")}
+
+
+def resolve(module: str, node: ast.ImportFrom) -> list[str]:
+    """The package's modules an import names (relative or absolute)."""
+    if node.level:
+        is_package = MODULES[module].name == "__init__.py"
+        base = module.split(".")[: len(module.split(".")) - node.level + (1 if is_package else 0)]
+        target = ".".join([*base, node.module] if node.module else base)
+    else:
+        target = node.module or ""
+    if not target.startswith("scrubwatch"):
+        return []
+    names = [f"{target}.{a.name}" for a in node.names]
+    found = [n for n in names if n in MODULES]
+    return found or ([target] if target in MODULES else [])
 
 
 def imports(module: str) -> set[str]:
-    """The package's modules that ``module`` imports, at the top or inside a function."""
-    found = set()
-    for node in ast.walk(ast.parse((PACKAGE / f"{module}.py").read_text())):
-        if isinstance(node, ast.ImportFrom) and node.level == 1:
-            names = [node.module] if node.module else [a.name for a in node.names]
-            found.update(n.split(".")[0] for n in names)
-    return found & MODULES
+    found: set[str] = set()
+    for node in ast.walk(ast.parse(MODULES[module].read_text())):
+        if isinstance(node, ast.ImportFrom):
+            found.update(resolve(module, node))
+        elif isinstance(node, ast.Import):
+            found.update(a.name for a in node.names if a.name in MODULES)
+    return found - {module}
 
 
 GRAPH = {m: imports(m) for m in MODULES}
@@ -41,20 +59,50 @@ def reachable(start: str) -> set[str]:
     return seen
 
 
+def layer(module: str) -> str:
+    parts = module.split(".")
+    return parts[1] if len(parts) > 1 else ""
+
+
+def test_every_module_sits_in_a_layer_folder() -> None:
+    loose = sorted(m for m in MODULES if layer(m) not in LAYERS and m != "scrubwatch")
+    assert loose == []
+
+
 def test_no_module_imports_itself_through_others() -> None:
-    cycles = sorted(m for m in MODULES if m in reachable(m))
-    assert cycles == []
+    assert sorted(m for m in MODULES if m in reachable(m)) == []
 
 
-def test_the_pure_modules_reach_nothing_that_does_io() -> None:
-    reached = {m: sorted(reachable(m) & EDGES) for m in sorted(PURE)}
-    assert reached == {m: [] for m in sorted(PURE)}
+def test_core_imports_nothing_outside_core() -> None:
+    outside = {
+        m: sorted(i for i in GRAPH[m] if layer(i) not in ("core", ""))
+        for m in MODULES
+        if layer(m) == "core"
+    }
+    assert {m: found for m, found in outside.items() if found} == {}
+
+
+def test_core_imports_no_io_library() -> None:
+    io_libraries = {"boto3", "botocore", "aiohttp", "httpx_aiohttp", "sqlite3", "socket"}
+    found = {}
+    for module, path in MODULES.items():
+        if layer(module) != "core":
+            continue
+        names = set()
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Import):
+                names.update(a.name.split(".")[0] for a in node.names)
+            elif isinstance(node, ast.ImportFrom) and not node.level and node.module:
+                names.add(node.module.split(".")[0])
+        if names & io_libraries:
+            found[module] = sorted(names & io_libraries)
+    assert found == {}
 
 
 def test_the_scheduler_does_not_load_the_http_stack() -> None:
     code = (
-        "import sys, scrubwatch.scheduling; "
-        "print(sorted({'aiohttp', 'scrubwatch.engine'} & set(sys.modules)))"
+        "import sys, scrubwatch.aws.schedule; "
+        "print(sorted({'aiohttp', 'scrubwatch.check.engine'} & set(sys.modules)))"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"

@@ -9,7 +9,7 @@ import unicodedata
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from scrubwatch.reader import Reading, ReadSpec, normalise, read_page
+from scrubwatch.core.reader import Reading, ReadSpec, normalise, read_page
 
 URL = "https://jobs.example.com/campus/recruit.html"
 HTML = {"content-type": "text/html; charset=utf-8"}

@@ -6,10 +6,10 @@ import re
 from dataclasses import replace
 
 import pytest
-from scrubwatch.events import Event, VersionRef
-from scrubwatch.formatting import console_text
-from scrubwatch.reader import ReadSpec, read_page
-from scrubwatch.terminal import PLACEHOLDER, safe
+from scrubwatch.core.events import Event, VersionRef
+from scrubwatch.core.reader import ReadSpec, read_page
+from scrubwatch.core.render import console_text
+from scrubwatch.core.terminal import PLACEHOLDER, safe
 
 # What a terminal acts on: C0 but tab and newline, DEL, C1, and the bidi controls.
 UNSAFE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from scrubwatch.config import parse_watchlist
-from scrubwatch.routing import delivery_problems
+from scrubwatch.core.config import parse_watchlist
+from scrubwatch.core.routing import delivery_problems
 
 
 def email(extra: str = "") -> str:

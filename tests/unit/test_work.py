@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from scrubwatch.exchange import Fetch
-from scrubwatch.reader import ReadSpec, page_text, read_page
-from scrubwatch.work import analyse
+from scrubwatch.check.analyse import analyse
+from scrubwatch.core.exchange import Fetch
+from scrubwatch.core.reader import ReadSpec, page_text, read_page
 
 URL = "http://127.0.0.1/jobs"
 BODY = b"<html><head><title>Jobs</title></head><body><nav>Menu</nav><p>Engineer</p></body></html>"

@@ -16,8 +16,8 @@ from typing import Any
 import boto3
 from botocore.exceptions import BotoCoreError, ClientError
 
-from .events import Event
-from .formatting import email_text, subject
+from ..core.events import Event
+from ..core.render import email_text, subject
 
 log = logging.getLogger("scrubwatch")
 

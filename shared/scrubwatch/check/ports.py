@@ -6,10 +6,10 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from .decide import WatchState
-from .events import Event, VersionRef
-from .evidence import Evidence
-from .reader import Reading
+from ..core.decide import WatchState
+from ..core.events import Event, VersionRef
+from ..core.reader import Reading
+from ..evidence.build import Evidence
 
 
 @dataclass(frozen=True)
@@ -60,4 +60,12 @@ class EvidenceStore(Protocol):
 
     def warc(self, watch_id: str, version: str) -> bytes | None:
         """The capture's WARC as kept (to read it again when the watch was edited)."""
+        ...
+
+
+class Publisher(Protocol):
+    name: str  # the channel: each keeps its own record of what it delivered
+
+    def publish(self, events: Sequence[Event]) -> list[str]:
+        """Delivers what it can; returns the ids it is done with (sent, or not for it)."""
         ...

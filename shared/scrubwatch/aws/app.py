@@ -16,14 +16,14 @@ from typing import Any
 
 import boto3
 
-from .aws_store import DynamoStateStore, S3EvidenceStore
-from .config import Watchlist, load_watchlist
-from .engine import Engine
-from .events import Event
-from .report import RunReport
-from .routing import channels_for, routes
-from .scheduling import CheckRequest, batches, due_watches, pack
-from .sns_publisher import SnsPublisher
+from ..alerts.sns import SnsPublisher
+from ..backends.aws import DynamoStateStore, S3EvidenceStore
+from ..check.engine import Engine
+from ..core.config import Watchlist, load_watchlist
+from ..core.events import Event
+from ..core.report import RunReport
+from ..core.routing import channels_for, routes
+from .schedule import CheckRequest, batches, due_watches, pack
 
 log = logging.getLogger("scrubwatch")
 

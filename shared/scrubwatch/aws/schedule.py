@@ -14,9 +14,9 @@ from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from .config import Watch, Watchlist
-from .decide import WatchState
-from .due import is_due
+from ..core.config import Watch, Watchlist
+from ..core.decide import WatchState
+from ..core.due import is_due
 
 MESSAGE_SCHEMA = "scrubwatch.check/1"
 SQS_MAX_BYTES = 256 * 1024

@@ -12,11 +12,11 @@ from collections.abc import Callable, Collection, Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
-from .decide import WatchState
-from .events import Event
-from .evidence import Evidence
-from .reader import Reading
-from .store import Commit
+from ..check.ports import Commit
+from ..core.decide import WatchState
+from ..core.events import Event
+from ..core.reader import Reading
+from ..evidence.build import Evidence
 
 log = logging.getLogger("scrubwatch")
 

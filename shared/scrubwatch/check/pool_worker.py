@@ -1,4 +1,4 @@
-"""The worker's side of ``scrubwatch.worker``: say it is ready, then read a job from stdin,
+"""The worker's side of ``scrubwatch.check.pool``: say it is ready, then read a job from stdin,
 run it, write the result to stdout. Only the standard library's smallest parts here (no
 asyncio, no ssl) besides the reading code itself.
 
@@ -108,7 +108,7 @@ def _serve() -> None:
     # The first frame says whether this worker can read pages at all: a broken install is
     # the engine's to handle (it reads in its own process), not a failure of each page.
     try:
-        import scrubwatch.work  # noqa: F401
+        import scrubwatch.check.analyse  # noqa: F401
     except Exception as exc:
         send((False, exc))
         return

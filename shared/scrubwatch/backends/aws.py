@@ -18,11 +18,11 @@ from typing import Any
 import boto3
 from botocore.exceptions import ClientError
 
-from .decide import WatchState
-from .events import Event
-from .evidence import Evidence
-from .reader import Reading
-from .store import Commit
+from ..check.ports import Commit
+from ..core.decide import WatchState
+from ..core.events import Event
+from ..core.reader import Reading
+from ..evidence.build import Evidence
 
 _BATCH_GET = 100  # DynamoDB's limit for BatchGetItem
 

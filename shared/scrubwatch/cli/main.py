@@ -20,14 +20,15 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 from urllib.parse import unquote, urlsplit
 
-from . import __version__, terminal
-from .config import ConfigError, Watchlist, load_watchlist
-from .diff import unified
-from .local_store import FolderEvidenceStore, SqliteStateStore
+from .. import __version__
+from ..backends.local import FolderEvidenceStore, SqliteStateStore
+from ..core import terminal
+from ..core.config import ConfigError, Watchlist, load_watchlist
+from ..core.diff import unified
 from .state_folder import DATABASE, LocalBackend, UsageError, open_backend, pick
 
 if TYPE_CHECKING:
-    from .engine import Publisher
+    from ..check.ports import Publisher
 
 log = logging.getLogger("scrubwatch")
 
@@ -247,8 +248,8 @@ def _not_due(watchlist: Watchlist, state: SqliteStateStore, ids: list[str]) -> l
     """``ID is not due until HH:MM``, for each watch asked for by --only that was skipped."""
     import time
 
-    from .due import next_due
-    from .status_command import clock
+    from ..core.due import next_due
+    from .status import clock
 
     out = []
     states = state.load(ids)
@@ -269,8 +270,13 @@ def _publishers(
     progress: _Progress | None = None,
     state: SqliteStateStore | None = None,
 ) -> list[Publisher]:
-    from .publishers import ConsolePublisher, JsonLinesPublisher, SlackPublisher, SmtpPublisher
-    from .routing import SLACK_WEBHOOK_ENV, routes
+    from ..alerts.channels import (
+        ConsolePublisher,
+        JsonLinesPublisher,
+        SlackPublisher,
+        SmtpPublisher,
+    )
+    from ..core.routing import SLACK_WEBHOOK_ENV, routes
 
     email, slack = routes(watchlist)
     settings = watchlist.settings
@@ -344,9 +350,9 @@ def _disk_problem(exc: BaseException, database: Path) -> DiskProblem | None:
 
 def cmd_check(args: argparse.Namespace, watchlist: Watchlist, root: Path) -> int:
     # The HTTP stack takes a third of a second to import; only `check` needs it.
-    from .engine import Engine
-    from .routing import delivery_problems
-    from .summary import summary
+    from ..check.engine import Engine
+    from ..core.routing import delivery_problems
+    from ..core.summary import summary
 
     # A channel named in notify but not set up would swallow its alerts without a word.
     problems = delivery_problems(watchlist, os.environ)
@@ -392,8 +398,8 @@ def _read_as_newer(
     """The older capture's text as the newer one's settings read it, when they differ."""
     import json
 
-    from .reader import ReadSpec
-    from .work import reread
+    from ..check.analyse import reread
+    from ..core.reader import ReadSpec
 
     manifests = [json.loads(evidence.manifest(watch_id, v) or b"{}") for v in (older, newer)]
     settings = manifests[1].get("reading_settings")
@@ -529,7 +535,7 @@ def _url_secrets(url: str | None, whole: bool) -> list[str]:
 
 
 def _hide_environ_secrets(environ: Mapping[str, str]) -> None:
-    from .routing import SLACK_WEBHOOK_ENV
+    from ..core.routing import SLACK_WEBHOOK_ENV
 
     _redactor.add(*_url_secrets(environ.get(SLACK_WEBHOOK_ENV), whole=True))
     _redactor.add(environ.get("AWS_SECRET_ACCESS_KEY"), environ.get("AWS_SESSION_TOKEN"))
@@ -608,7 +614,7 @@ def _dispatch(args: argparse.Namespace) -> int:
     config = _config_path(args)
     root = _state_dir(args, config)
     if args.command in ("history", "show", "export", "verify"):
-        from . import evidence_commands
+        from . import archive as evidence_commands
 
         command = getattr(evidence_commands, f"cmd_{args.command}")
         code: int = command(args, root)
@@ -618,11 +624,11 @@ def _dispatch(args: argparse.Namespace) -> int:
     watchlist = load_watchlist(config)
     _hide_watchlist_secrets(watchlist, os.environ)
     if args.command == "validate":
-        from .validate_command import cmd_validate
+        from .validate import cmd_validate
 
         return cmd_validate(args, watchlist)
     if args.command == "status":
-        from .status_command import cmd_status
+        from .status import cmd_status
 
         return cmd_status(args, watchlist, root)
     return cmd_check(args, watchlist, root)

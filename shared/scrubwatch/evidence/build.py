@@ -16,9 +16,9 @@ from datetime import datetime
 from typing import Any
 from urllib.parse import urlsplit
 
-from .events import rfc3339
-from .exchange import Fetch, Hop
-from .reader import Reading
+from ..core.events import rfc3339
+from ..core.exchange import Fetch, Hop
+from ..core.reader import Reading
 
 # Headers that describe the connection, not the entity: the body we keep is de-chunked,
 # so a recorded "Transfer-Encoding: chunked" would make the record unreadable.
@@ -227,7 +227,7 @@ def fetch_from_warc(warc_gz: bytes) -> Fetch | None:
     """The exchange a kept WARC holds, as a Fetch (its response and metadata records)."""
     from warcio.archiveiterator import ArchiveIterator
 
-    from .decode import decode_content
+    from ..core.decode import decode_content
 
     fetch: Fetch | None = None
     requested = None

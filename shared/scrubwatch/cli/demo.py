@@ -14,10 +14,10 @@ import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
-from .config import parse_watchlist
-from .engine import Engine
-from .local_store import FolderEvidenceStore, SqliteStateStore
-from .publishers import ConsolePublisher
+from ..alerts.channels import ConsolePublisher
+from ..backends.local import FolderEvidenceStore, SqliteStateStore
+from ..check.engine import Engine
+from ..core.config import parse_watchlist
 from .state_folder import UsageError
 
 _PAGE = """<!doctype html><html><head><meta charset="utf-8"><title>{title}</title></head>

@@ -1,6 +1,6 @@
 """Worker processes for the CPU-bound part of a check: reading pages, building evidence.
 
-Each worker is a plain ``python -m scrubwatch.worker_process`` child that reads jobs from
+Each worker is a plain ``python -m scrubwatch.check.pool_worker`` child that reads jobs from
 its stdin and writes results to its stdout, as length-prefixed pickles. It imports only the
 reading code (about 21 MB resident, against about 40 MB for a multiprocessing ``spawn``
 worker, which imports the parent's whole ``__main__``) and needs no multiprocessing
@@ -21,7 +21,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from .worker_process import _HEADER, _MARK
+from .pool_worker import _HEADER, _MARK
 
 # Jobs in flight per worker: one running, one already in its pipe, so it never waits.
 _DEPTH = 2
@@ -141,7 +141,7 @@ class _Worker:
 def _worker_env() -> dict[str, str]:
     """The environment in which a worker imports this same package."""
     env = dict(os.environ)
-    package_root = Path(__file__).resolve().parent.parent
+    package_root = Path(__file__).resolve().parents[2]  # the folder holding scrubwatch/
     installed = {
         Path(p).resolve() for p in (sysconfig.get_path("purelib"), sysconfig.get_path("platlib"))
     }
@@ -182,7 +182,7 @@ class WorkerPool:
                 sys.executable,
                 "-P",  # not the current directory first: only the worker's own code
                 "-m",
-                "scrubwatch.worker_process",
+                "scrubwatch.check.pool_worker",
                 stdin=asyncio.subprocess.PIPE,
                 stdout=asyncio.subprocess.PIPE,
                 env=_worker_env(),

@@ -22,26 +22,26 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
-from typing import Any, Protocol
+from typing import Any
 from urllib.parse import urlsplit
 
-from . import __version__
-from .classify import Outcome, classify, same_as_missing_page
-from .config import Watch, Watchlist
-from .decide import Observation, WatchState, decide
-from .due import edited, is_due
-from .events import Event, VersionRef, rfc3339
-from .evidence import build_evidence, manifest, sha256
-from .exchange import Fetch
+from .. import __version__
+from ..core.classify import Outcome, classify, same_as_missing_page
+from ..core.config import Watch, Watchlist
+from ..core.decide import Observation, WatchState, decide
+from ..core.due import edited, is_due
+from ..core.events import Event, VersionRef, rfc3339
+from ..core.exchange import Fetch
+from ..core.reader import Reading, ReadSpec
+from ..core.report import RunReport
+from ..core.terminal import one_line
+from ..evidence.build import build_evidence, manifest, sha256
+from .analyse import Analysis, analyse, read_probe, reread
 from .fetch import FetchOptions, HttpFetcher
 from .netguard import ForbiddenAddress, Resolver, vet_unresolved
-from .reader import Reading, ReadSpec
-from .report import RunReport
-from .store import Commit, EvidenceStore, StateStore
-from .terminal import one_line
+from .pool import READ_DEADLINE, WorkerDied, WorkerPool, WorkersUnavailable
+from .ports import Commit, EvidenceStore, Publisher, StateStore
 from .witness import Capture, Wayback
-from .work import Analysis, analyse, read_probe, reread
-from .worker import READ_DEADLINE, WorkerDied, WorkerPool, WorkersUnavailable
 
 log = logging.getLogger("scrubwatch")
 
@@ -61,14 +61,6 @@ _WITNESSED = ("first_seen", "changed", "gone")
 
 class PublishFailed(Exception):
     pass
-
-
-class Publisher(Protocol):
-    name: str  # the channel: each keeps its own record of what it delivered
-
-    def publish(self, events: Sequence[Event]) -> list[str]:
-        """Delivers what it can; returns the ids it is done with (sent, or not for it)."""
-        ...
 
 
 def fetch_options(watchlist: Watchlist) -> FetchOptions:

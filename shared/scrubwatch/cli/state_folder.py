@@ -6,7 +6,7 @@ from __future__ import annotations
 import sqlite3
 from pathlib import Path
 
-from .local_store import FolderEvidenceStore, SqliteStateStore
+from ..backends.local import FolderEvidenceStore, SqliteStateStore
 
 
 class UsageError(Exception):

@@ -16,10 +16,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from .config import Settings, Watch, Watchlist
-from .decide import WatchState
-from .due import is_due, next_due
-from .events import rfc3339
+from ..core.config import Settings, Watch, Watchlist
+from ..core.decide import WatchState
+from ..core.due import is_due, next_due
+from ..core.events import rfc3339
 
 # The reasons classify() gives a "blocked" outcome: the site refuses us, it did not delete.
 BLOCKED = frozenset({"challenge", "http_401", "http_403", "http_407", "http_429"})
@@ -103,8 +103,8 @@ def _states(args: argparse.Namespace, watchlist: Watchlist, root: Path) -> dict[
     ids = [w.id for w in watchlist.watches]
     stack, table = getattr(args, "stack", None), getattr(args, "table", None)
     if stack or table:
-        from .aws_store import DynamoStateStore
-        from .evidence_commands import stack_outputs
+        from ..backends.aws import DynamoStateStore
+        from .archive import stack_outputs
 
         if stack:
             _, table = stack_outputs(stack)

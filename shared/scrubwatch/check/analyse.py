@@ -5,9 +5,9 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass, replace
 
-from .evidence import Evidence, build_evidence, fetch_from_warc
-from .exchange import Fetch
-from .reader import Reading, ReadSpec, page_text, read_page
+from ..core.exchange import Fetch
+from ..core.reader import Reading, ReadSpec, page_text, read_page
+from ..evidence.build import Evidence, build_evidence, fetch_from_warc
 
 
 @dataclass(frozen=True)

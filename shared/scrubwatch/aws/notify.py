@@ -33,8 +33,9 @@ from aws_lambda_powertools.utilities.idempotency.exceptions import (
 )
 from pydantic import TypeAdapter, ValidationError
 
-from . import formatting, slack
-from .events import SCHEMA, Event
+from ..alerts import slack
+from ..core import render as formatting
+from ..core.events import SCHEMA, Event
 
 log = logging.getLogger("scrubwatch")
 

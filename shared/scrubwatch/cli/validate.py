@@ -23,12 +23,12 @@ import sys
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from .config import Watch, Watchlist, bounded, quoted
-from .routing import delivery_problems
+from ..core.config import Watch, Watchlist, bounded, quoted
+from ..core.routing import delivery_problems
 
 if TYPE_CHECKING:
-    from .exchange import Fetch
-    from .reader import Reading
+    from ..core.exchange import Fetch
+    from ..core.reader import Reading
 
 _DETAIL = 200  # characters of a URL, media type or error detail quoted in a line
 
@@ -84,8 +84,8 @@ def check_selectors(watchlist: Watchlist) -> int:
 
 async def _check_all(watchlist: Watchlist) -> list[SelectorReport]:
     # The HTTP stack is imported only here: plain `validate` fetches nothing.
-    from .engine import fetch_options
-    from .fetch import HttpFetcher
+    from ..check.engine import fetch_options
+    from ..check.fetch import HttpFetcher
 
     # Fetched as `check` fetches them (the watch's proxy and user agent: a page reached
     # through a proxy is not fetched from here directly); watches of one page share its
@@ -103,8 +103,8 @@ async def _check_all(watchlist: Watchlist) -> list[SelectorReport]:
 
 
 def _report(watchlist: Watchlist, index: int, watch: Watch, fetch: Fetch) -> SelectorReport:
-    from .decode import content_type
-    from .reader import ReadSpec, read_page
+    from ..core.decode import content_type
+    from ..core.reader import ReadSpec, read_page
 
     def at(key: str) -> str:
         return watchlist.where(("watches", index, key))

@@ -31,8 +31,9 @@ import httpx
 from aiohttp.abc import AbstractResolver
 from httpx_aiohttp import AiohttpTransport
 
-from .decode import BodyTooLarge, decode_content
-from .exchange import Fetch, Hop
+from ..core.decode import BodyTooLarge, decode_content
+from ..core.exchange import Fetch, Hop
+from ..core.terminal import one_line
 from .netguard import (
     ForbiddenAddress,
     GuardedResolver,
@@ -56,7 +57,6 @@ from .proxy import (
     os_reason,
     parse_proxy,
 )
-from .terminal import one_line
 
 log = logging.getLogger("scrubwatch")
 

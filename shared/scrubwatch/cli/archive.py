@@ -15,10 +15,10 @@ from typing import Any
 
 from warcio.archiveiterator import ArchiveIterator
 
-from . import terminal
-from .decode import content_type, decode_content, decode_text
+from ..core import terminal
+from ..core.decode import content_type, decode_content, decode_text
+from ..evidence.verify import verify_folder
 from .state_folder import UsageError, open_backend, pick
-from .verify import verify_folder
 
 log = logging.getLogger("scrubwatch")
 
@@ -107,7 +107,7 @@ class AwsArchive:
     def __init__(self, bucket: str, table: str) -> None:
         import boto3
 
-        from .aws_store import DynamoStateStore
+        from ..backends.aws import DynamoStateStore
 
         self.bucket = bucket
         self.s3 = boto3.client("s3")
@@ -300,8 +300,8 @@ def _write_page_text(text: str) -> None:
 
 
 def cmd_export(args: argparse.Namespace, root: Path) -> int:
-    from . import __version__
-    from .events import rfc3339
+    from .. import __version__
+    from ..core.events import rfc3339
 
     archive = archive_for(args, root)
     rows = _rows(archive, args.id)

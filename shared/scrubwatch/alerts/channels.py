@@ -12,10 +12,10 @@ from typing import Any, TextIO
 
 import httpx
 
-from .config import EmailSettings
-from .events import Event
-from .formatting import console_text, email_text, slack_posts, subject
-from .routing import Route
+from ..core.config import EmailSettings
+from ..core.events import Event
+from ..core.render import console_text, email_text, slack_posts, subject
+from ..core.routing import Route
 from .slack import SlackDeliveryFailed, post
 
 log = logging.getLogger("scrubwatch")

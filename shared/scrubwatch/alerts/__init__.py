@@ -1,0 +1,1 @@
+"""Channels that deliver events: terminal, JSON lines, email, Slack (channels), and SNS."""

@@ -1,0 +1,1 @@
+"""The `scrubwatch` command: check, validate, status, and the archive commands."""

@@ -1,0 +1,1 @@
+"""Evidence: a capture as WARC + text + reading + manifest (build), and checking it (verify)."""
