@@ -15,7 +15,7 @@ from scrubwatch.alerts import channels as publishers
 from scrubwatch.alerts import slack
 from scrubwatch.cli.main import main
 
-from .conftest import Sleeps, SmtpServer, Webhook
+from .support import Sleeps, SmtpServer, Webhook
 
 AD = page("Agency ad 1001", "<h1>Firmware Engineer (Urumqi)</h1><p>Posted by Lumen Optics.</p>")
 

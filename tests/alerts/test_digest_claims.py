@@ -25,7 +25,7 @@ from scrubwatch.core.routing import Route
 from werkzeug.wrappers import Request, Response
 
 from . import samples
-from .conftest import LoopbackController, Mailbox, SmtpServer, Webhook, email_settings
+from .support import LoopbackController, Mailbox, SmtpServer, Webhook, email_settings
 
 SCRUBWATCH = str(Path(sys.executable).with_name("scrubwatch"))
 ADS = DIGEST_OVER  # no more than that: one post per event

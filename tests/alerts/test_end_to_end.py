@@ -16,7 +16,7 @@ from scrubwatch.backends.local import SqliteStateStore
 from scrubwatch.check.ports import Commit, Publisher
 from scrubwatch.core.config import Watchlist
 
-from .conftest import Sleeps, SmtpServer, Webhook
+from .support import Sleeps, SmtpServer, Webhook
 
 Make = Callable[..., Harness]
 

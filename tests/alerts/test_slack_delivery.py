@@ -19,7 +19,7 @@ from scrubwatch.core.events import Event
 from scrubwatch.core.render import DIGEST_OVER, slack_message
 
 from . import samples
-from .conftest import Sleeps, Webhook
+from .support import Sleeps, Webhook
 
 PATH = "/services/T000/B000/XXXX"
 

@@ -13,7 +13,7 @@ from scrubwatch.core.config import EmailSettings
 from scrubwatch.core.render import email_text, subject
 
 from . import samples
-from .conftest import SmtpServer, email_settings
+from .support import SmtpServer, email_settings
 
 
 def everyone(watch: str) -> tuple[str, ...]:

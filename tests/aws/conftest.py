@@ -4,80 +4,32 @@
 (table, evidence bucket, check queue with its dead-letter queue, alert topic) plus two SQS
 queues subscribed to the topic that capture what SNS delivers: one unfiltered, one with the
 Slack subscription's filter policy. ``handlers`` loads the three ``handler.py`` files by
-path once the environment is set, the way the Lambda runtime would.
-"""
+path once the environment is set, the way the Lambda runtime would."""
 
 from __future__ import annotations
 
 import copy
-import functools
-import importlib.util
-import json
-import re
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
-from types import ModuleType, SimpleNamespace
+from types import SimpleNamespace
 from typing import Any
 
 import boto3
 import pytest
 import yaml
 from aws_lambda_powertools.utilities import parameters
-from aws_lambda_powertools.utilities.batch.exceptions import BatchProcessingError
 from moto import mock_aws
 from pytest_httpserver import HTTPServer
 from scrubwatch.aws import app as aws_app
-from werkzeug.wrappers import Request, Response
 
-REPO = Path(__file__).resolve().parents[2]
-EVENTS = REPO / "events"
-REGION = "us-east-1"
-
-# What each test's watch list starts from: only loopback is fetched, no retries, and one
-# 404 is enough to call a page gone.
-SETTINGS: dict[str, Any] = {
-    "allow_networks": ["127.0.0.1/32"],
-    "retries": 0,
-    "confirm_gone": 1,
-    "timeout": "5s",
-}
-
-# Powertools' metrics flush warns when a run added no metric (every record failed); each
-# test module carries this mark.
-IGNORE_EMPTY_METRICS = pytest.mark.filterwarnings("ignore:No application metrics to publish")
-
-
-def sample_event(name: str) -> dict[str, Any]:
-    data: dict[str, Any] = json.loads((EVENTS / name).read_text())
-    return data
-
-
-def page(title: str, body: str) -> str:
-    return f"<!doctype html><html><head><title>{title}</title></head><body>{body}</body></html>"
-
-
-NOT_FOUND = page("Not Found", "<h1>Not Found</h1><p>The requested URL was not found.</p>")
-
-
-class Site:
-    """A web site on pytest-httpserver (127.0.0.1): ``pages`` maps a path to its HTML."""
-
-    def __init__(self, server: HTTPServer) -> None:
-        self.server = server
-        self.pages: dict[str, str] = {}
-        self.paths: list[str] = []
-        server.expect_request(re.compile(".*")).respond_with_handler(self._handle)
-
-    def url(self, path: str) -> str:
-        return str(self.server.url_for(path))
-
-    def _handle(self, request: Request) -> Response:
-        self.paths.append(request.path)
-        html = self.pages.get(request.path)
-        if html is None:
-            return Response(NOT_FOUND, status=404, content_type="text/html; charset=utf-8")
-        return Response(html, status=200, content_type="text/html; charset=utf-8")
+from .support import (
+    REGION,
+    SETTINGS,
+    Site,
+    Stack,
+    _build_stack,
+    _load,
+)
 
 
 @pytest.fixture
@@ -89,270 +41,6 @@ def site(httpserver: HTTPServer) -> Site:
 def slack_hook(second_server: HTTPServer) -> HTTPServer:
     """Stands in for Slack's incoming webhooks."""
     return second_server
-
-
-class LambdaContext:
-    function_name = "scrubwatch-test"
-    function_version = "$LATEST"
-    invoked_function_arn = f"arn:aws:lambda:{REGION}:123456789012:function:scrubwatch-test"
-    memory_limit_in_mb = 512
-    aws_request_id = "3f1c2b4a-0000-4000-8000-000000000001"
-    log_group_name = "/aws/lambda/scrubwatch-test"
-    log_stream_name = "2026/01/01/[$LATEST]0123456789abcdef"
-
-    def get_remaining_time_in_millis(self) -> int:
-        return 120_000
-
-
-@dataclass(frozen=True)
-class Delivery:
-    reply: dict[str, Any] | None  # None when the invocation raised
-    error: Exception | None
-    messages: list[dict[str, Any]]
-    failed: list[str]  # message ids that go back to the queue
-
-
-@dataclass
-class Stack:
-    """The resources of template.yaml, created in moto, and helpers to drive them.
-
-    The test's own clients are made before any fault hook is registered, so a hook that
-    breaks the handlers' calls never breaks the test's reads.
-    """
-
-    table: str
-    bucket: str
-    queue_url: str
-    queue_arn: str
-    dlq_url: str
-    topic_arn: str
-    capture_url: str  # every SNS delivery, raw envelope (RawMessageDelivery false)
-    slack_capture_url: str  # the Slack queue: what its filter policy lets through, raw
-    published: list[dict[str, Any]] = field(default_factory=list)  # sns.Publish params
-    _hooks: list[tuple[str, Callable[..., Any]]] = field(default_factory=list)
-
-    @functools.cached_property
-    def sqs(self) -> Any:
-        return boto3.client("sqs", region_name=REGION)
-
-    @functools.cached_property
-    def ddb(self) -> Any:
-        return boto3.client("dynamodb", region_name=REGION)
-
-    @functools.cached_property
-    def s3(self) -> Any:
-        return boto3.client("s3", region_name=REGION)
-
-    @functools.cached_property
-    def sns(self) -> Any:
-        return boto3.client("sns", region_name=REGION)
-
-    # --- botocore event hooks on the default session (what the handlers' clients use) ---
-
-    def hook(self, event_name: str, handler: Callable[..., Any]) -> None:
-        """Runs ``handler(params=..., **kw)`` before every matching call of a new client."""
-        boto3.DEFAULT_SESSION.events.register(event_name, handler)  # type: ignore[union-attr]
-        self._hooks.append((event_name, handler))
-
-    def unhook(self, event_name: str, handler: Callable[..., Any]) -> None:
-        boto3.DEFAULT_SESSION.events.unregister(event_name, handler)  # type: ignore[union-attr]
-        self._hooks.remove((event_name, handler))
-
-    # --- SNS topic, as the template makes it, with the capturing subscriptions ---
-
-    def create_topic(self) -> None:
-        sns, sqs = self.sns, self.sqs
-        self.topic_arn = sns.create_topic(Name="scrubwatch-AlertTopic")["TopicArn"]
-        for url, policy in (
-            (self.capture_url, None),
-            (self.slack_capture_url, {"channels": ["slack"]}),
-        ):
-            arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])
-            # As in template.yaml: the Slack queue takes the raw message (the event JSON).
-            raw = url == self.slack_capture_url
-            attributes = {"RawMessageDelivery": "true" if raw else "false"}
-            if policy is not None:
-                attributes["FilterPolicyScope"] = "MessageAttributes"
-                attributes["FilterPolicy"] = json.dumps(policy)
-            sns.subscribe(
-                TopicArn=self.topic_arn,
-                Protocol="sqs",
-                Endpoint=arn["Attributes"]["QueueArn"],
-                Attributes=attributes,
-            )
-
-    # --- queues ---
-
-    def receive_all(self, url: str, visibility: int | None = None) -> list[dict[str, Any]]:
-        """Every message visible on a queue now (each becomes invisible once received)."""
-        out: list[dict[str, Any]] = []
-        kwargs: dict[str, Any] = {
-            "QueueUrl": url,
-            "MaxNumberOfMessages": 10,
-            "AttributeNames": ["All"],
-            "MessageAttributeNames": ["All"],
-            "WaitTimeSeconds": 0,
-        }
-        if visibility is not None:
-            kwargs["VisibilityTimeout"] = visibility
-        while True:
-            got = self.sqs.receive_message(**kwargs).get("Messages", [])
-            if not got:
-                return out
-            out.extend(got)
-
-    def envelopes(self, url: str | None = None) -> list[dict[str, Any]]:
-        """The SNS envelopes delivered to a capturing queue since it was last read."""
-        messages = self.receive_all(url or self.capture_url)
-        for m in messages:
-            self.sqs.delete_message(
-                QueueUrl=url or self.capture_url, ReceiptHandle=m["ReceiptHandle"]
-            )
-        return [json.loads(m["Body"]) for m in messages]
-
-    def sqs_event(self, messages: list[dict[str, Any]]) -> dict[str, Any]:
-        """The Lambda SQS event for received messages, shaped like events/sqs-check.json."""
-        template = sample_event("sqs-check.json")["Records"][0]
-        records = []
-        for m in messages:
-            record = copy.deepcopy(template)
-            record.update(
-                messageId=m["MessageId"],
-                receiptHandle=m["ReceiptHandle"],
-                body=m["Body"],
-                md5OfBody=m["MD5OfBody"],
-                attributes={
-                    k: v
-                    for k, v in m.get("Attributes", {}).items()
-                    if k
-                    in (
-                        "ApproximateReceiveCount",
-                        "SentTimestamp",
-                        "SenderId",
-                        "ApproximateFirstReceiveTimestamp",
-                    )
-                },
-                messageAttributes={},
-                eventSourceARN=self.queue_arn,
-                awsRegion=REGION,
-            )
-            records.append(record)
-        return {"Records": records}
-
-    def deliver(self, checker: ModuleType) -> Delivery:
-        """What Lambda's SQS event source mapping does once: receive a batch (up to 10),
-        invoke the checker, delete the records it did not report failed. A function error
-        (Powertools raises when every record of a batch failed) returns the whole batch."""
-        messages = self.receive_all(self.queue_url)
-        assert messages, "nothing on the check queue"
-        try:
-            reply = checker.lambda_handler(self.sqs_event(messages), LambdaContext())
-        except BatchProcessingError as exc:
-            failed = [m["MessageId"] for m in messages]
-            return Delivery(None, exc, messages, failed)
-        failed = [f["itemIdentifier"] for f in reply["batchItemFailures"]]
-        for m in messages:
-            if m["MessageId"] not in failed:
-                self.sqs.delete_message(QueueUrl=self.queue_url, ReceiptHandle=m["ReceiptHandle"])
-        return Delivery(reply, None, messages, failed)
-
-    def send_checks(self, *bodies: str) -> list[str]:
-        ids = []
-        for body in bodies:
-            ids.append(
-                self.sqs.send_message(QueueUrl=self.queue_url, MessageBody=body)["MessageId"]
-            )
-        return ids
-
-    # --- DynamoDB ---
-
-    def state_item(self, watch_id: str) -> dict[str, Any] | None:
-        item: dict[str, Any] | None = self.ddb.get_item(
-            TableName=self.table,
-            Key={"pk": {"S": f"W#{watch_id}"}, "sk": {"S": "STATE"}},
-            ConsistentRead=True,
-        ).get("Item")
-        return item
-
-    def state(self, watch_id: str) -> dict[str, Any]:
-        item = self.state_item(watch_id)
-        assert item is not None, f"no state for {watch_id}"
-        data: dict[str, Any] = json.loads(item["state"]["S"])
-        data["_rev"] = int(item["rev"]["N"])
-        return data
-
-    def history(self, watch_id: str) -> list[dict[str, Any]]:
-        reply = self.ddb.query(
-            TableName=self.table,
-            KeyConditionExpression="pk = :pk AND begins_with(sk, :v)",
-            ExpressionAttributeValues={":pk": {"S": f"W#{watch_id}"}, ":v": {"S": "V#"}},
-        )
-        items: list[dict[str, Any]] = reply["Items"]
-        return items
-
-    # --- S3 ---
-
-    def object_keys(self, prefix: str = "") -> list[str]:
-        reply = self.s3.list_objects_v2(Bucket=self.bucket, Prefix=prefix)
-        return sorted(o["Key"] for o in reply.get("Contents", []))
-
-    def get(self, key: str) -> bytes:
-        data: bytes = self.s3.get_object(Bucket=self.bucket, Key=key)["Body"].read()
-        return data
-
-
-def _build_stack() -> Stack:
-    ddb = boto3.client("dynamodb", region_name=REGION)
-    s3 = boto3.client("s3", region_name=REGION)
-    sqs = boto3.client("sqs", region_name=REGION)
-
-    table = "scrubwatch-Table"
-    ddb.create_table(
-        TableName=table,
-        BillingMode="PAY_PER_REQUEST",
-        AttributeDefinitions=[
-            {"AttributeName": "pk", "AttributeType": "S"},
-            {"AttributeName": "sk", "AttributeType": "S"},
-        ],
-        KeySchema=[
-            {"AttributeName": "pk", "KeyType": "HASH"},
-            {"AttributeName": "sk", "KeyType": "RANGE"},
-        ],
-        SSESpecification={"Enabled": True},
-    )
-    bucket = "scrubwatch-evidencebucket"
-    s3.create_bucket(Bucket=bucket)
-    s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
-
-    dlq_url = sqs.create_queue(
-        QueueName="scrubwatch-CheckDeadLetterQueue",
-        Attributes={"MessageRetentionPeriod": "1209600"},
-    )["QueueUrl"]
-    dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq_url, AttributeNames=["QueueArn"])
-    queue_url = sqs.create_queue(
-        QueueName="scrubwatch-CheckQueue",
-        Attributes={
-            "VisibilityTimeout": "720",
-            "RedrivePolicy": json.dumps(
-                {"deadLetterTargetArn": dlq_arn["Attributes"]["QueueArn"], "maxReceiveCount": 3}
-            ),
-        },
-    )["QueueUrl"]
-    queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])
-    stack = Stack(
-        table=table,
-        bucket=bucket,
-        queue_url=queue_url,
-        queue_arn=queue_arn["Attributes"]["QueueArn"],
-        dlq_url=dlq_url,
-        topic_arn="",
-        capture_url=sqs.create_queue(QueueName="capture-all")["QueueUrl"],
-        slack_capture_url=sqs.create_queue(QueueName="capture-slack")["QueueUrl"],
-    )
-    stack.create_topic()
-    for client in ("ddb", "s3", "sns", "sqs"):
-        getattr(stack, client)  # made now, before any hook
-    return stack
 
 
 @pytest.fixture
@@ -409,15 +97,6 @@ def watchlist(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Callable[..., 
     return write
 
 
-def _load(name: str) -> ModuleType:
-    path = REPO / "functions" / name / "handler.py"
-    spec = importlib.util.spec_from_file_location(f"scrubwatch_{name}_handler", path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 @pytest.fixture
 def handlers(aws: Stack) -> SimpleNamespace:
     """The three Lambda handlers, imported by path after the environment is set."""
@@ -436,25 +115,6 @@ def clock(monkeypatch: pytest.MonkeyPatch) -> Callable[[float], None]:
         monkeypatch.setattr(aws_app, "time", SimpleNamespace(time=lambda: now))
 
     return advance
-
-
-def emf_metrics(stdout: str) -> list[dict[str, Any]]:
-    """The CloudWatch EMF blobs Powertools printed: one dict each, metric name to the sum
-    of the values recorded in that invocation."""
-    out = []
-    for line in stdout.splitlines():
-        try:
-            blob = json.loads(line)
-        except ValueError:
-            continue
-        if isinstance(blob, dict) and "_aws" in blob:
-            names = [m["Name"] for d in blob["_aws"]["CloudWatchMetrics"] for m in d["Metrics"]]
-            out.append({n: _total(blob[n]) for n in names})
-    return out
-
-
-def _total(value: Any) -> float:
-    return float(sum(value)) if isinstance(value, list) else float(value)
 
 
 @pytest.fixture

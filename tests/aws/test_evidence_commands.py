@@ -9,7 +9,7 @@ import boto3
 import pytest
 from scrubwatch.cli.main import main
 
-from .conftest import Stack
+from .support import Stack
 
 
 def test_history_export_and_verify_from_the_stack(

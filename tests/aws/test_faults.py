@@ -21,7 +21,7 @@ from scrubwatch.aws.schedule import CheckRequest
 from scrubwatch.backends.aws import DynamoStateStore
 from scrubwatch.check.ports import Commit
 
-from .conftest import IGNORE_EMPTY_METRICS, Delivery, LambdaContext, Site, Stack, page
+from .support import IGNORE_EMPTY_METRICS, Delivery, LambdaContext, Site, Stack, page
 
 pytestmark = IGNORE_EMPTY_METRICS
 

@@ -11,7 +11,7 @@ from typing import Any
 from integration.helpers import RawServer
 from scrubwatch.aws.schedule import CheckRequest
 
-from .conftest import IGNORE_EMPTY_METRICS, Site, Stack, page
+from .support import IGNORE_EMPTY_METRICS, Site, Stack, page
 
 pytestmark = IGNORE_EMPTY_METRICS
 

@@ -15,7 +15,7 @@ from botocore.exceptions import ClientError
 from pytest_httpserver import HTTPServer
 from scrubwatch.aws import notify as aws_notify
 
-from .conftest import LambdaContext, Stack
+from .support import LambdaContext, Stack
 from .test_slack_notifier import HOOK, alerts, posts, sqs_batch
 
 PARAM = "/scrubwatch/hook"

@@ -19,7 +19,7 @@ from scrubwatch.aws.schedule import CheckRequest
 from scrubwatch.core.events import SCHEMA, Event
 from warcio.archiveiterator import ArchiveIterator
 
-from .conftest import (
+from .support import (
     IGNORE_EMPTY_METRICS,
     LambdaContext,
     Site,

@@ -18,7 +18,7 @@ import pytest
 from scrubwatch.cli.archive import AwsArchive
 from scrubwatch.cli.main import main
 
-from .conftest import Stack
+from .support import Stack
 
 HONEST = {"0a1b.txt": b"the page's text\n", "0a1b.manifest.json": b"{}\n"}
 

@@ -21,7 +21,7 @@ from scrubwatch.aws.schedule import CheckRequest, host_of
 from scrubwatch.core.config import load_watchlist
 from scrubwatch.core.events import SCHEMA, Event
 
-from .conftest import (
+from .support import (
     IGNORE_EMPTY_METRICS,
     REPO,
     LambdaContext,

@@ -15,7 +15,7 @@ from scrubwatch.backends.aws import DynamoStateStore
 from scrubwatch.check.ports import Commit
 from scrubwatch.core.decide import WatchState
 
-from .conftest import IGNORE_EMPTY_METRICS, LambdaContext, Stack, sample_event
+from .support import IGNORE_EMPTY_METRICS, LambdaContext, Stack, sample_event
 
 pytestmark = IGNORE_EMPTY_METRICS
 

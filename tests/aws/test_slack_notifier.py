@@ -14,7 +14,7 @@ from pytest_httpserver import HTTPServer
 from scrubwatch.core.events import Event
 from werkzeug import Response
 
-from .conftest import LambdaContext, Stack, sample_event
+from .support import LambdaContext, Stack, sample_event
 
 HOOK = "/services/T0/B0/notifier"
 

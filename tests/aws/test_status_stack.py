@@ -12,7 +12,7 @@ import boto3
 import pytest
 from scrubwatch.cli.main import main
 
-from .conftest import IGNORE_EMPTY_METRICS, Site, Stack
+from .support import IGNORE_EMPTY_METRICS, Site, Stack
 from .test_pipeline import run_until_gone
 
 pytestmark = IGNORE_EMPTY_METRICS

@@ -12,7 +12,7 @@ from scrubwatch.alerts.sns import _ascii_subject
 from scrubwatch.check.witness import Wayback
 from scrubwatch.core.events import Event
 
-from .conftest import Stack, sample_event
+from .support import Stack, sample_event
 
 
 async def _authorization(aws: Stack, monkeypatch: pytest.MonkeyPatch) -> str | None:

@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 import yaml
 from aiosmtpd.smtp import AuthResult, LoginPassword
-from alerts.conftest import LoopbackController, Mailbox, Webhook, email_settings
+from alerts.support import LoopbackController, Mailbox, Webhook, email_settings
 from pytest_httpserver import HTTPServer
 
 from .helpers import Page, Site, page

@@ -106,3 +106,16 @@ def test_the_scheduler_does_not_load_the_http_stack() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_no_test_imports_a_conftest() -> None:
+    # Fixtures come from pytest; helpers from each folder's support module. A conftest
+    # imported as a module is loaded twice, under two names, with two copies of its state.
+    tests = Path(__file__).resolve().parents[1]
+    importing = sorted(
+        str(path.relative_to(tests))
+        for path in tests.rglob("*.py")
+        for node in ast.walk(ast.parse(path.read_text()))
+        if isinstance(node, ast.ImportFrom) and (node.module or "").endswith("conftest")
+    )
+    assert importing == []
