@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import os
 from typing import Any
 
 from aws_lambda_powertools import Logger, Tracer
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from scrubwatch.aws import notify as aws_notify
+from scrubwatch.aws.environment import stack
 
 logger = Logger(service="scrubwatch-notifier")
 tracer = Tracer(service="scrubwatch-notifier")
@@ -23,7 +23,8 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
         logger.error("SLACK_WEBHOOK_PARAM is not set; alerts stay queued")
         failed = [a.message_id for a in alerts]
     else:
-        notifier = aws_notify.SlackNotifier(os.environ["TABLE_NAME"], url, lambda_context=context)
+        table = stack().required("table_name")
+        notifier = aws_notify.SlackNotifier(table, url, lambda_context=context)
         failed = notifier.notify(alerts)
     logger.info("slack batch", extra={"alerts": len(alerts), "failed": len(failed)})
     return {"batchItemFailures": [{"itemIdentifier": i} for i in [*malformed, *failed]]}

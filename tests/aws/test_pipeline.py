@@ -15,6 +15,7 @@ from typing import Any
 import boto3
 import pytest
 from pytest_httpserver import HTTPServer
+from scrubwatch.aws.environment import stack
 from scrubwatch.aws.schedule import CheckRequest
 from scrubwatch.core.events import SCHEMA, Event
 from warcio.archiveiterator import ArchiveIterator
@@ -268,6 +269,7 @@ def test_notifier_posts_captured_alert_to_slack(
         Value=slack_hook.url_for(path),
     )
     monkeypatch.setenv("SLACK_WEBHOOK_PARAM", "/scrubwatch/slack-webhook")
+    stack.cache_clear()  # the notifier is a function of its own: its own cold start
     slack_hook.expect_request(path, method="POST").respond_with_data("ok")
 
     event = aws.sqs_event(queued)

@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 from samtranslator.translator.transform import transform
 from samtranslator.yaml_helper import yaml_parse
-from scrubwatch.aws.app import DEFAULT_WATCHLIST
+from scrubwatch.aws.environment import DEFAULT_WATCHLIST
 from scrubwatch.core.config import CHANNELS
 
 REPO = Path(__file__).resolve().parents[2]

@@ -1,14 +1,13 @@
 """What the Lambda functions do, behind their thin handlers (no Lambda types here).
 
-Configuration comes from the environment the SAM template sets: TABLE_NAME, BUCKET_NAME,
-QUEUE_URL, TOPIC_ARN, WATCHLIST_PATH and SLACK_WEBHOOK_PARAM.
+Configuration comes from the environment the SAM template sets, read once into
+``environment.StackEnvironment``.
 """
 
 from __future__ import annotations
 
 import functools
 import logging
-import os
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -23,23 +22,19 @@ from ..core.config import Watchlist, load_watchlist
 from ..core.events import Event
 from ..core.report import RunReport
 from ..core.routing import channels_for, routes
+from .environment import stack
 from .schedule import CheckRequest, batches, due_watches, pack
 
 log = logging.getLogger("scrubwatch")
 
-DEFAULT_WATCHLIST = "/opt/watchlist.yaml"  # the layer carries the watch list it was built with
-
 
 @functools.cache
 def watchlist() -> Watchlist:
-    return load_watchlist(os.environ.get("WATCHLIST_PATH", DEFAULT_WATCHLIST))
+    return load_watchlist(stack().watchlist_path)
 
 
 def _env(name: str) -> str:
-    value = os.environ.get(name)
-    if not value:
-        raise RuntimeError(f"{name} is not set")
-    return value
+    return stack().required(name.lower())
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -36,6 +35,7 @@ from pydantic import TypeAdapter, ValidationError
 from ..alerts import slack
 from ..core import render as formatting
 from ..core.events import SCHEMA, Event
+from .environment import stack
 
 log = logging.getLogger("scrubwatch")
 
@@ -113,7 +113,7 @@ def parse(records: Iterable[dict[str, Any]]) -> tuple[list[Alert], list[str]]:
 
 
 def webhook_url() -> str | None:
-    name = os.environ.get("SLACK_WEBHOOK_PARAM", "")
+    name = stack().slack_webhook_param
     if not name:
         return None
     value: str = parameters.get_parameter(name, decrypt=True, max_age=300)

@@ -1,0 +1,45 @@
+"""The stack's settings, as the SAM template passes them to every function: read from the
+environment once per cold start, into one typed object."""
+
+from __future__ import annotations
+
+import functools
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+DEFAULT_WATCHLIST = "/opt/watchlist.yaml"  # the layer carries the watch list it was built with
+
+
+@dataclass(frozen=True)
+class StackEnvironment:
+    table_name: str = ""  # TABLE_NAME: state, history and the notifier's claims
+    bucket_name: str = ""  # BUCKET_NAME: evidence
+    queue_url: str = ""  # QUEUE_URL: check messages, from the scheduler to the checker
+    topic_arn: str = ""  # TOPIC_ARN: alerts
+    watchlist_path: str = DEFAULT_WATCHLIST  # WATCHLIST_PATH
+    slack_webhook_param: str = ""  # SLACK_WEBHOOK_PARAM: the SSM parameter holding it
+
+    @classmethod
+    def read(cls, environ: Mapping[str, str] = os.environ) -> StackEnvironment:
+        return cls(
+            **{
+                name: environ[name.upper()]
+                for name in cls.__dataclass_fields__
+                if environ.get(name.upper())
+            }
+        )
+
+    def required(self, name: str) -> str:
+        """The value of setting ``name`` (a field name); RuntimeError naming the variable
+        when the template did not set it for this function."""
+        value: str = getattr(self, name)
+        if not value:
+            raise RuntimeError(f"{name.upper()} is not set")
+        return value
+
+
+@functools.cache
+def stack() -> StackEnvironment:
+    """This function's settings, read at the first call (the cold start)."""
+    return StackEnvironment.read()
