@@ -28,7 +28,7 @@ from urllib.parse import urlsplit
 from .. import __version__
 from ..core.classify import Outcome, classify, same_as_missing_page
 from ..core.config import Watch, Watchlist
-from ..core.decide import Observation, WatchState, decide
+from ..core.decide import Observation, Transition, WatchState, decide
 from ..core.due import edited, is_due
 from ..core.events import Event, VersionRef, rfc3339
 from ..core.exchange import Fetch
@@ -266,30 +266,23 @@ class Engine:
     async def _check(
         self, fetcher: HttpFetcher, pool: WorkerPool | None, watch: Watch, state: WatchState
     ) -> Commit | None:
+        """One watch's check: look at the page, decide, keep evidence, and what to commit."""
         try:
-            fetch, body_sha256 = await self._fetch(fetcher, watch, state)
-            analysis, outcome = await self._read(pool, watch, state, fetch)
-            reading = analysis.reading if analysis else None
-            outcome = await self._look_closer(fetcher, pool, watch, state, fetch, reading, outcome)
+            looked = await self._look(fetcher, pool, watch, state)
         except Exception as exc:  # the page's doing; storage failures below stay the run's
             return self._failed(watch, state, exc)
-        version = self._capture_ref(watch, fetch, analysis)
-        before = self._settings_before(watch, state) if edited(watch, state) else None
-        obs = Observation(
-            outcome=outcome,
-            checked_at=self.clock(),  # one clock for "when checked" and "when due"
-            version=version,
-            reading=reading,
-            previous_reading=await self._previous_reading(
-                pool, watch, state, outcome, reading, before
-            ),
-            etag=fetch.header_map.get("etag") if outcome.kind == "ok" else None,
-            last_modified=fetch.header_map.get("last-modified") if outcome.kind == "ok" else None,
-            body_sha256=body_sha256 if outcome.kind == "ok" else state.body_sha256,
-            rebaseline=before is not None,
-            moved=_moved_permanently(fetch, state),
-        )
-        transition = decide(watch, self.watchlist.settings, state, obs)
+        transition, before = await self._decide(pool, watch, state, looked)
+        self._note(watch, state, transition.state, looked.outcome, looked.reading, before)
+        return await self._commit(watch, state, looked, transition)
+
+    async def _look(
+        self, fetcher: HttpFetcher, pool: WorkerPool | None, watch: Watch, state: WatchState
+    ) -> Looked:
+        """Fetch, read, and compare with the host's not-found page when it changed."""
+        fetch, body_sha256 = await self._fetch(fetcher, watch, state)
+        analysis, outcome = await self._read(pool, watch, state, fetch)
+        reading = analysis.reading if analysis else None
+        outcome = await self._look_closer(fetcher, pool, watch, state, fetch, reading, outcome)
         log.debug(
             "%s: %s %s in %.2fs: %s%s",
             watch.id,
@@ -299,16 +292,46 @@ class Engine:
             outcome.kind,
             f" ({outcome.reason})" if outcome.reason else "",
         )
-        self._note(watch, state, transition.state, outcome, reading, before)
+        return Looked(fetch, body_sha256, analysis, outcome)
+
+    async def _decide(
+        self, pool: WorkerPool | None, watch: Watch, state: WatchState, looked: Looked
+    ) -> tuple[Transition, dict[str, Any] | None]:
+        """The decision on what was seen, and how the last capture was read when the watch
+        was edited since (None otherwise)."""
+        fetch, outcome, reading = looked.fetch, looked.outcome, looked.reading
+        before = self._settings_before(watch, state) if edited(watch, state) else None
+        ok = outcome.kind == "ok"
+        obs = Observation(
+            outcome=outcome,
+            checked_at=self.clock(),  # one clock for "when checked" and "when due"
+            version=self._capture_ref(watch, fetch, looked.analysis),
+            reading=reading,
+            previous_reading=await self._previous_reading(
+                pool, watch, state, outcome, reading, before
+            ),
+            etag=fetch.header_map.get("etag") if ok else None,
+            last_modified=fetch.header_map.get("last-modified") if ok else None,
+            body_sha256=looked.body_sha256 if ok else state.body_sha256,
+            rebaseline=before is not None,
+            moved=_moved_permanently(fetch, state),
+        )
+        return decide(watch, self.watchlist.settings, state, obs), before
+
+    async def _commit(
+        self, watch: Watch, state: WatchState, looked: Looked, transition: Transition
+    ) -> Commit | None:
+        """Witness and evidence for the transition, and the commit that records them; None
+        when the evidence could not be written (the check is repeated next run)."""
         new_state = replace(transition.state, rev=state.rev)
         event = transition.event
         capture = await self._witness_event(watch, event)
         if capture is not None and capture.status == "archived" and event and event.current:
             event = replace(event, current=replace(event.current, witness=capture.url))
         kept = None
-        if transition.keep_version and analysis is not None and version is not None:
+        if transition.keep_version and looked.analysis is not None:
             try:
-                kept = self._keep(watch, state, fetch, analysis, outcome, capture, version)
+                kept = self._keep(watch, state, looked, capture)
             except OSError as exc:
                 if exc.errno in _DISK_FULL:
                     raise  # every watch's evidence would fail: the run stops, saying why
@@ -317,11 +340,7 @@ class Engine:
                 log.error("%s: evidence not kept, check repeated next run: %s", watch.id, exc)
                 self._report.failures[watch.id] = f"evidence not written: {exc.strerror or exc}"
                 return None
-            new_state = replace(new_state, chain_head=kept.manifest_sha256)
-            if event and event.current and event.current.version == kept.version:
-                event = replace(event, current=replace(kept, witness=event.current.witness))
-            if new_state.current and new_state.current.version == kept.version:
-                new_state = replace(new_state, current=event.current if event else kept)
+            new_state, event = _pointing_at(kept, new_state, event)
         if event:
             log.info("%s: %s", watch.id, event.summary)
         return Commit(
@@ -552,13 +571,13 @@ class Engine:
         self,
         watch: Watch,
         state: WatchState,
-        fetch: Fetch,
-        analysis: Analysis,
-        outcome: Outcome,
+        looked: Looked,
         capture: Capture | None,
-        ref: VersionRef,
     ) -> VersionRef:
         """Stores the capture this check made and chains it; returns where it is kept."""
+        fetch, outcome, analysis = looked.fetch, looked.outcome, looked.analysis
+        ref = self._capture_ref(watch, fetch, analysis)
+        assert analysis is not None and ref is not None
         evidence = analysis.evidence
         if evidence is None:
             # Same content as the last capture, kept because an event needs its own record
@@ -648,6 +667,19 @@ class Engine:
         return await self._probes[key]
 
 
+def _pointing_at(
+    kept: VersionRef, state: WatchState, event: Event | None
+) -> tuple[WatchState, Event | None]:
+    """The new state and the event, chained to the capture just kept and pointing at it
+    where they name it (the event keeps its witness)."""
+    state = replace(state, chain_head=kept.manifest_sha256)
+    if event and event.current and event.current.version == kept.version:
+        event = replace(event, current=replace(kept, witness=event.current.witness))
+    if state.current and state.current.version == kept.version:
+        state = replace(state, current=event.current if event else kept)
+    return state, event
+
+
 def _answer(fetch: Fetch, body_sha256: str | None) -> str:
     # A 200 with the same bytes as last time is handled as a 304; the log says which it was.
     if fetch.status == 304 and body_sha256 is not None:
@@ -708,6 +740,20 @@ def missing_path(path: str) -> str:
     if dot and stem and ext.isalnum() and len(ext) <= 5:
         return f"{folder}/{name}.{ext}"
     return f"{folder}/{name}"
+
+
+@dataclass(frozen=True)
+class Looked:
+    """What one check saw of its page."""
+
+    fetch: Fetch
+    body_sha256: str | None  # of a 200's body, before any shortcut emptied it
+    analysis: Analysis | None  # None when there was nothing to read
+    outcome: Outcome
+
+    @property
+    def reading(self) -> Reading | None:
+        return self.analysis.reading if self.analysis else None
 
 
 @dataclass(frozen=True)
