@@ -236,6 +236,32 @@ def page_text(body: bytes, headers: dict[str, str]) -> str:
     return _page_text(_parse(body, content_type(headers)[1])[0])
 
 
+def _refs(regions: list[LexborNode], url: str) -> list[str]:
+    """Links and embedded sources in the watched part, as absolute URLs by kind."""
+    parts = urlsplit(url)
+    origin = f"{parts.scheme}://{parts.netloc}"
+    refs: list[str] = []
+    for node in regions:
+        for ref in node.css(_REF_SELECTOR):
+            attr, kind = _REF_KIND[ref.tag or ""]
+            value = (ref.attributes.get(attr) or "").strip()
+            if value and not value.startswith(("javascript:", "#", "data:")):
+                refs.append(f"{kind}: {_absolute(url, origin, value)}")
+    return refs
+
+
+def _items(regions: list[LexborNode], spec: ReadSpec) -> list[str]:
+    """The text of each item (``spec.items``) in the watched part, one line each."""
+    assert spec.items is not None
+    items: list[str] = []
+    for node in regions:
+        for item in node.css(spec.items):
+            item_text = _apply_ignore(_one_line(item.text(separator="")), spec.ignore)
+            if item_text:
+                items.append(item_text.replace("\n", " "))
+    return items
+
+
 def _read_html(
     body: bytes, charset: str | None, url: str, spec: ReadSpec, want_page_text: bool
 ) -> Reading:
@@ -255,23 +281,8 @@ def _read_html(
     raw_text = _BREAK.join(node.text(separator="") for node in regions)
     text = _apply_ignore(normalise(raw_text, html=True), spec.ignore)
     lines = tuple(text.split("\n")) if text else ()
-    refs: list[str] = []
-    parts = urlsplit(url)
-    origin = f"{parts.scheme}://{parts.netloc}"
-    items: list[str] | None = [] if spec.items else None
-    for node in regions:
-        for ref in node.css(_REF_SELECTOR):
-            attr, kind = _REF_KIND[ref.tag or ""]
-            value = (ref.attributes.get(attr) or "").strip()
-            if value and not value.startswith(("javascript:", "#", "data:")):
-                refs.append(f"{kind}: {_absolute(url, origin, value)}")
-        if items is not None and spec.items:
-            for item in node.css(spec.items):
-                item_text = _apply_ignore(_one_line(item.text(separator="")), spec.ignore)
-                if item_text:
-                    items.append(item_text.replace("\n", " "))
-    item_tuple = tuple(items) if items is not None else None
-    ref_tuple = tuple(refs)
+    ref_tuple = tuple(_refs(regions, url))
+    item_tuple = tuple(_items(regions, spec)) if spec.items else None
     return Reading(
         kind="html",
         region_found=found,

@@ -30,41 +30,58 @@ def _found(report: RunReport) -> str:
 
 def summary(report: RunReport) -> str:
     """The run's closing line: what was found, then whatever did not go as it should."""
-    reasons = report.failures
+    return " ".join(part for part in (_head(report), *_trouble(report), *_delivery(report)) if part)
+
+
+def _head(report: RunReport) -> str:
+    """How many watches were checked, and what was found."""
     found = _found(report)
     trouble = bool(report.failed or report.suspected or report.matched_nothing)
     total = report.checked + report.not_due_count
-    of = f"{report.checked} of {total} watches" if report.not_due_count else None
-    head = f"Checked {of or _count(report.checked, 'watch', 'watches')} in {report.seconds:.1f}s"
-    line = f"{head}: {found}." if found else head + ("." if trouble else ": no changes.")
     if report.not_due_count and not report.checked and not found:
-        line = (
+        return (
             f"Checked 0 of {total} watches: none is due yet (scrubwatch status says when;"
             " --force checks them now)."
         )
+    of = f"{report.checked} of {total} watches" if report.not_due_count else None
+    head = f"Checked {of or _count(report.checked, 'watch', 'watches')} in {report.seconds:.1f}s"
+    return f"{head}: {found}." if found else head + ("." if trouble else ": no changes.")
+
+
+def _trouble(report: RunReport) -> list[str]:
+    """What did not go as it should: failures, suspicions, selectors that match nothing."""
+    reasons = report.failures
+    out = []
     if report.failed:
         why = ", ".join(f"{i}: {reasons[i]}" if reasons.get(i) else i for i in report.failed)
-        line += f" {len(report.failed)} failed ({why})."
+        out.append(f"{len(report.failed)} failed ({why}).")
     if report.suspected:
-        line += (
-            f" {len(report.suspected)} suspected gone ({', '.join(report.suspected)}),"
+        out.append(
+            f"{len(report.suspected)} suspected gone ({', '.join(report.suspected)}),"
             " not yet confirmed."
         )
     if report.matched_nothing:
-        line += (
-            f" {_count(len(report.matched_nothing), 'watch matches', 'watches match')} nothing"
+        out.append(
+            f"{_count(len(report.matched_nothing), 'watch matches', 'watches match')} nothing"
             f" ({', '.join(report.matched_nothing)}): check its select/items."
         )
-    if trouble and (report.failed or report.suspected):
-        line += " See scrubwatch status."
-    for watch_id, why in report.rebaselined.items():
-        line += f" {watch_id} was re-baselined ({why})."
+    if report.failed or report.suspected:
+        out.append("See scrubwatch status.")
+    out.extend(f"{i} was re-baselined ({why})." for i, why in report.rebaselined.items())
+    return out
+
+
+def _delivery(report: RunReport) -> list[str]:
+    """Events delivered late, and events not delivered yet."""
+    out = []
     if report.delivered_late:
-        line += f" {_count(report.delivered_late, 'event', 'events')} from an earlier run sent now."
+        out.append(
+            f"{_count(report.delivered_late, 'event', 'events')} from an earlier run sent now."
+        )
     if report.undelivered:
         they = "it" if report.undelivered == 1 else "they"
-        line += (
-            f" {_count(report.undelivered, 'event', 'events')} not delivered;"
+        out.append(
+            f"{_count(report.undelivered, 'event', 'events')} not delivered;"
             f" {they} will be sent on the next run."
         )
-    return line
+    return out
