@@ -614,9 +614,9 @@ def _dispatch(args: argparse.Namespace) -> int:
     config = _config_path(args)
     root = _state_dir(args, config)
     if args.command in ("history", "show", "export", "verify"):
-        from . import archive as evidence_commands
+        from . import archive
 
-        command = getattr(evidence_commands, f"cmd_{args.command}")
+        command = getattr(archive, f"cmd_{args.command}")
         code: int = command(args, root)
         return code
     if args.command == "diff":

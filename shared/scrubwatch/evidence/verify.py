@@ -68,7 +68,7 @@ def _check_warc(path: Path, manifest: dict[str, Any]) -> list[str]:
     return problems
 
 
-# What an exported bundle holds besides the evidence (see evidence_commands.cmd_export).
+# What an exported bundle holds besides the evidence (see cli/archive.cmd_export).
 BUNDLE_FILES = frozenset({"history.json", "HEAD", "README.txt", "SHA256SUMS"})
 
 
