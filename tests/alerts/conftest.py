@@ -13,30 +13,20 @@ import pytest
 from pytest_httpserver import HTTPServer
 
 from .support import (
-    LoopbackController,
     Mailbox,
     Sleeps,
     SmtpServer,
     Webhook,
     _accept,
+    serving_smtp,
 )
 
 
 @pytest.fixture
 def smtp() -> Iterator[SmtpServer]:
-    mailbox = Mailbox()
-    controller = LoopbackController(
-        mailbox,
-        hostname="127.0.0.1",
-        port=0,
-        authenticator=_accept,
-        auth_require_tls=False,  # starttls: false in these tests; never on a real server
-    )
-    controller.start()
-    try:
-        yield SmtpServer("127.0.0.1", controller.port, mailbox)
-    finally:
-        controller.stop()
+    # starttls: false in these tests; never on a real server.
+    with serving_smtp(Mailbox(), authenticator=_accept, auth_require_tls=False) as server:
+        yield server
 
 
 @pytest.fixture

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import email
 import email.policy
 import json
 import threading
+from collections.abc import Iterator
 from dataclasses import dataclass
 from email.message import EmailMessage
 from typing import Any
@@ -78,6 +80,17 @@ class SmtpServer:
 
     def settings(self, **extra: Any) -> dict[str, Any]:
         return email_settings(self.host, self.port, **extra)
+
+
+@contextlib.contextmanager
+def serving_smtp(mailbox: Mailbox, **options: Any) -> Iterator[SmtpServer]:
+    """A real SMTP server on 127.0.0.1 delivering into ``mailbox``, for the block's time."""
+    controller = LoopbackController(mailbox, hostname="127.0.0.1", port=0, **options)
+    controller.start()
+    try:
+        yield SmtpServer("127.0.0.1", controller.port, mailbox)
+    finally:
+        controller.stop()
 
 
 def _accept(server: Any, session: Session, envelope: Envelope, mechanism: str, data: Any) -> Any:

@@ -25,7 +25,7 @@ from scrubwatch.core.routing import Route
 from werkzeug.wrappers import Request, Response
 
 from . import samples
-from .support import LoopbackController, Mailbox, SmtpServer, Webhook, email_settings
+from .support import Mailbox, SmtpServer, Webhook, email_settings, serving_smtp
 
 SCRUBWATCH = str(Path(sys.executable).with_name("scrubwatch"))
 ADS = DIGEST_OVER  # no more than that: one post per event
@@ -147,13 +147,8 @@ class KillingMailbox(Mailbox):
 
 @pytest.fixture
 def killing_smtp(killer: Killer) -> Iterator[SmtpServer]:
-    mailbox = KillingMailbox(killer)
-    controller = LoopbackController(mailbox, hostname="127.0.0.1", port=0)
-    controller.start()
-    try:
-        yield SmtpServer("127.0.0.1", controller.port, mailbox)
-    finally:
-        controller.stop()
+    with serving_smtp(KillingMailbox(killer)) as server:
+        yield server
 
 
 @pytest.fixture

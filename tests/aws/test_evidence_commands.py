@@ -5,11 +5,10 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import boto3
 import pytest
 from scrubwatch.cli.main import main
 
-from .support import Stack
+from .support import Stack, name_stack
 
 
 def test_history_export_and_verify_from_the_stack(
@@ -39,15 +38,6 @@ def test_a_changed_object_in_the_bucket_is_caught(
 def test_a_stack_name_finds_bucket_and_table(
     aws: Stack, deployed: list[str], capsys: pytest.CaptureFixture[str]
 ) -> None:
-    template = {
-        "Resources": {"Placeholder": {"Type": "AWS::SQS::Queue"}},
-        "Outputs": {
-            "EvidenceBucketName": {"Value": aws.bucket},
-            "TableName": {"Value": aws.table},
-        },
-    }
-    boto3.client("cloudformation").create_stack(
-        StackName="scrubwatch", TemplateBody=json.dumps(template)
-    )
+    name_stack(aws)
     assert main(["history", "notice-a", "--stack", "scrubwatch"]) == 0
     assert len(capsys.readouterr().out.splitlines()) == 2

@@ -8,11 +8,10 @@ from collections.abc import Callable
 from types import SimpleNamespace
 from typing import Any
 
-import boto3
 import pytest
 from scrubwatch.cli.main import main
 
-from .support import IGNORE_EMPTY_METRICS, Site, Stack
+from .support import IGNORE_EMPTY_METRICS, Site, Stack, name_stack
 from .test_pipeline import run_until_gone
 
 pytestmark = IGNORE_EMPTY_METRICS
@@ -41,16 +40,7 @@ def test_status_of_a_deployed_stack(
     assert all(r["last_check"] for r in rows.values())
 
     # The same through the stack's name, as a table.
-    template = {
-        "Resources": {"Placeholder": {"Type": "AWS::SQS::Queue"}},
-        "Outputs": {
-            "EvidenceBucketName": {"Value": aws.bucket},
-            "TableName": {"Value": aws.table},
-        },
-    }
-    boto3.client("cloudformation").create_stack(
-        StackName="scrubwatch", TemplateBody=json.dumps(template)
-    )
+    name_stack(aws)
     assert main(["status", "--stack", "scrubwatch", "-c", config]) == 0
     table = {line.split()[0]: line for line in capsys.readouterr().out.splitlines()[1:]}
     assert "gone (http_404)" in table["notice-a"]
