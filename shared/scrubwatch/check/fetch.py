@@ -34,6 +34,7 @@ from httpx_aiohttp import AiohttpTransport
 from ..core.decode import BodyTooLarge, decode_content
 from ..core.exchange import Fetch, Hop
 from ..core.terminal import one_line
+from ..core.urlcheck import host_problem
 from .netguard import (
     ForbiddenAddress,
     GuardedResolver,
@@ -153,7 +154,7 @@ def request_for(url: str, headers: dict[str, str], timeout: dict[str, Any]) -> h
             raise ValueError("no host")
         # httpx keeps an IDNA host it cannot encode as it was given; aiohttp then fails
         # deep inside the connection. Encode it here, where it is one page's mistake.
-        _check_labels(host)
+        _check_labels(request.url.raw_host.decode("ascii"))
         if request.url.port is not None and not 0 < request.url.port < 65536:
             raise ValueError(f"port {request.url.port} is out of range")
     except (httpx.InvalidURL, ValueError, UnicodeError) as exc:
@@ -166,16 +167,9 @@ def request_for(url: str, headers: dict[str, str], timeout: dict[str, Any]) -> h
 def _check_labels(host: str) -> None:
     if ":" in host or host.replace(".", "").isdigit():
         return  # an address, not a name
-    if len(host) > 253:
-        raise ValueError("host name over 253 characters")
-    for label in host.rstrip(".").split("."):
-        if not label or len(label) > 63:
-            raise ValueError(
-                f"a host label is {len(label)} characters ({one_line(label, 24)!r}); "
-                "DNS allows 1 to 63"
-            )
-        if label.lower().startswith("xn--"):
-            label.encode("ascii").decode("idna")  # a punycode label that decodes
+    problem = host_problem(host)  # the same rule `validate` applies to a watch's URL
+    if problem:
+        raise ValueError(problem)
 
 
 def _redirect_target(current: str, location: str) -> str:

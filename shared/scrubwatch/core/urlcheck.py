@@ -115,7 +115,7 @@ def _parsed(url: str) -> str | None:
         return f"port {port} is out of range: a port is 1 to 65535"
     if ":" in host or _is_ipv4(host):
         return None  # an address, which httpx has already checked
-    return _host_name(host)
+    return host_problem(host)
 
 
 def _is_ipv4(host: str) -> bool:
@@ -124,7 +124,7 @@ def _is_ipv4(host: str) -> bool:
     return len(parts) == 4 and all(p.isdigit() for p in parts)
 
 
-def _host_name(host: str) -> str | None:
+def host_problem(host: str) -> str | None:
     """Why a host name (as sent: IDNA-encoded, ASCII) is not one DNS can look up."""
     name = host[:-1] if host.endswith(".") else host  # "example.org." is fully qualified
     if len(name) > _MAX_HOST:
