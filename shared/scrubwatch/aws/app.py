@@ -18,7 +18,8 @@ import boto3
 from ..alerts.sns import SnsPublisher
 from ..backends.aws import DynamoStateStore, S3EvidenceStore
 from ..check.engine import Engine
-from ..core.config import Watchlist, load_watchlist
+from ..check.watchlist_file import load_watchlist
+from ..core.config import Watchlist
 from ..core.events import Event
 from ..core.report import RunReport
 from ..core.routing import channels_for, routes

@@ -6,7 +6,7 @@ import hashlib
 from dataclasses import dataclass, replace
 
 from ..core.exchange import Fetch
-from ..core.reader import Reading, ReadSpec, page_text, read_page
+from ..core.reader import Known, Reading, ReadSpec, page_text, read_page
 from ..evidence.build import Evidence, build_evidence, fetch_from_warc
 
 
@@ -42,9 +42,19 @@ def analyse(
     known_version: str | None,
     known_fingerprint: str | None = None,
     chain_head: str | None = None,
+    known: Known | None = None,
 ) -> Analysis:
+    """``known``: the last reading's digest, when this answer may be compared by it alone
+    (the engine decides: same URL, same settings, the page up)."""
     headers = fetch.header_map
-    reading = read_page(fetch.content, headers, fetch.final_url, spec, page_text=False)
+    reading = read_page(
+        fetch.content,
+        headers,
+        fetch.final_url,
+        spec,
+        page_text=False,
+        known=known,
+    )
     if (
         reading.kind == "html"
         and known_fingerprint is not None
@@ -60,8 +70,18 @@ def analyse(
     # The version includes the status: a 404 serving the last page's body is new evidence.
     # Same content is rarely kept (only for an event); the engine builds it then.
     if version != known_version:
+        analysis = unabridged(fetch, spec, Analysis(reading, version, capture, None))
+        reading = analysis.reading
         evidence = build_evidence(fetch, reading, capture, watch_id, version)
     return Analysis(reading, version, capture, evidence)
+
+
+def unabridged(fetch: Fetch, spec: ReadSpec, analysis: Analysis) -> Analysis:
+    """``analysis`` with its reading in full, for evidence of an unchanged page."""
+    if not analysis.reading.abridged:
+        return analysis
+    reading = read_page(fetch.content, fetch.header_map, fetch.final_url, spec, page_text=False)
+    return replace(analysis, reading=reading)
 
 
 def reread(warc_gz: bytes, spec: ReadSpec) -> Reading | None:

@@ -32,11 +32,11 @@ from ..core.decide import Observation, Transition, WatchState, decide
 from ..core.due import edited, is_due
 from ..core.events import Event, VersionRef, rfc3339
 from ..core.exchange import Fetch
-from ..core.reader import Reading, ReadSpec
+from ..core.reader import Known, Reading, ReadSpec
 from ..core.report import RunReport
 from ..core.terminal import one_line
 from ..evidence.build import build_evidence, manifest, sha256
-from .analyse import Analysis, analyse, read_probe, reread
+from .analyse import Analysis, analyse, read_probe, reread, unabridged
 from .fetch import FetchOptions, HttpFetcher
 from .netguard import ForbiddenAddress, Resolver, vet_unresolved
 from .pool import READ_DEADLINE, WorkerDied, WorkerPool, WorkersUnavailable
@@ -372,11 +372,7 @@ class Engine:
         if (
             body_sha256 is not None
             and body_sha256 == state.body_sha256
-            and state.condition == "up"
-            and not state.gone_streak
-            and state.settings_hash == watch.settings_hash
-            and state.current is not None
-            and state.current.final_url == fetch.final_url
+            and _settled(watch, state, fetch)
         ):
             # The same bytes as last time read the same way: as good as a 304, for servers
             # that never send one, and no parsing.
@@ -390,6 +386,10 @@ class Engine:
         if fetch.error is not None or fetch.status in (None, 304):
             return None, classify(fetch, None, previous_final)
         spec = ReadSpec.of(watch.reading_settings)
+        known = None
+        if state.region_digest and state.fingerprint and _settled(watch, state, fetch):
+            # Read as last time, so its watched part's markup alone says whether it changed.
+            known = Known(state.region_digest, state.fingerprint)
         try:
             analysis: Analysis = await self._in_worker(
                 pool,
@@ -403,6 +403,7 @@ class Engine:
                 # state ("" when that state had no reading, so any reading is a change).
                 None if state.condition == "new" else state.fingerprint or "",
                 state.chain_head,
+                known,
             )
         except WorkerDied as exc:
             # The page took its reader down (a parser crash, memory, a reading that never
@@ -582,6 +583,7 @@ class Engine:
         if evidence is None:
             # Same content as the last capture, kept because an event needs its own record
             # (a page gone behind a redirect, a move): rare, so built here.
+            analysis = unabridged(fetch, ReadSpec.of(watch.reading_settings), analysis)
             evidence = build_evidence(
                 fetch, analysis.reading, analysis.capture, watch.id, analysis.version
             )
@@ -678,6 +680,18 @@ def _pointing_at(
     if state.current and state.current.version == kept.version:
         state = replace(state, current=event.current if event else kept)
     return state, event
+
+
+def _settled(watch: Watch, state: WatchState, fetch: Fetch) -> bool:
+    """This answer may be compared with the last by a digest alone (of its bytes or of its
+    watched part): the page was up, is read the same way, and came from the same URL."""
+    return (
+        state.condition == "up"
+        and not state.gone_streak
+        and state.settings_hash == watch.settings_hash
+        and state.current is not None
+        and state.current.final_url == fetch.final_url
+    )
 
 
 def _answer(fetch: Fetch, body_sha256: str | None) -> str:

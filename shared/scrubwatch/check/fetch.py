@@ -33,6 +33,7 @@ from httpx_aiohttp import AiohttpTransport
 
 from ..core.decode import BodyTooLarge, decode_content
 from ..core.exchange import Fetch, Hop
+from ..core.reasons import FetchFailure
 from ..core.terminal import one_line
 from ..core.urlcheck import host_problem
 from .netguard import (
@@ -94,7 +95,7 @@ class FetchOptions:
     proxy: str | None = None
 
 
-def _failure(exc: BaseException, proxy: Proxy | None) -> tuple[str, str]:
+def _failure(exc: BaseException, proxy: Proxy | None) -> tuple[FetchFailure, str]:
     """The error kind and a plain sentence for an exception from the HTTP stack."""
     # httpx-aiohttp maps every aiohttp connection error to an httpx one; the aiohttp
     # error it wraps says what really happened.

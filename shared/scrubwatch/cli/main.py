@@ -22,8 +22,9 @@ from urllib.parse import unquote, urlsplit
 
 from .. import __version__
 from ..backends.local import FolderEvidenceStore, SqliteStateStore
+from ..check.watchlist_file import load_watchlist
 from ..core import terminal
-from ..core.config import ConfigError, Watchlist, load_watchlist
+from ..core.config import ConfigError, Watchlist
 from ..core.diff import unified
 from .state_folder import DATABASE, LocalBackend, UsageError, open_backend, pick
 

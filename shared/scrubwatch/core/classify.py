@@ -13,6 +13,7 @@ from urllib.parse import urlsplit
 
 from .exchange import Fetch
 from .reader import Reading
+from .reasons import BLOCKED_STATUS, GONE_STATUS, Reason
 
 OutcomeKind = Literal["ok", "not_modified", "gone", "blocked", "error"]
 
@@ -50,13 +51,13 @@ _CHALLENGE_TITLES = (
     "安全验证",
     "访问验证",
 )
-_ERRORS_NOW = {"forbidden_address"}
+_ERRORS_NOW: frozenset[Reason] = frozenset({"forbidden_address"})
 
 
 @dataclass(frozen=True)
 class Outcome:
     kind: OutcomeKind
-    reason: str | None = None
+    reason: Reason | None = None
     detail: str = ""
 
     @property
@@ -112,10 +113,10 @@ def classify(fetch: Fetch, reading: Reading | None, previous_final_url: str | No
         return Outcome("not_modified")
     if _is_challenge(fetch, reading):
         return Outcome("blocked", "challenge", f"challenge page (HTTP {status})")
-    if status in (404, 410, 451):
-        return Outcome("gone", f"http_{status}")
-    if status in (401, 403, 407, 429):
-        return Outcome("blocked", f"http_{status}")
+    if status in GONE_STATUS:
+        return Outcome("gone", GONE_STATUS[status])
+    if status in BLOCKED_STATUS:
+        return Outcome("blocked", BLOCKED_STATUS[status])
     if status >= 500:
         return Outcome("error", "http_5xx", f"HTTP {status}")
     if status >= 400:

@@ -10,14 +10,12 @@ import hashlib
 import ipaddress
 import json
 import math
-import os
 import re
 import unicodedata
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import cached_property
-from pathlib import Path
 from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 
@@ -67,8 +65,8 @@ _ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
 _LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _MAX_NODES = 200_000  # far beyond any real watch list; stops alias "billion laughs" files
 # 10,000 watches are about 2 MB of YAML: a bigger file is a mistake (or an attack).
-_MAX_FILE_BYTES = 10 * 1024 * 1024
-_MAX_FILE_SHOWN = "10 MB"
+MAX_FILE_BYTES = 10 * 1024 * 1024
+MAX_FILE_SHOWN = "10 MB"
 # A value quoted in a problem, and a whole problem line, are cut here: a problem is read
 # on a terminal, and a value may be megabytes (or an alias expanding to them).
 _MAX_QUOTED = 200
@@ -703,13 +701,14 @@ def _unique_ids(identities: dict[int, tuple[str, str]], problems: _Problems) -> 
             seen[watch_id] = i
 
 
-def _check_size(size: int, path: str) -> None:
-    if size > _MAX_FILE_BYTES:
+def check_size(size: int, path: str) -> None:
+    """ConfigError when a watch list of ``size`` bytes is over the limit."""
+    if size > MAX_FILE_BYTES:
         # Rounded up: a file just over the limit is not "10.0 MB; the limit is 10 MB".
         megabytes = math.ceil(size * 10 / 1024**2) / 10
         raise ConfigError(
             [
-                f"{path} is {megabytes:.1f} MB; the limit is {_MAX_FILE_SHOWN} "
+                f"{path} is {megabytes:.1f} MB; the limit is {MAX_FILE_SHOWN} "
                 "(10,000 watches are about 2 MB): is it the right file?"
             ]
         )
@@ -733,8 +732,8 @@ def _count_nodes(text: str, path: str) -> None:
 
 def parse_watchlist(text: str, path: str = "watchlist.yaml") -> Watchlist:
     """Validates the whole file; raises ConfigError listing every problem found."""
-    if len(text) > _MAX_FILE_BYTES // 4:  # else its UTF-8 cannot be over the limit
-        _check_size(len(text.encode("utf-8", "surrogatepass")), path)
+    if len(text) > MAX_FILE_BYTES // 4:  # else its UTF-8 cannot be over the limit
+        check_size(len(text.encode("utf-8", "surrogatepass")), path)
     located = _Located(text)
     data = _compose(text, path, located)
     parsed, ids = _validate(data, path, located)
@@ -812,30 +811,13 @@ def _watch(spec: WatchSpec, watch_id: str, parsed: WatchlistFile) -> Watch:
     )
 
 
-def load_watchlist(path: str | Path) -> Watchlist:
-    path = Path(path)
-    try:
-        raw = _read_at_most(path, _MAX_FILE_BYTES)
-    except OSError as exc:
-        raise ConfigError([f"{path}: cannot read the watch list: {exc.strerror or exc}"]) from None
+def watchlist_from_bytes(raw: bytes, path: str) -> Watchlist:
+    """A watch list file's bytes (read by ``check.watchlist_file``), validated."""
+    if len(raw) > MAX_FILE_BYTES:
+        check_size(len(raw), path)
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         line = raw[: exc.start].count(b"\n") + 1
         raise ConfigError([f"{path}:{line}: the watch list is not valid UTF-8"]) from None
-    return parse_watchlist(text, str(path))
-
-
-def _read_at_most(path: Path, limit: int) -> bytes:
-    """The file's bytes; ConfigError, having read no more than the limit, when it is
-    bigger (or endless: `-c /dev/zero` must not fill the memory)."""
-    with path.open("rb") as file:
-        raw = file.read(limit + 1)
-        if len(raw) > limit:
-            size = os.fstat(file.fileno()).st_size
-            if size <= limit:  # not a regular file: its size is unknown
-                raise ConfigError(
-                    [f"{path} is over {_MAX_FILE_SHOWN}, the limit: is it the right file?"]
-                )
-            _check_size(size, str(path))
-    return raw
+    return parse_watchlist(text, path)

@@ -14,8 +14,9 @@ from typing import Any, Literal
 from .classify import Outcome
 from .config import Settings, Watch
 from .diff import unified, vanished
-from .events import REORDERED, Event, EventKind, VersionRef, capped, event_id, rfc3339
+from .events import Event, EventKind, VersionRef, capped, event_id, rfc3339
 from .reader import Reading
+from .reasons import REORDERED, failed, wording
 
 Condition = Literal["new", "up", "gone"]
 
@@ -36,6 +37,7 @@ class WatchState:
     error_reason: str | None = None
     error_reported: bool = False
     body_sha256: str | None = None  # raw body of the last good response
+    region_digest: str | None = None  # Reading.digest of the last reading (its watched part)
     settings_hash: str | None = None  # Watch.settings_hash the fingerprint was made with
     chain_head: str | None = None  # SHA-256 of the newest kept version's manifest
     seq: int = 0  # events emitted so far: part of every event id
@@ -158,6 +160,7 @@ def _seen(watch: Watch, state: WatchState, obs: Observation) -> Transition:
         fingerprint=reading.fingerprint,
         region_found=reading.region_found,
         body_sha256=obs.body_sha256,
+        region_digest=reading.digest or None,
         settings_hash=watch.settings_hash,
     )
     if state.condition == "new" or state.current is None:
@@ -352,16 +355,6 @@ def _changed_summary(
     return f"CHANGED: {watch.name}: " + ("; ".join(parts) or "content changed") + "."
 
 
-_GONE_WORDS = {
-    "http_404": "now answers 404 Not Found",
-    "http_410": "now answers 410 Gone",
-    "http_451": "now answers 451 Unavailable For Legal Reasons",
-    "dns": "is gone: its domain name no longer resolves",
-    "redirect": "now redirects to the site's home or a parent page",
-    "soft_404": "now shows a 'page not found' page",
-}
-
-
 def _gone(watch: Watch, settings: Settings, state: WatchState, obs: Observation) -> Transition:
     reason = obs.outcome.reason or "gone"
     if state.condition == "gone":
@@ -377,7 +370,7 @@ def _gone(watch: Watch, settings: Settings, state: WatchState, obs: Observation)
     if reason == "redirect" and obs.version:
         what = f"now redirects to {obs.version.final_url}"
     else:
-        what = _GONE_WORDS.get(reason, "is gone")
+        what = wording(reason).gone
     prev = obs.previous_reading
     event = _event(
         watch,
@@ -393,47 +386,17 @@ def _gone(watch: Watch, settings: Settings, state: WatchState, obs: Observation)
     return _emit(gone_state, event)
 
 
-_ERROR_WORDS = {
-    "forbidden_address": "points at an address scrubwatch will not fetch",
-    "timeout": "timed out",
-    "connect": "could not be reached",
-    "http_5xx": "answers with a server error",
-    "too_large": "is larger than max_bytes",
-    "dns_error": "could not be looked up (the name server failed to answer)",
-    "read_failed": "could not be read (the reader crashed or never finished)",
-    "protocol": "sends a malformed answer",
-    "invalid_url": "redirects to an address that cannot be requested",
-    "internal": "could not be checked (an unexpected failure; see the log)",
-}
-
-
-_NEVER_WORDS = {
-    "dns": "its domain name does not resolve",
-    "redirect": "it redirects to the site's home page",
-    "soft_404": "it shows a 'page not found' page",
-}
-# What a user can do about a watch that never answered, by the failure's reason.
-_NEVER_HINTS = {
-    "http_404": "Check the URL.",
-    "http_410": "Check the URL.",
-    "soft_404": "Check the URL.",
-    "dns": "Check the URL, and that this machine can look up names.",
-    "forbidden_address": "",
-}
-
-
 def _never_reached(watch: Watch, obs: Observation, reason: str, times: str) -> str:
     """Never once fetched with content: said so, so that a typo is not read as a deletion."""
+    words = wording(reason)
     if obs.outcome.kind == "blocked":
         answer = f"the site blocks scrubwatch ({reason})"
-    elif reason in _NEVER_WORDS:
-        answer = _NEVER_WORDS[reason]
-    elif reason in _GONE_WORDS:
-        answer = "it " + _GONE_WORDS[reason].removeprefix("now ")
+    elif obs.outcome.kind == "gone":
+        answer = words.never or "it " + words.gone.removeprefix("now ")
     else:
-        answer = "it " + _ERROR_WORDS.get(reason, f"failed ({reason})")
+        answer = "it " + failed(reason)
     detail = f" ({obs.outcome.detail})" if obs.outcome.detail else ""
-    hint = _NEVER_HINTS.get(reason, "Check the URL and that the site is up.")
+    hint = words.hint
     lead = f"ERROR: {watch.name} has never been reachable ({times.strip()}): {answer}{detail}."
     if not times:
         lead = f"ERROR: {watch.name} has never been reachable: {answer}{detail}."
@@ -451,7 +414,7 @@ def _failed(watch: Watch, settings: Settings, state: WatchState, obs: Observatio
     if state.current is None:
         summary = _never_reached(watch, obs, reason, times)
     else:
-        what = _ERROR_WORDS.get(reason, f"failed ({reason})")
+        what = failed(reason)
         if obs.outcome.kind == "blocked":
             what = f"blocks scrubwatch ({reason})"
         detail = f": {obs.outcome.detail}" if obs.outcome.detail else ""

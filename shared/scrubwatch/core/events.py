@@ -9,6 +9,8 @@ from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Literal
 
+from .reasons import REORDERED
+
 SCHEMA = "scrubwatch.event/1"
 EventKind = Literal[
     "first_seen", "changed", "element_missing", "gone", "restored", "moved", "error"
@@ -31,9 +33,6 @@ SEVERITY = {
     "error": "low",
     "first_seen": "info",
 }
-# A change that only reordered what was there removes nothing: worth a note, not an alarm.
-REORDERED = "reordered"
-
 
 SEVERITY_RANK = {"info": 0, "low": 1, "medium": 2, "high": 3}
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from .reasons import FetchFailure
+
 
 @dataclass(frozen=True)
 class Hop:
@@ -42,7 +44,7 @@ class Fetch:
     peer: str | None = None  # the site's address; None when a proxy resolved its name
     proxy: str | None = None  # the proxy the check went through (no credentials)
     elapsed: float = 0.0
-    error: str | None = None  # timeout, connect, dns, dns_error, forbidden_address, ...
+    error: FetchFailure | None = None
     error_detail: str = ""
 
     @property

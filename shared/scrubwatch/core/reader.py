@@ -77,6 +77,20 @@ class ReadSpec:
 
 
 @dataclass(frozen=True)
+class Known:
+    """The last reading of a page, as far as it tells whether to read it again.
+
+    The lines, links, items and keywords of a reading depend only on the watched part's
+    markup (after dropping scripts and `exclude`), the page's URL and the watch's reading
+    settings. When the markup digests the same, the reading is the last one: the page
+    costs a parse and a hash, however many bytes elsewhere changed (a token, a clock).
+    """
+
+    digest: str
+    fingerprint: str
+
+
+@dataclass(frozen=True)
 class Reading:
     kind: str  # html, text or binary
     region_found: bool
@@ -89,6 +103,11 @@ class Reading:
     encoding: str | None = None
     page_text: str = field(default="", compare=False)
     fingerprint: str = ""
+    # The watched part's markup as parsed (see `Known`); "" when not taken.
+    digest: str = field(default="", compare=False)
+    # Only what tells "unchanged": the watched part's markup is the same as at the last
+    # reading, so lines, links, items and keywords were not read again and are empty.
+    abridged: bool = field(default=False, compare=False)
 
     @property
     def text(self) -> str:
@@ -173,12 +192,18 @@ def _absolute(base: str, origin: str, value: str) -> str:
 
 
 def read_page(
-    body: bytes, headers: dict[str, str], url: str, spec: ReadSpec, page_text: bool = True
+    body: bytes,
+    headers: dict[str, str],
+    url: str,
+    spec: ReadSpec,
+    page_text: bool = True,
+    known: Known | None = None,
 ) -> Reading:
     """Reads a response body; never raises on odd bytes, empty bodies or unknown charsets.
 
     ``page_text=False`` skips the whole page's text, which only a page that changed needs
-    (for the soft-404 comparison) and which costs a tenth of the reading.
+    (for the soft-404 comparison) and which costs a tenth of the reading. With ``known``,
+    an HTML page whose watched part digests as ``known`` says gets an abridged reading.
     """
     media, charset = content_type(headers)
     head = body[:1024].lstrip().lower()
@@ -186,7 +211,7 @@ def read_page(
         b"<html" in head
     )
     if media in _HTML_TYPES or (not media and looks_html):
-        return _read_html(body, charset, url, spec, page_text)
+        return _read_html(body, charset, url, spec, page_text, known)
     if media.startswith(_TEXT_TYPES) or (not media and b"\x00" not in body[:4096]):
         text, encoding = decode_text(body, charset, html=False)
         text = _apply_ignore(normalise(text), spec.ignore)
@@ -262,8 +287,22 @@ def _items(regions: list[LexborNode], spec: ReadSpec) -> list[str]:
     return items
 
 
+def _region_digest(regions: list[LexborNode], url: str, encoding: str) -> str:
+    """What a reading of ``regions`` depends on beyond the watch's settings, hashed."""
+    h = hashlib.sha256(f"region/1\x00{url}\x00{encoding}".encode())
+    for node in regions:
+        h.update(b"\x00")
+        h.update((node.html or "").encode("utf-8", "surrogatepass"))
+    return h.hexdigest()
+
+
 def _read_html(
-    body: bytes, charset: str | None, url: str, spec: ReadSpec, want_page_text: bool
+    body: bytes,
+    charset: str | None,
+    url: str,
+    spec: ReadSpec,
+    want_page_text: bool,
+    known: Known | None = None,
 ) -> Reading:
     tree, encoding, title = _parse(body, charset)
     h1_node = tree.css_first("h1")
@@ -278,6 +317,20 @@ def _read_html(
     else:
         regions = [root] if root is not None else []
     found = bool(regions)
+    digest = _region_digest(regions, url, encoding) if found else ""
+    if known is not None and digest == known.digest:
+        return Reading(
+            kind="html",
+            region_found=True,
+            lines=(),
+            title=title,
+            h1=h1,
+            encoding=encoding,
+            page_text=page_text,
+            fingerprint=known.fingerprint,
+            digest=digest,
+            abridged=True,
+        )
     raw_text = _BREAK.join(node.text(separator="") for node in regions)
     text = _apply_ignore(normalise(raw_text, html=True), spec.ignore)
     lines = tuple(text.split("\n")) if text else ()
@@ -295,4 +348,5 @@ def _read_html(
         encoding=encoding,
         page_text=page_text,
         fingerprint=_fingerprint("html" if found else "html-missing", lines, ref_tuple, item_tuple),
+        digest=digest,
     )

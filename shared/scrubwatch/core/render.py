@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from . import terminal
+from . import reasons, terminal
 from .events import Event
 
 LABELS = {
@@ -31,14 +31,6 @@ _EMOJI = {
     "restored": ":leftwards_arrow_with_hook:",
     "moved": ":arrow_right:",
     "error": ":warning:",
-}
-_REASONS = {
-    "http_404": "404",
-    "http_410": "410",
-    "http_451": "451",
-    "dns": "domain gone",
-    "redirect": "redirected",
-    "soft_404": "not-found page",
 }
 SHOWN = 10  # entries of a list shown before "... and N more"
 DIFF_LINES = 30
@@ -84,7 +76,7 @@ def _clip(text: str, limit: int) -> str:
 
 def subject(event: Event, limit: int = 99) -> str:
     """``[scrubwatch] GONE: Agency ad 1001 (404)``: one line, under 100 characters."""
-    reason = _REASONS.get(event.reason or "", event.reason or "")
+    reason = reasons.short(event.reason) if event.reason else ""
     tail = f" ({reason})" if reason and event.kind in ("gone", "error") else ""
     head = f"[scrubwatch] {LABELS[event.kind]}: "
     room = limit - len(head) - len(tail)

@@ -183,6 +183,9 @@ def build_evidence(
     fetch: Fetch, reading: Reading, version: str, watch_id: str, content: str | None = None
 ) -> Evidence:
     """``version`` names the capture; ``content`` is the content id it shows."""
+    if reading.abridged:
+        # Its lines and items were not read: as evidence it would say the page was empty.
+        raise ValueError("evidence needs the page's whole reading, not an abridged one")
     warc_gz, records = build_warc(fetch, version, watch_id, content)
     text = reading.text + "\n" if reading.lines else ""
     text_sha256 = sha256(text.encode())
