@@ -7,8 +7,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from integration.helpers import Harness, Site, serving
 from pytest_httpserver import HTTPServer
+from support import Harness, Listener, RawServer, Site, serving
 
 
 @pytest.fixture(scope="session")
@@ -43,3 +43,31 @@ def harness(tmp_path: Path) -> Iterator[Callable[..., Harness]]:
     yield make
     for h in made:
         h.close()
+
+
+@pytest.fixture
+def raw_server() -> Iterator[Callable[..., RawServer]]:
+    made: list[RawServer] = []
+
+    def make(reply: Callable[[bytes, Any], None], host: str = "127.0.0.1") -> RawServer:
+        server = RawServer(reply, host)
+        made.append(server)
+        return server
+
+    yield make
+    for server in made:
+        server.close()
+
+
+@pytest.fixture
+def listener() -> Iterator[Callable[..., Listener]]:
+    made: list[Listener] = []
+
+    def make(host: str, port: int = 0) -> Listener:
+        sock = Listener(host, port)
+        made.append(sock)
+        return sock
+
+    yield make
+    for sock in made:
+        sock.close()

@@ -10,10 +10,10 @@ from typing import Any
 
 import pytest
 import yaml
-from integration.helpers import Page, Site, page
 from scrubwatch.alerts import channels as publishers
 from scrubwatch.alerts import slack
 from scrubwatch.cli.main import main
+from support import Page, Site, page
 
 from .support import Sleeps, SmtpServer, Webhook
 

@@ -15,13 +15,13 @@ from typing import Any
 
 import pytest
 import yaml
-from integration.helpers import Page, Site, page
 from pytest_httpserver import HTTPServer
 from scrubwatch.alerts.channels import SlackPublisher, SmtpPublisher
 from scrubwatch.core.config import EmailSettings
 from scrubwatch.core.events import Event
 from scrubwatch.core.render import DIGEST_OVER
 from scrubwatch.core.routing import Route
+from support import Page, Site, page
 from werkzeug.wrappers import Request, Response
 
 from . import samples

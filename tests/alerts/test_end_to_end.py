@@ -8,13 +8,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from integration.helpers import Harness, Page, Site, page
 from scrubwatch.alerts import channels as publishers
 from scrubwatch.alerts import slack
 from scrubwatch.alerts.channels import Route, SlackPublisher, SmtpPublisher
 from scrubwatch.backends.local import SqliteStateStore
 from scrubwatch.check.ports import Commit, Publisher
 from scrubwatch.core.config import Watchlist
+from support import Harness, Page, Site, page
 
 from .support import Sleeps, SmtpServer, Webhook
 

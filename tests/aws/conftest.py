@@ -22,20 +22,9 @@ from moto import mock_aws
 from pytest_httpserver import HTTPServer
 from scrubwatch.aws import app as aws_app
 from scrubwatch.aws.environment import stack
+from support import Site
 
-from .support import (
-    REGION,
-    SETTINGS,
-    Site,
-    Stack,
-    _build_stack,
-    _load,
-)
-
-
-@pytest.fixture
-def site(httpserver: HTTPServer) -> Site:
-    return Site(httpserver)
+from .support import REGION, SETTINGS, Stack, _build_stack, _load
 
 
 @pytest.fixture

@@ -1,4 +1,5 @@
-"""Helpers for the tests in this folder (the fixtures are in conftest.py)."""
+"""Helpers for the tests in this folder (the fixtures are in conftest.py); the watched site
+is the one every folder uses (tests/support)."""
 
 from __future__ import annotations
 
@@ -6,7 +7,6 @@ import copy
 import functools
 import importlib.util
 import json
-import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -16,8 +16,6 @@ from typing import Any
 import boto3
 import pytest
 from aws_lambda_powertools.utilities.batch.exceptions import BatchProcessingError
-from pytest_httpserver import HTTPServer
-from werkzeug.wrappers import Request, Response
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -46,33 +44,6 @@ IGNORE_EMPTY_METRICS = pytest.mark.filterwarnings("ignore:No application metrics
 def sample_event(name: str) -> dict[str, Any]:
     data: dict[str, Any] = json.loads((EVENTS / name).read_text())
     return data
-
-
-def page(title: str, body: str) -> str:
-    return f"<!doctype html><html><head><title>{title}</title></head><body>{body}</body></html>"
-
-
-NOT_FOUND = page("Not Found", "<h1>Not Found</h1><p>The requested URL was not found.</p>")
-
-
-class Site:
-    """A web site on pytest-httpserver (127.0.0.1): ``pages`` maps a path to its HTML."""
-
-    def __init__(self, server: HTTPServer) -> None:
-        self.server = server
-        self.pages: dict[str, str] = {}
-        self.paths: list[str] = []
-        server.expect_request(re.compile(".*")).respond_with_handler(self._handle)
-
-    def url(self, path: str) -> str:
-        return str(self.server.url_for(path))
-
-    def _handle(self, request: Request) -> Response:
-        self.paths.append(request.path)
-        html = self.pages.get(request.path)
-        if html is None:
-            return Response(NOT_FOUND, status=404, content_type="text/html; charset=utf-8")
-        return Response(html, status=200, content_type="text/html; charset=utf-8")
 
 
 class LambdaContext:

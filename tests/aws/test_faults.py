@@ -20,8 +20,9 @@ from botocore.exceptions import ClientError
 from scrubwatch.aws.schedule import CheckRequest
 from scrubwatch.backends.aws import DynamoStateStore
 from scrubwatch.check.ports import Commit
+from support import Site, page
 
-from .support import IGNORE_EMPTY_METRICS, Delivery, LambdaContext, Site, Stack, page
+from .support import IGNORE_EMPTY_METRICS, Delivery, LambdaContext, Stack
 
 pytestmark = IGNORE_EMPTY_METRICS
 

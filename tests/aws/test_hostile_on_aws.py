@@ -8,10 +8,10 @@ from collections.abc import Callable
 from types import SimpleNamespace
 from typing import Any
 
-from integration.helpers import RawServer
 from scrubwatch.aws.schedule import CheckRequest
+from support import RawServer, Site, page
 
-from .support import IGNORE_EMPTY_METRICS, Site, Stack, page
+from .support import IGNORE_EMPTY_METRICS, Stack
 
 pytestmark = IGNORE_EMPTY_METRICS
 

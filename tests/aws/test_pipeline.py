@@ -18,17 +18,10 @@ from pytest_httpserver import HTTPServer
 from scrubwatch.aws.environment import stack
 from scrubwatch.aws.schedule import CheckRequest
 from scrubwatch.core.events import SCHEMA, Event
+from support import Site, page
 from warcio.archiveiterator import ArchiveIterator
 
-from .support import (
-    IGNORE_EMPTY_METRICS,
-    LambdaContext,
-    Site,
-    Stack,
-    emf_metrics,
-    page,
-    sample_event,
-)
+from .support import IGNORE_EMPTY_METRICS, LambdaContext, Stack, emf_metrics, sample_event
 
 pytestmark = IGNORE_EMPTY_METRICS
 

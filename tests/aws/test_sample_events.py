@@ -18,18 +18,11 @@ from aws_lambda_powertools.utilities.data_classes import SQSEvent
 from pytest_httpserver import HTTPServer
 from scrubwatch.alerts.sns import fit
 from scrubwatch.aws.schedule import CheckRequest, host_of
-from scrubwatch.core.config import load_watchlist
+from scrubwatch.check.watchlist_file import load_watchlist
 from scrubwatch.core.events import SCHEMA, Event
+from support import Site, page
 
-from .support import (
-    IGNORE_EMPTY_METRICS,
-    REPO,
-    LambdaContext,
-    Site,
-    Stack,
-    page,
-    sample_event,
-)
+from .support import IGNORE_EMPTY_METRICS, REPO, LambdaContext, Stack, sample_event
 
 pytestmark = IGNORE_EMPTY_METRICS
 

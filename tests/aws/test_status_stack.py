@@ -10,8 +10,9 @@ from typing import Any
 
 import pytest
 from scrubwatch.cli.main import main
+from support import Site
 
-from .support import IGNORE_EMPTY_METRICS, Site, Stack, name_stack
+from .support import IGNORE_EMPTY_METRICS, Stack, name_stack
 from .test_pipeline import run_until_gone
 
 pytestmark = IGNORE_EMPTY_METRICS

@@ -1,0 +1,135 @@
+"""One deadline per watch (settings.deadline) covers every hop, retry and the reading, and
+a watch past it never holds the others' alerts (issue 10, M8)."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from typing import Any
+
+from scrubwatch.check.engine import Engine
+from support import Harness, RawServer, Site, kinds, page
+
+Make = Callable[..., Harness]
+
+HOP_SECONDS = 0.7  # each hop well inside the 1 s timeout; the chain far past the deadline
+
+
+def slow_redirect_chain(server_holder: list[RawServer]) -> Callable[[bytes, Any], None]:
+    def reply(head: bytes, wfile: Any) -> None:
+        # A slow host: each answer takes HOP_SECONDS (released at once when the test ends).
+        server_holder[0].release.wait(HOP_SECONDS)
+        hop = int(re.match(rb"GET /r(\d+)", head).group(1))  # type: ignore[union-attr]
+        if hop < 8:
+            wfile.write(
+                b"HTTP/1.1 302 Found\r\nLocation: /r%d\r\nContent-Length: 0\r\n"
+                b"Connection: close\r\n\r\n" % (hop + 1)
+            )
+        else:
+            body = page("End", "<p>made it</p>").encode()
+            wfile.write(
+                b"HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nConnection: close\r\n"
+                b"Content-Length: %d\r\n\r\n%s" % (len(body), body)
+            )
+
+    return reply
+
+
+def test_a_slow_redirect_chain_ends_at_the_deadline_and_the_others_are_reported(
+    site: Site, harness: Make, raw_server: Callable[..., RawServer]
+) -> None:
+    holder: list[RawServer] = []
+    holder.append(raw_server(slow_redirect_chain(holder)))
+    site.set("/good.html", page("Good", "<p>fine</p>"))
+    h = harness(
+        [
+            {"id": "slow", "url": holder[0].url("/r0")},
+            {"id": "good", "url": site.url("/good.html")},
+        ],
+        timeout="1s",
+        deadline="2s",
+        confirm_errors=1,
+    )
+
+    events = h.run()
+
+    assert ("good", "first_seen") in kinds(events)
+    [error] = [e for e in events if e.watch == "slow"]
+    assert (error.kind, error.reason) == ("error", "timeout")
+    assert "deadline of 2 s" in error.summary, error.summary
+    # Nine hops of 0.7 s each would have taken 6.3 s: the chain was cut short.
+    assert len(holder[0].requests) < 5
+
+
+CATASTROPHIC = r"(a+)+$"  # backtracks exponentially on a run of a's that does not end the line
+
+
+def test_a_catastrophic_ignore_pattern_is_that_watchs_read_failed_and_others_are_read(
+    site: Site, harness: Make
+) -> None:
+    site.set("/evil.html", page("Evil", "<p>" + "a" * 40 + "!</p>"))
+    site.set("/good.html", page("Good", "<p>fine</p>"))
+    h = harness(
+        [
+            {"id": "evil", "url": site.url("/evil.html"), "ignore": [CATASTROPHIC]},
+            {"id": "good", "url": site.url("/good.html")},
+        ],
+        timeout="1s",
+        deadline="2s",
+        confirm_errors=1,
+    )
+    # Reading in worker processes (the harness reads in its own process by default).
+    engine = Engine(h.watchlist, h.state, h.evidence, [h.collector], workers=2)
+
+    report = engine.run(force=True)
+
+    events = h.collector.events
+    assert ("good", "first_seen") in kinds(events)
+    assert report.failures == {"evil": "read_failed"}
+    [error] = [e for e in events if e.watch == "evil"]
+    assert (error.kind, error.reason) == ("error", "read_failed")
+    # Stopped within its deadline (plus the floor every reading gets), not after the five
+    # minutes a stuck reading used to get.
+    assert report.seconds < 60
+
+
+class Recorder:
+    """A channel that notes, for each delivery, whether the slow watch's check was still
+    going on (nothing committed for it yet), then lets the slow page answer."""
+
+    name = "recorder"
+
+    def __init__(self, slow: list[RawServer], state: Any) -> None:
+        self.slow = slow
+        self.state = state
+        self.events: list[Any] = []
+        self.slow_was_pending: list[bool] = []
+
+    def publish(self, events: Any) -> list[str]:
+        self.events.extend(events)
+        self.slow_was_pending.append(self.state.load(["slow"])["slow"].last_checked == 0)
+        self.slow[0].release.set()
+        return [e.event_id for e in events]
+
+
+def test_an_alert_goes_out_while_a_slow_watch_is_still_being_checked(
+    site: Site, harness: Make, raw_server: Callable[..., RawServer]
+) -> None:
+    holder: list[RawServer] = []
+
+    def never_until_released(head: bytes, wfile: Any) -> None:
+        holder[0].release.wait(60)
+
+    holder.append(raw_server(never_until_released))
+    site.set("/good.html", page("Good", "<p>fine</p>"))
+    h = harness(
+        [{"id": "slow", "url": holder[0].url("/")}, {"id": "good", "url": site.url("/good.html")}],
+        timeout="5s",
+    )
+    recorder = Recorder(holder, h.state)
+
+    h.engine(publishers=[recorder]).run(force=True)
+
+    assert [e.watch for e in recorder.events] == ["good"]
+    # Delivered while the other watch was still waiting for its page, not at the run's end.
+    assert recorder.slow_was_pending == [True]
