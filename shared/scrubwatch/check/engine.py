@@ -20,7 +20,7 @@ import secrets
 import string
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlsplit
@@ -107,12 +107,8 @@ class Engine:
         # raises with the state untouched, so the queue retries the check and the retry
         # republishes the same event id.
         self.publish_first = publish_first
-        self._probes: dict[tuple[str, str | None, str | None], asyncio.Task[Probe | None]] = {}
-        self._wayback: Wayback | None = None
-        self._pending: list[Commit] = []
         self.read_deadline = read_deadline
-        self._read_here = False  # workers could not be started: read in this process
-        self._report = RunReport()
+        self._run = _Run()
         self._deadline = watchlist.settings.deadline  # for each watch's fetch and reading
 
     def _due(self, only: Sequence[str], force: bool) -> tuple[list[Watch], dict[str, WatchState]]:
@@ -123,10 +119,10 @@ class Engine:
             now = self.clock().timestamp()
             recheck = self.watchlist.settings.recheck
             due = [w for w in watches if is_due(w, states[w.id], now, recheck)]
-            self._report.not_due_count = len(watches) - len(due)
+            self._run.report.not_due_count = len(watches) - len(due)
             if only:
                 # Asked for by name and skipped: the summary says when it is due.
-                self._report.not_due.extend(w.id for w in watches if w not in due)
+                self._run.report.not_due.extend(w.id for w in watches if w not in due)
             watches = due
         return watches, states
 
@@ -135,9 +131,9 @@ class Engine:
 
     async def run_async(self, only: Sequence[str] = (), force: bool = False) -> RunReport:
         started = time.monotonic()
-        self._report = report = RunReport()
+        self._run = run = _Run()
         # Whatever a crashed or offline run left behind goes first.
-        report.delivered_late = self.deliver()
+        run.report.delivered_late = self.deliver()
         watches, states = self._due(only, force)
         pool: WorkerPool | None = None
         if self.workers > 1:
@@ -145,92 +141,104 @@ class Engine:
             # it. The pool starts with the first page that needs reading, so a run of 304s
             # starts none.
             pool = WorkerPool(self.workers - 1, self.read_deadline)
-        self._read_here = False
         try:
             async with HttpFetcher(fetch_options(self.watchlist), self.resolver) as fetcher:
-                # As many checks as fetches may be in flight: more would only hold bodies
-                # in memory while they wait to be read.
-                gate = asyncio.Semaphore(self.watchlist.settings.concurrency)
-                total = len(watches)
-
-                async def one(watch: Watch) -> None:
-                    async with gate:
-                        commit = await self._check(fetcher, pool, watch, states[watch.id])
-                    # None: nothing to commit, the check is repeated next run.
-                    if commit is not None and self.publish_first:
-                        self._publish_then_commit(commit)
-                    elif commit is not None:
-                        self._pending.append(commit)
-                    report.checked += 1
-                    if self.progress:
-                        self.progress(report.checked, total)
-                    if len(self._pending) >= _FLUSH_EVERY:
-                        self.flush()
-
-                # Every check finishes before a failure is raised, so one bad watch does not
-                # abandon the others half-way.
-                flusher = asyncio.ensure_future(self._flush_events_soon())
-                try:
-                    results = await asyncio.gather(
-                        *(one(w) for w in watches), return_exceptions=True
-                    )
-                finally:
-                    flusher.cancel()
-                    with contextlib.suppress(asyncio.CancelledError):
-                        await flusher  # a flush that failed raises here
-                failures = [r for r in results if isinstance(r, BaseException)]
-                if failures:
-                    raise failures[0]
+                await self._check_all(fetcher, pool, watches, states)
         finally:
-            # What was checked is committed whatever stopping the helpers does.
-            try:
-                if pool is not None:
-                    report.workers = pool.started
-                    await pool.aclose()
-                if self._wayback is not None:
-                    await self._wayback.aclose()
-                    self._wayback = None
-            finally:
+            await self._stop_helpers(pool)
+        run.report.seconds = time.monotonic() - started
+        return run.report
+
+    async def _check_all(
+        self,
+        fetcher: HttpFetcher,
+        pool: WorkerPool | None,
+        watches: list[Watch],
+        states: dict[str, WatchState],
+    ) -> None:
+        """Checks every watch, committing and delivering as checks finish; raises the first
+        failure of the run's own (storage) once every check is over."""
+        # As many checks as fetches may be in flight: more would only hold bodies in
+        # memory while they wait to be read.
+        gate = asyncio.Semaphore(self.watchlist.settings.concurrency)
+        report = self._run.report
+
+        async def one(watch: Watch) -> None:
+            async with gate:
+                commit = await self._check(fetcher, pool, watch, states[watch.id])
+            # None: nothing to commit, the check is repeated next run.
+            if commit is not None and self.publish_first:
+                self._publish_then_commit(commit)
+            elif commit is not None:
+                self._run.pending.append(commit)
+            report.checked += 1
+            if self.progress:
+                self.progress(report.checked, len(watches))
+            if len(self._run.pending) >= _FLUSH_EVERY:
                 self.flush()
-        report.seconds = time.monotonic() - started
-        return report
+
+        # Every check finishes before a failure is raised, so one bad watch does not
+        # abandon the others half-way.
+        flusher = asyncio.ensure_future(self._flush_events_soon())
+        try:
+            results = await asyncio.gather(*(one(w) for w in watches), return_exceptions=True)
+        finally:
+            flusher.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await flusher  # a flush that failed raises here
+        failures = [r for r in results if isinstance(r, BaseException)]
+        if failures:
+            raise failures[0]
+
+    async def _stop_helpers(self, pool: WorkerPool | None) -> None:
+        """Stops the workers and the witness; what was checked is committed whatever
+        stopping them does."""
+        try:
+            if pool is not None:
+                self._run.report.workers = pool.started
+                await pool.aclose()
+            if self._run.wayback is not None:
+                await self._run.wayback.aclose()
+                self._run.wayback = None
+        finally:
+            self.flush()
 
     def _publish_then_commit(self, commit: Commit) -> None:
         if commit.event is not None:
             for publisher in self.publishers:
                 if commit.event.event_id not in publisher.publish([commit.event]):
                     raise PublishFailed(f"{commit.state.watch_id}: event not published")
-            self._report.events.append(commit.event)
+            self._run.report.events.append(commit.event)
         self.evidence.sync()
         stale = self.state.commit([commit])
         if stale:
             log.warning("another checker committed %s first; its result stands", stale[0])
-            self._report.stale.extend(stale)
+            self._run.report.stale.extend(stale)
 
     async def _flush_events_soon(self) -> None:
         """Commits and delivers the events of finished checks every _FLUSH_SECONDS while
         the others run."""
         while True:
             await asyncio.sleep(_FLUSH_SECONDS)
-            if any(c.event is not None for c in self._pending):
+            if any(c.event is not None for c in self._run.pending):
                 self.flush()
 
     def flush(self) -> None:
-        batch, self._pending = self._pending, []
+        batch, self._run.pending = self._run.pending, []
         if batch:
             self.evidence.sync()  # the commit names these files: they must outlive a crash
             stale = set(self.state.commit(batch))
             if stale:
                 log.warning("another run changed %s meanwhile; not applied", ", ".join(stale))
-                self._report.stale.extend(stale)
-            self._report.events.extend(
+                self._run.report.stale.extend(stale)
+            self._run.report.events.extend(
                 c.event for c in batch if c.event and c.state.watch_id not in stale
             )
         self.deliver()
 
     def deliver(self) -> int:
         """Hands every channel what it still owes; returns how many events went out."""
-        self._report.undelivered = 0
+        self._run.report.undelivered = 0
         sent: set[str] = set()
         for publisher in self.publishers:
             events = self.state.undelivered(publisher.name)
@@ -243,7 +251,7 @@ class Engine:
                 log.exception("%s failed; events kept for the next run", publisher.name)
                 done = []
             self.state.delivered(done, publisher.name)
-            self._report.undelivered += len(events) - len(set(done))
+            self._run.report.undelivered += len(events) - len(set(done))
             sent.update(done)
         return len(sent)
 
@@ -338,7 +346,7 @@ class Engine:
                 # One watch's evidence folder that cannot be written fails that watch: its
                 # state stays as it was, so the next run repeats the check and the event.
                 log.error("%s: evidence not kept, check repeated next run: %s", watch.id, exc)
-                self._report.failures[watch.id] = f"evidence not written: {exc.strerror or exc}"
+                self._run.report.failures[watch.id] = f"evidence not written: {exc.strerror or exc}"
                 return None
             new_state, event = _pointing_at(kept, new_state, event)
         if event:
@@ -367,7 +375,7 @@ class Engine:
             deadline=self._deadline,
             **_via(watch),
         )
-        self._report.fetch_seconds += fetch.elapsed
+        self._run.report.fetch_seconds += fetch.elapsed
         body_sha256 = hashlib.sha256(fetch.body).hexdigest() if fetch.status == 200 else None
         if (
             body_sha256 is not None
@@ -456,7 +464,7 @@ class Engine:
         before: dict[str, Any] | None,
     ) -> None:
         """What the run's summary must not hide."""
-        report = self._report
+        report = self._run.report
         report.outcomes[outcome.kind] += 1
         if outcome.kind in ("error", "blocked"):
             report.failures[watch.id] = outcome.reason or outcome.kind
@@ -607,10 +615,10 @@ class Engine:
         )
 
     def _witness(self) -> Wayback:
-        if self._wayback is None:
+        if self._run.wayback is None:
             s = self.watchlist.settings
-            self._wayback = Wayback.from_env(s.wayback_endpoint, s.wayback_per_minute)
-        return self._wayback
+            self._run.wayback = Wayback.from_env(s.wayback_endpoint, s.wayback_per_minute)
+        return self._run.wayback
 
     def _reading_time(self, fetch: Fetch | None) -> float:
         """What is left of the watch's deadline once ``fetch`` took its share, and never
@@ -619,14 +627,14 @@ class Engine:
         return max(self._deadline - spent, _READ_FLOOR)
 
     async def _in_worker(self, pool: WorkerPool | None, deadline: float, fn, *args):  # type: ignore[no-untyped-def]
-        if pool is None or self._read_here:
+        if pool is None or self._run.read_here:
             return fn(*args)
         try:
             return await pool.run(fn, *args, deadline=deadline)
         except WorkersUnavailable as exc:
-            if not self._read_here:
+            if not self._run.read_here:
                 log.warning("reading pages in this process instead of workers: %s", exc)
-                self._read_here = True
+                self._run.read_here = True
             return fn(*args)
 
     async def _probe(
@@ -638,7 +646,7 @@ class Engine:
         parts = urlsplit(url)
         origin = f"{parts.scheme}://{parts.netloc}"
         key = (origin, via.get("proxy"), via.get("user_agent"))
-        if key not in self._probes:
+        if key not in self._run.probes:
 
             async def fetch_page(target: str) -> Fetch:
                 return await fetcher.fetch(target, deadline=self._deadline, **via)
@@ -665,8 +673,8 @@ class Engine:
                     log.warning("%s: reading the not-found probe failed: %s", origin, exc)
                     return _UNANSWERED
 
-            self._probes[key] = asyncio.ensure_future(probe())
-        return await self._probes[key]
+            self._run.probes[key] = asyncio.ensure_future(probe())
+        return await self._run.probes[key]
 
 
 def _pointing_at(
@@ -754,6 +762,20 @@ def missing_path(path: str) -> str:
     if dot and stem and ext.isalnum() and len(ext) <= 5:
         return f"{folder}/{name}.{ext}"
     return f"{folder}/{name}"
+
+
+@dataclass
+class _Run:
+    """What one run keeps while it checks, and starts afresh each run."""
+
+    report: RunReport = field(default_factory=RunReport)
+    pending: list[Commit] = field(default_factory=list)  # checked, not yet committed
+    # What each host serves for a missing path, asked once per host, proxy and user agent.
+    probes: dict[tuple[str, str | None, str | None], asyncio.Task[Probe | None]] = field(
+        default_factory=dict
+    )
+    wayback: Wayback | None = None  # started with the first capture asked for
+    read_here: bool = False  # workers could not be started: pages are read in this process
 
 
 @dataclass(frozen=True)
