@@ -26,7 +26,7 @@ def second_server() -> Iterator[HTTPServer]:
 
 @pytest.fixture
 def site(httpserver: HTTPServer) -> Site:
-    """The scripted watched site (tests/integration/helpers.py)."""
+    """The scripted watched site (tests/support/web.py)."""
     return Site(httpserver)
 
 

@@ -366,7 +366,7 @@ def test_a_page_that_crashes_its_reader_is_that_watchs_error_alone(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     import scrubwatch.check.engine
-    from integration.test_worker_pool import analyse_or_crash
+    from check.test_worker_pool import analyse_or_crash
 
     site.pages["/p5.html"] = ORIGINAL  # analyse_or_crash takes its worker down on /p5.html
     site.pages["/agenda.html"] = AGENDA

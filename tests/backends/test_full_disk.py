@@ -19,8 +19,7 @@ from pathlib import Path
 import pytest
 import yaml
 from support import Site, page
-
-from .test_cli import SCRUBWATCH
+from support.command import SCRUBWATCH
 
 WATCHES = 20
 

@@ -18,8 +18,7 @@ from aiosmtpd.smtp import AuthResult, LoginPassword
 from alerts.support import LoopbackController, Mailbox, Webhook, email_settings
 from pytest_httpserver import HTTPServer
 from support import Page, Site, page
-
-from .test_cli import SCRUBWATCH
+from support.command import SCRUBWATCH
 
 HOOK_TOKEN = "hook-token-7d1f0c2e9b"
 SMTP_PASSWORD = "smtp-password-4a8e61"

@@ -18,8 +18,7 @@ from pathlib import Path
 import pytest
 from scrubwatch.cli.main import main
 from support import Site
-
-from .test_cli import SCRUBWATCH, write_watchlist
+from support.command import SCRUBWATCH, write_watchlist
 
 
 @pytest.fixture(autouse=True)

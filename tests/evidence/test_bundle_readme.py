@@ -13,8 +13,7 @@ from pathlib import Path
 import pytest
 from scrubwatch.cli.main import main
 from support import Site
-
-from .test_cli import jobs, write_watchlist
+from support.command import jobs, write_watchlist
 
 # The commands of steps 1 to 3, exactly as the README gives them.
 SUMS = "sha256sum -c SHA256SUMS"
