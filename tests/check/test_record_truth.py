@@ -448,3 +448,24 @@ def test_a_part_removed_later_is_an_event_not_a_selector_to_check(
     site.set("/campus/map.html", NO_MAP)
     assert kinds(h.run()) == [("campus", "element_missing")]
     assert h.reports[-1].matched_nothing == []
+
+
+def test_a_mistyped_url_corrected_in_the_watch_list_is_due_at_once(
+    site: Site, harness: Callable[..., Harness]
+) -> None:
+    from scrubwatch.core.due import is_due, next_due
+
+    site.set("/ad.html", page("Ad", "<p>Urumqi</p>"))
+    typo = {"id": "ad", "url": site.url("/da.html"), "every": "6h"}
+    h = harness([typo], confirm_errors=1)
+    [error] = h.run()
+    assert error.kind == "error"
+    state = h.state.load(["ad"])["ad"]
+    soon = state.last_checked + 60
+    assert not is_due(h.watchlist.watches[0], state, soon, recheck=600)
+
+    # The user corrects the URL: the next `scrubwatch check` checks it, not one 6 h later.
+    fixed = harness([{**typo, "url": site.url("/ad.html")}], state=h.state)
+    watch = fixed.watchlist.watches[0]
+    assert is_due(watch, state, soon, recheck=600)
+    assert next_due(watch, state, recheck=600) == state.last_checked

@@ -5,6 +5,7 @@ changed link or a "not found" title still seen."""
 from __future__ import annotations
 
 import itertools
+import logging
 from collections.abc import Callable
 
 import pytest
@@ -108,3 +109,15 @@ def test_an_edited_watch_reads_the_page_in_full(
     )
     edited.run()
     assert not readings[-1].abridged
+
+
+def test_the_debug_log_says_the_watched_part_was_as_last_time(
+    site: Site, harness: Make, caplog: pytest.LogCaptureFixture
+) -> None:
+    site.set("/jobs", noisy(lambda: JOBS))
+    h = harness([{"id": "jobs", "url": site.url("/jobs"), "select": "#jobs"}])
+    h.run()
+    with caplog.at_level(logging.DEBUG, logger="scrubwatch"):
+        h.run()
+    [line] = [r.getMessage() for r in caplog.records if r.getMessage().startswith("jobs: ")]
+    assert "200 (the watched part as last time)" in line

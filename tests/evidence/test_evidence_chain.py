@@ -68,7 +68,7 @@ def test_verify_passes_on_intact_evidence(
     three_versions: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     assert main(["verify", "jobs", "-c", str(three_versions)]) == 0
-    assert "OK: 3 version(s)" in capsys.readouterr().out
+    assert ": 3 version(s) verified; chain intact" in capsys.readouterr().out
 
 
 @pytest.mark.parametrize("suffix", [".warc.gz", ".txt", ".reading.json", ".manifest.json"])

@@ -295,7 +295,7 @@ class Engine:
             "%s: %s %s in %.2fs: %s%s",
             watch.id,
             fetch.final_url,
-            fetch.error or _answer(fetch, body_sha256),
+            fetch.error or _answer(fetch, body_sha256, reading),
             fetch.elapsed,
             outcome.kind,
             f" ({outcome.reason})" if outcome.reason else "",
@@ -702,10 +702,13 @@ def _settled(watch: Watch, state: WatchState, fetch: Fetch) -> bool:
     )
 
 
-def _answer(fetch: Fetch, body_sha256: str | None) -> str:
-    # A 200 with the same bytes as last time is handled as a 304; the log says which it was.
+def _answer(fetch: Fetch, body_sha256: str | None, reading: Reading | None) -> str:
+    # A 200 with the same bytes as last time is handled as a 304, and one whose watched part
+    # is as last time is read no further; the log says which it was.
     if fetch.status == 304 and body_sha256 is not None:
         return "200 (the same bytes as last time)"
+    if reading is not None and reading.abridged:
+        return f"{fetch.status} (the watched part as last time)"
     return str(fetch.status)
 
 

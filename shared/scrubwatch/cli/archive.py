@@ -399,7 +399,7 @@ def cmd_verify(args: argparse.Namespace, root: Path) -> int:
         )
     if report.ok:
         head = report.head[:16] + "…" if report.head else "none"
-        print(f"OK: {report.versions} version(s) of {where} verify; chain intact, head {head}")
+        print(f"OK: {where}: {report.versions} version(s) verified; chain intact, head {head}")
         return 0
     for problem in report.problems:
         print(f"BROKEN: {problem}", file=sys.stderr)

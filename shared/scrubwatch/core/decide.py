@@ -38,7 +38,9 @@ class WatchState:
     error_reported: bool = False
     body_sha256: str | None = None  # raw body of the last good response
     region_digest: str | None = None  # Reading.digest of the last reading (its watched part)
-    settings_hash: str | None = None  # Watch.settings_hash the fingerprint was made with
+    # Watch.settings_hash the fingerprint was made with (for a page never reached: the one
+    # its last failed check used)
+    settings_hash: str | None = None
     chain_head: str | None = None  # SHA-256 of the newest kept version's manifest
     seq: int = 0  # events emitted so far: part of every event id
     last_success: float = 0.0  # when a check last got an answer with content (or a 304)
@@ -407,6 +409,9 @@ def _failed(watch: Watch, settings: Settings, state: WatchState, obs: Observatio
     reason = obs.outcome.reason or obs.outcome.kind
     streak = state.error_streak + 1
     failing = replace(state, error_streak=streak, error_reason=reason)
+    if state.current is None:
+        # Never reached: what was tried, so that correcting the URL makes it due at once.
+        failing = replace(failing, settings_hash=watch.settings_hash)
     threshold = 1 if obs.outcome.immediate else settings.confirm_errors
     if state.error_reported or streak < threshold:
         return Transition(failing)
