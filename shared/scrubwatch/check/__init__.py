@@ -4,8 +4,9 @@ store and channel implements."""
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from .. import lazy_exports
 
 if TYPE_CHECKING:
     from .engine import Engine
@@ -16,9 +17,7 @@ if TYPE_CHECKING:
     from .watchlist_file import load_watchlist
     from .witness import Capture, Wayback
 
-# Each public name and the module that defines it. A module is imported when one of its
-# names is first used, so importing this package (as a reading worker or the scheduler
-# does) loads none of them.
+# Each public name and the module that defines it, imported on first use.
 _EXPORTS = {
     "Engine": "engine",
     "FetchOptions": "fetch",
@@ -53,9 +52,4 @@ __all__ = [
     "WorkerPool",
     "load_watchlist",
 ]
-
-
-def __getattr__(name: str) -> Any:
-    if name not in _EXPORTS:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    return getattr(importlib.import_module(f".{_EXPORTS[name]}", __name__), name)
+__getattr__ = lazy_exports(__name__, _EXPORTS)

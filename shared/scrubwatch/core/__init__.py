@@ -4,8 +4,9 @@ README.md in this folder); everything else builds on it."""
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from .. import lazy_exports
 
 if TYPE_CHECKING:
     from .classify import Outcome, same_as_missing_page
@@ -26,9 +27,7 @@ if TYPE_CHECKING:
     from .reasons import BlockedReason, ErrorReason, FetchFailure, GoneReason, Reason, wording
     from .report import RunReport
 
-# Each public name and the module that defines it. A module is imported when one of its
-# names is first used, so importing this package (as a reading worker or the scheduler
-# does) loads none of them.
+# Each public name and the module that defines it, imported on first use.
 _EXPORTS = {
     "ConfigError": "config",
     "Settings": "config",
@@ -93,9 +92,4 @@ __all__ = [
     "watchlist_from_bytes",
     "wording",
 ]
-
-
-def __getattr__(name: str) -> Any:
-    if name not in _EXPORTS:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    return getattr(importlib.import_module(f".{_EXPORTS[name]}", __name__), name)
+__getattr__ = lazy_exports(__name__, _EXPORTS)

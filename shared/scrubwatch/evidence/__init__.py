@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from .. import lazy_exports
 
 if TYPE_CHECKING:
     from .build import Evidence, build_evidence, fetch_from_warc, manifest
     from .verify import verify_folder
 
-# Each public name and the module that defines it. A module is imported when one of its
-# names is first used, so importing this package (as a reading worker or the scheduler
-# does) loads none of them.
+# Each public name and the module that defines it, imported on first use.
 _EXPORTS = {
     "Evidence": "build",
     "build_evidence": "build",
@@ -26,9 +25,4 @@ __all__ = [
     "manifest",
     "verify_folder",
 ]
-
-
-def __getattr__(name: str) -> Any:
-    if name not in _EXPORTS:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    return getattr(importlib.import_module(f".{_EXPORTS[name]}", __name__), name)
+__getattr__ = lazy_exports(__name__, _EXPORTS)
