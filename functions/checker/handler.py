@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools.logging.utils import copy_config_to_registered_loggers
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.batch import (
     BatchProcessor,
@@ -17,6 +18,8 @@ from scrubwatch.aws import app as aws_app
 from scrubwatch.aws.schedule import CheckRequest
 
 logger = Logger(service="scrubwatch-checker")
+# The package's own lines (the "scrubwatch" logger) as the same structured JSON.
+copy_config_to_registered_loggers(source_logger=logger, include={"scrubwatch"})
 tracer = Tracer(service="scrubwatch-checker")
 metrics = Metrics(namespace="scrubwatch", service="scrubwatch-checker")
 # A batch whose every record failed is reported like any other (the failed ids), so one

@@ -5,11 +5,14 @@ from __future__ import annotations
 from typing import Any
 
 from aws_lambda_powertools import Logger, Tracer
+from aws_lambda_powertools.logging.utils import copy_config_to_registered_loggers
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from scrubwatch.aws import notify as aws_notify
 from scrubwatch.aws.environment import stack
 
 logger = Logger(service="scrubwatch-notifier")
+# The package's own lines (the "scrubwatch" logger) as the same structured JSON.
+copy_config_to_registered_loggers(source_logger=logger, include={"scrubwatch"})
 tracer = Tracer(service="scrubwatch-notifier")
 
 

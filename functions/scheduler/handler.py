@@ -5,11 +5,14 @@ from __future__ import annotations
 from typing import Any
 
 from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools.logging.utils import copy_config_to_registered_loggers
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from scrubwatch.aws import app as aws_app
 
 logger = Logger(service="scrubwatch-scheduler")
+# The package's own lines (the "scrubwatch" logger) as the same structured JSON.
+copy_config_to_registered_loggers(source_logger=logger, include={"scrubwatch"})
 tracer = Tracer(service="scrubwatch-scheduler")
 metrics = Metrics(namespace="scrubwatch", service="scrubwatch-scheduler")
 

@@ -9,6 +9,7 @@ path once the environment is set, the way the Lambda runtime would."""
 from __future__ import annotations
 
 import copy
+import logging
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from types import SimpleNamespace
@@ -92,11 +93,20 @@ def watchlist(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Callable[..., 
 
 
 @pytest.fixture
-def handlers(aws: Stack) -> SimpleNamespace:
-    """The three Lambda handlers, imported by path after the environment is set."""
-    return SimpleNamespace(
-        scheduler=_load("scheduler"), checker=_load("checker"), notifier=_load("notifier")
-    )
+def handlers(aws: Stack) -> Iterator[SimpleNamespace]:
+    """The three Lambda handlers, imported by path after the environment is set.
+
+    Importing one routes the "scrubwatch" logger through Powertools, as in a Lambda
+    container (its own handler, no propagation); that is undone after the test, so the
+    tests that read the log through the root logger (caplog) still see it."""
+    package_log = logging.getLogger("scrubwatch")
+    before = (list(package_log.handlers), package_log.propagate, package_log.level)
+    try:
+        yield SimpleNamespace(
+            scheduler=_load("scheduler"), checker=_load("checker"), notifier=_load("notifier")
+        )
+    finally:
+        package_log.handlers, package_log.propagate, package_log.level = before
 
 
 @pytest.fixture

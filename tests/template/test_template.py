@@ -382,6 +382,94 @@ def test_alarms_on_function_errors_reach_an_unfiltered_subscription(
             ), f"alarm notifications on {topic} reach nobody"
 
 
+# --- operations (issue 12, point 5) ----------------------------------------------------
+
+
+FUNCTIONS = ("SchedulerFunction", "CheckerFunction", "NotifierFunction")
+
+
+def test_every_function_logs_to_a_group_kept_for_the_retention_days(cfn: dict[str, Any]) -> None:
+    for function in FUNCTIONS:
+        group = target(function_named(cfn, function)["LoggingConfig"]["LogGroup"])
+        assert group is not None and cfn["Resources"][group]["Type"] == "AWS::Logs::LogGroup"
+        assert props(cfn, group)["RetentionInDays"] == {"Ref": "LogRetentionDays"}
+    assert cfn["Parameters"]["LogRetentionDays"]["Default"] == 90
+
+
+@pytest.mark.parametrize(
+    ("function", "parameter"),
+    [("CheckerFunction", "CheckerMaxConcurrency"), ("NotifierFunction", "NotifierMaxConcurrency")],
+)
+def test_queue_consumers_have_a_maximum_concurrency(
+    cfn: dict[str, Any], function: str, parameter: str
+) -> None:
+    scaling = _mapping_of(cfn, function)["ScalingConfig"]
+    assert scaling == {"MaximumConcurrency": {"Ref": parameter}}
+    # Lambda takes 2 to 1,000 for an SQS mapping.
+    assert cfn["Parameters"][parameter]["MinValue"] >= 2
+
+
+def test_the_table_outlives_the_stack(cfn: dict[str, Any]) -> None:
+    table = cfn["Resources"]["Table"]
+    assert table["DeletionPolicy"] == table["UpdateReplacePolicy"] == "Retain"
+    assert table["Properties"]["DeletionProtectionEnabled"] is True
+
+
+def test_alerts_are_encrypted_and_the_checker_may_publish_them(cfn: dict[str, Any]) -> None:
+    assert props(cfn, "AlertTopic")["KmsMasterKeyId"] == "alias/aws/sns"
+    role = props(cfn, "CheckerFunctionRole")
+    kms = [
+        s
+        for policy in role["Policies"]
+        for s in _statements(policy["PolicyDocument"])
+        if "kms:GenerateDataKey" in _actions(s)
+    ]
+    assert len(kms) == 1
+    via = kms[0]["Condition"]["StringEquals"]["kms:ViaService"]
+    assert via == {"Fn::Sub": "sns.${AWS::Region}.amazonaws.com"}
+
+
+def test_what_sns_cannot_hand_the_slack_queue_is_kept(cfn: dict[str, Any]) -> None:
+    [slack] = [
+        s["Properties"]
+        for s in of_type(cfn, "AWS::SNS::Subscription").values()
+        if s["Properties"]["Protocol"] == "sqs"
+    ]
+    dlq = target(slack["RedrivePolicy"]["deadLetterTargetArn"])
+    assert dlq is not None and alarms_on_queue(cfn, dlq)
+    allowed = [
+        s
+        for policy in of_type(cfn, "AWS::SQS::QueuePolicy").values()
+        if dlq in [target(q) for q in policy["Properties"]["Queues"]]
+        for s in _statements(policy["Properties"]["PolicyDocument"])
+    ]
+    assert any(
+        s["Principal"] == {"Service": "sns.amazonaws.com"}
+        and target(s["Condition"]["ArnEquals"]["aws:SourceArn"]) == "AlertTopic"
+        for s in allowed
+    )
+
+
+def test_every_alarm_also_says_when_it_is_over(cfn: dict[str, Any]) -> None:
+    for name, alarm in of_type(cfn, "AWS::CloudWatch::Alarm").items():
+        p = alarm["Properties"]
+        assert p.get("OKActions") == p["AlarmActions"], name
+
+
+def test_a_stack_that_stops_checking_raises_an_alarm(cfn: dict[str, Any]) -> None:
+    alarms = [a["Properties"] for a in of_type(cfn, "AWS::CloudWatch::Alarm").values()]
+    [heartbeat] = [a for a in alarms if a["Namespace"] == "scrubwatch"]
+    # The metric the scheduler reports on every tick, even with nothing due.
+    assert heartbeat["MetricName"] == "WatchesDue"
+    assert heartbeat["Dimensions"] == [{"Name": "service", "Value": "scrubwatch-scheduler"}]
+    assert heartbeat["TreatMissingData"] == "breaching"
+    assert heartbeat["Period"] == {"Ref": "HeartbeatSeconds"}
+    # tests/aws/test_heartbeat.py: the scheduler reports it so on every tick.
+    on = {(a["Namespace"], a["MetricName"]) for a in alarms}
+    assert ("AWS/SQS", "ApproximateAgeOfOldestMessage") in on
+    assert ("AWS/Lambda", "Throttles") in on
+
+
 # --- conditions: Object Lock and Slack follow their parameters ------------------------
 
 

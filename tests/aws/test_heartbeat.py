@@ -1,0 +1,85 @@
+"""The heartbeat the stack's HeartbeatAlarm watches (template.yaml): the scheduler reports
+WatchesDue, with the service dimension the alarm names, on every tick, even one with
+nothing due, so only a scheduler that stopped running leaves the metric missing."""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+from collections.abc import Callable
+from types import SimpleNamespace
+from typing import Any
+
+import pytest
+from support import Site, page
+
+from .support import IGNORE_EMPTY_METRICS, LambdaContext, Stack, sample_event
+
+pytestmark = IGNORE_EMPTY_METRICS
+
+
+def heartbeats(stdout: str) -> list[dict[str, Any]]:
+    out = []
+    for line in stdout.splitlines():
+        try:
+            blob = json.loads(line)
+        except ValueError:
+            continue
+        if isinstance(blob, dict) and "WatchesDue" in blob:
+            out.append(blob)
+    return out
+
+
+def test_every_tick_reports_the_heartbeat_even_with_nothing_due(
+    aws: Stack,
+    handlers: SimpleNamespace,
+    site: Site,
+    watchlist: Callable[..., Any],
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    site.pages["/a.html"] = page("A", "<p>a</p>")
+    watchlist([{"id": "a", "url": site.url("/a.html"), "every": "1d"}])
+    tick = sample_event("schedule.json")
+    first = handlers.scheduler.lambda_handler(tick, LambdaContext())
+    handlers.checker.lambda_handler(aws.sqs_event(aws.receive_all(aws.queue_url)), LambdaContext())
+    capsys.readouterr()
+
+    again = handlers.scheduler.lambda_handler(tick, LambdaContext())  # checked: not due
+    assert (first["due"], again["due"]) == (1, 0)
+    [blob] = heartbeats(capsys.readouterr().out)
+    assert blob["WatchesDue"] in (0, 0.0, [0], [0.0])
+    assert blob["service"] == "scrubwatch-scheduler"
+    [metrics] = blob["_aws"]["CloudWatchMetrics"]
+    assert metrics["Namespace"] == "scrubwatch"
+    assert ["service"] in metrics["Dimensions"]
+
+
+def test_the_package_logs_as_structured_json_through_powertools(
+    aws: Stack, handlers: SimpleNamespace, watchlist: Callable[..., Any]
+) -> None:
+    # A message for a watch since removed from the list: the package (not the handler)
+    # says so, at WARNING, which Lambda used to get as plain text outside the JSON log.
+    package_log = logging.getLogger("scrubwatch")
+    assert not package_log.propagate  # its own handler, not the root's plain text
+    # The handlers the Lambda handlers' Powertools loggers gave it (not pytest's own).
+    streams = [h for h in package_log.handlers if type(h) is logging.StreamHandler]
+    assert streams
+    written = io.StringIO()
+    previous = [h.setStream(written) for h in streams]
+    try:
+        watchlist([{"id": "kept", "url": "http://127.0.0.1:9/kept.html"}])
+        body = json.dumps({"host": "127.0.0.1", "watches": ["gone"]})
+        aws.sqs.send_message_batch(
+            QueueUrl=aws.queue_url, Entries=[{"Id": "1", "MessageBody": body}]
+        )
+        event = aws.sqs_event(aws.receive_all(aws.queue_url))
+        handlers.checker.lambda_handler(event, LambdaContext())
+    finally:
+        for handler, stream in zip(streams, previous, strict=True):
+            handler.setStream(stream)
+    [warning] = [json.loads(line) for line in written.getvalue().splitlines()]
+    assert warning["message"] == "watches no longer in the watch list: gone"
+    assert (warning["level"], warning["name"]) == ("WARNING", "scrubwatch")
+    # The service of the handler imported last: one per container in Lambda.
+    assert warning["service"].startswith("scrubwatch-")
