@@ -25,10 +25,13 @@ metrics = Metrics(namespace="scrubwatch", service="scrubwatch-checker")
 # A batch whose every record failed is reported like any other (the failed ids), so one
 # bad message alone does not count as a function error.
 processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
+# Seconds kept back from each record's budget: a reading may take up to 10 s past its
+# fetch, then the events are published and the state committed.
+COMMIT_MARGIN_S = 15.0
 
 
 @tracer.capture_method
-def record_handler(record: SQSRecord) -> None:
+def record_handler(record: SQSRecord, lambda_context: LambdaContext) -> None:
     logger.remove_keys(["watch", "host"])  # keys of the previous record must not stick
     try:
         request = CheckRequest.model_validate_json(record.body)
@@ -36,7 +39,13 @@ def record_handler(record: SQSRecord) -> None:
         logger.exception("malformed check message", extra={"message_id": record.message_id})
         raise
     logger.append_keys(watch=",".join(request.watches), host=request.host)
-    report = aws_app.check(request)
+    # The function's own timeout, less room to commit and to requeue what is left.
+    budget = lambda_context.get_remaining_time_in_millis() / 1000 - COMMIT_MARGIN_S
+    report = aws_app.check(request, budget=budget)
+    if report.unfinished:
+        logger.warning("out of time; requeued", extra={"unfinished": len(report.unfinished)})
+        aws_app.requeue(request, report.unfinished)
+        metrics.add_metric(name="Requeued", unit=MetricUnit.Count, value=len(report.unfinished))
     kinds = [e.kind for e in report.events]
     metrics.add_metric(name="Checks", unit=MetricUnit.Count, value=report.checked)
     metrics.add_metric(name="Changes", unit=MetricUnit.Count, value=kinds.count("changed"))

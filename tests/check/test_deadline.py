@@ -133,3 +133,19 @@ def test_an_alert_goes_out_while_a_slow_watch_is_still_being_checked(
     assert [e.watch for e in recorder.events] == ["good"]
     # Delivered while the other watch was still waiting for its page, not at the run's end.
     assert recorder.slow_was_pending == [True]
+
+
+def test_a_run_out_of_budget_starts_no_check_and_names_what_it_left(
+    site: Site, harness: Make
+) -> None:
+    # A Lambda's remaining time (issue 12): under one fetch timeout left, no check is a
+    # fair try, so none starts; the watches are named, their state untouched.
+    site.set("/a.html", page("A", "<p>a</p>"))
+    h = harness([{"id": "a", "url": site.url("/a.html")}], timeout="5s")
+    report = h.engine().run(force=True, budget=1.0)
+    assert (report.unfinished, report.checked) == (["a"], 0)
+    assert h.state.load(["a"])["a"].last_checked == 0
+    assert site.seen() == []
+
+    report = h.engine().run(force=True, budget=60.0)
+    assert (report.unfinished, report.checked) == ([], 1)

@@ -261,6 +261,15 @@ def test_check_queue_feeds_the_checker_with_room_for_retries(cfn: dict[str, Any]
     assert cfn["Resources"][dlq]["Type"] == "AWS::SQS::Queue"
     assert props(cfn, dlq)["MessageRetentionPeriod"] == 1209600
     assert alarms_on_queue(cfn, dlq), "nobody hears of messages in the dead-letter queue"
+    # The watches a checker has no time for go back to the queue as a new message.
+    sends = [
+        s
+        for policy in props(cfn, "CheckerFunctionRole")["Policies"]
+        for s in _statements(policy["PolicyDocument"])
+        if "sqs:SendMessage" in _actions(s)
+    ]
+    # (and the function's own failed invocations to its failure queue, as SAM grants)
+    assert sorted(str(target(s["Resource"])) for s in sends) == ["CheckQueue", "FailureQueue"]
 
 
 def test_schedule_has_no_fixed_name_and_an_explicit_input(cfn: dict[str, Any]) -> None:

@@ -72,8 +72,12 @@ def check(
     s3: Any = None,
     sns: Any = None,
     resolver: Any = None,
+    budget: float | None = None,
 ) -> RunReport:
-    """Checks one message's watches; raises (state untouched) if an event cannot be sent."""
+    """Checks one message's watches; raises (state untouched) if an event cannot be sent.
+
+    ``budget``: the seconds the function has left for it. The watches it leaves are in
+    ``report.unfinished``, uncommitted (``requeue`` sends them on)."""
     wl = watchlist()
     unknown = [i for i in request.watches if wl.get(i) is None]
     if unknown:
@@ -104,4 +108,12 @@ def check(
     )
     # Not forced: a message delivered twice, or queued by two overlapping ticks, finds the
     # watch checked moments ago and skips it, so two quick checks never confirm a "gone".
-    return engine.run(ids, force=False)
+    return engine.run(ids, force=False, budget=budget)
+
+
+def requeue(request: CheckRequest, unfinished: list[str], sqs: Any = None) -> None:
+    """Sends the watches a checker had no time for back to the check queue as a message of
+    their own: a new message, so a host slow enough to need several rounds never pushes its
+    watches into the dead-letter queue (which counts receives of one message)."""
+    rest = CheckRequest(host=request.host, watches=tuple(unfinished))
+    (sqs or boto3.client("sqs")).send_message(QueueUrl=_env("QUEUE_URL"), MessageBody=rest.body())

@@ -126,12 +126,19 @@ class Engine:
             watches = due
         return watches, states
 
-    def run(self, only: Sequence[str] = (), force: bool = False) -> RunReport:
-        return asyncio.run(self.run_async(only, force))
+    def run(
+        self, only: Sequence[str] = (), force: bool = False, budget: float | None = None
+    ) -> RunReport:
+        return asyncio.run(self.run_async(only, force, budget))
 
-    async def run_async(self, only: Sequence[str] = (), force: bool = False) -> RunReport:
+    async def run_async(
+        self, only: Sequence[str] = (), force: bool = False, budget: float | None = None
+    ) -> RunReport:
+        """``budget``: seconds the run may take (a Lambda's remaining time). A watch is
+        only started with at least the fetch timeout left, and every fetch ends within
+        it; the watches left are named in ``report.unfinished``, uncommitted."""
         started = time.monotonic()
-        self._run = run = _Run()
+        self._run = run = _Run(stop_at=None if budget is None else started + budget)
         # Whatever a crashed or offline run left behind goes first.
         run.report.delivered_late = self.deliver()
         watches, states = self._due(only, force)
@@ -165,6 +172,10 @@ class Engine:
 
         async def one(watch: Watch) -> None:
             async with gate:
+                if self._left() < self.watchlist.settings.timeout:
+                    # Not a fair try any more: left for a later run, not counted a failure.
+                    report.unfinished.append(watch.id)
+                    return
                 commit = await self._check(fetcher, pool, watch, states[watch.id])
             # None: nothing to commit, the check is repeated next run.
             if commit is not None and self.publish_first:
@@ -372,7 +383,7 @@ class Engine:
             watch.url,
             state.etag if conditional else None,
             state.last_modified if conditional else None,
-            deadline=self._deadline,
+            deadline=self._fetch_deadline(),
             **_via(watch),
         )
         self._run.report.fetch_seconds += fetch.elapsed
@@ -620,6 +631,16 @@ class Engine:
             self._run.wayback = Wayback.from_env(s.wayback_endpoint, s.wayback_per_minute)
         return self._run.wayback
 
+    def _left(self) -> float:
+        """Seconds left of the run's budget (infinity without one)."""
+        if self._run.stop_at is None:
+            return float("inf")
+        return self._run.stop_at - time.monotonic()
+
+    def _fetch_deadline(self) -> float:
+        """A watch's fetch deadline, within what is left of the run's budget."""
+        return max(min(self._deadline, self._left()), 0.0)
+
     def _reading_time(self, fetch: Fetch | None) -> float:
         """What is left of the watch's deadline once ``fetch`` took its share, and never
         less than a page of the largest allowed size takes to read."""
@@ -649,7 +670,7 @@ class Engine:
         if key not in self._run.probes:
 
             async def fetch_page(target: str) -> Fetch:
-                return await fetcher.fetch(target, deadline=self._deadline, **via)
+                return await fetcher.fetch(target, deadline=self._fetch_deadline(), **via)
 
             async def read(result: Fetch) -> Reading | None:
                 if result.error or result.status != 200:
@@ -778,6 +799,7 @@ class _Run:
         default_factory=dict
     )
     wayback: Wayback | None = None  # started with the first capture asked for
+    stop_at: float | None = None  # time.monotonic() by which the run must be over
     read_here: bool = False  # workers could not be started: pages are read in this process
 
 
