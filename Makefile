@@ -13,12 +13,13 @@ WATCHLIST ?= watchlist.yaml
 
 export SAM_CLI_TELEMETRY := 0
 
-.PHONY: install run test lint typecheck demo bench clean build build-ScrubwatchLayer
+.PHONY: install run test lint typecheck demo bench clean build build-ScrubwatchLayer lock
 
-$(STAMP): pyproject.toml
+# constraints.txt pins every dependency to the versions the layer ships (one set for both).
+$(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
-	$(BIN)/pip install -q -e '.[dev]'
+	$(BIN)/pip install -q -c constraints.txt -e '.[dev]'
 	touch $(STAMP)
 
 $(SAM):
@@ -56,9 +57,18 @@ build-ScrubwatchLayer:
 	rm -rf .tools/wheel && $(LAYER_PY) -m pip wheel -q --no-deps -w .tools/wheel .
 	$(LAYER_PY) -m pip install -q --target "$(ARTIFACTS_DIR)/python" \
 	  --platform manylinux2014_x86_64 --implementation cp --python-version 3.12 \
-	  --only-binary=:all: "scrubwatch[aws] @ file://$(CURDIR)/$$(ls .tools/wheel/*.whl)"
+	  --only-binary=:all: -c constraints.txt \
+	  "scrubwatch[aws] @ file://$(CURDIR)/$$(ls .tools/wheel/*.whl)"
 	PYTHONPATH="$(ARTIFACTS_DIR)/python" $(LAYER_PY) -m scrubwatch.cli.main validate --for aws -c $(WATCHLIST)
 	cp $(WATCHLIST) "$(ARTIFACTS_DIR)/watchlist.yaml"
+
+# After a change of pyproject.toml's dependencies: resolve them afresh and pin the result.
+lock:
+	rm -rf .tools/lock && $(PYTHON) -m venv .tools/lock
+	.tools/lock/bin/pip install -q --upgrade pip
+	.tools/lock/bin/pip install -q '.[dev]'
+	{ sed -n '1,3p' constraints.txt; .tools/lock/bin/pip freeze | grep -v '^scrubwatch'; } > constraints.new
+	mv constraints.new constraints.txt
 
 clean:
 	rm -rf $(VENV) .tools .aws-sam .scrubwatch
