@@ -96,3 +96,15 @@ def test_evidence_refuses_an_abridged_reading() -> None:
     abridged = read_page(BODY, dict(HEADERS), URL, SPEC, known=Known(full.digest, "fp"))
     with pytest.raises(ValueError, match="abridged"):
         build_evidence(fetch(), abridged, "v", "w")
+
+
+def test_items_picked_by_an_ancestor_outside_the_watched_part_are_digested() -> None:
+    # The items selector looks above the watched part: closing the board empties the list
+    # although the watched part's own markup is the same.
+    spec = ReadSpec(select="#jobs", items="body:not(.closed) li")
+    open_board = b"<body><ul id=jobs><li>Engineer</li><li>Tester</li></ul></body>"
+    closed = open_board.replace(b"<body>", b'<body class="closed">')
+    before = read_page(open_board, dict(HEADERS), URL, spec)
+    after = read_page(closed, dict(HEADERS), URL, spec, known=Known(before.digest, "fp"))
+    assert not after.abridged
+    assert (before.items, after.items) == (("Engineer", "Tester"), ())

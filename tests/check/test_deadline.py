@@ -4,11 +4,13 @@ a watch past it never holds the others' alerts (issue 10, M8)."""
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Callable
 from typing import Any
 
 from scrubwatch.check.engine import Engine
 from support import Harness, RawServer, Site, kinds, page
+from werkzeug import Request, Response
 
 Make = Callable[..., Harness]
 
@@ -149,3 +151,41 @@ def test_a_run_out_of_budget_starts_no_check_and_names_what_it_left(
 
     report = h.engine().run(force=True, budget=60.0)
     assert (report.unfinished, report.checked) == ([], 1)
+
+
+def test_a_not_found_probe_the_budget_cannot_afford_leaves_the_watch_for_later(
+    site: Site, harness: Make
+) -> None:
+    # The page changed, so the host's not-found page must be asked for; too little of the
+    # budget is left for that after a slow answer. Cut short, the probe would pass for a
+    # host that never answers (a soft 404 reported as a change), so the watch waits.
+    body = {"html": page("Jobs", "<p>Engineer</p>")}
+
+    def slow(request: Request) -> Response:
+        time.sleep(1.5)  # the site's own slowness, the condition under test
+        return Response(body["html"], content_type="text/html; charset=utf-8")
+
+    site.set("/jobs.html", slow)
+    h = harness([{"id": "jobs", "url": site.url("/jobs.html")}], timeout="2s")
+    assert kinds(h.run()) == [("jobs", "first_seen")]
+    body["html"] = page("Jobs", "<p>Tester</p>")
+    before = h.state.load(["jobs"])["jobs"]
+
+    report = h.engine().run(force=True, budget=3.0)
+    assert (report.unfinished, report.events) == (["jobs"], [])
+    assert h.state.load(["jobs"])["jobs"] == before  # untouched
+    assert [s.path for s in site.seen() if s.path != "/jobs.html"] == []  # no probe sent
+
+    assert kinds(h.run()) == [("jobs", "changed")]
+
+
+def test_a_reading_gets_no_more_than_the_budget_leaves_past_its_floor(harness: Make) -> None:
+    from scrubwatch.check.engine import _Run
+
+    h = harness([{"id": "a", "url": "http://127.0.0.1:9/a.html"}], timeout="20s")
+    engine = h.engine()
+    assert engine._reading_time(None) == 60.0  # the watch's deadline, without a budget
+    engine._run = _Run(stop_at=time.monotonic() + 30.0)
+    assert 29.0 < engine._reading_time(None) <= 30.0
+    engine._run = _Run(stop_at=time.monotonic() + 1.0)
+    assert engine._reading_time(None) == 10.0  # the floor: a large page takes that long

@@ -147,6 +147,21 @@ def test_validate_for_aws_does_not_ask_for_command_line_delivery(
     assert main(["validate", "--for", "aws", "-c", str(config)]) == 2
 
 
+def test_validate_for_aws_refuses_a_timeout_no_checker_can_give(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # A checker starts a fetch only with its whole timeout left: with more than it has,
+    # every message would be requeued for ever and no watch checked.
+    config = tmp_path / "w.yaml"
+    config.write_text("settings:\n  timeout: 2m\nwatches:\n  - url: https://a.example/\n")
+    assert main(["validate", "--for", "aws", "-c", str(config)]) == 2
+    assert capsys.readouterr().err == (
+        f"{config}:2: settings.timeout: at most 60s on AWS (a checker has 120 s for a "
+        "message, 15 of them kept to commit)\n"
+    )
+    assert main(["validate", "-c", str(config)]) == 0  # on the command line it is fine
+
+
 def test_the_layer_build_validates_for_aws(tmp_path: Path) -> None:
     """The build must not refuse a list whose notify relies on SNS: the recipe's validate
     is `--for aws`, and that command passes such a list."""

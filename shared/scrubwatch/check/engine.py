@@ -63,6 +63,10 @@ class PublishFailed(Exception):
     pass
 
 
+class OutOfTime(Exception):
+    """The run's budget leaves no fair try for this watch: it is left for a later run."""
+
+
 def fetch_options(watchlist: Watchlist) -> FetchOptions:
     s = watchlist.settings
     return FetchOptions(
@@ -172,11 +176,13 @@ class Engine:
 
         async def one(watch: Watch) -> None:
             async with gate:
-                if self._left() < self.watchlist.settings.timeout:
-                    # Not a fair try any more: left for a later run, not counted a failure.
+                try:
+                    self._fair_try_left()
+                    commit = await self._check(fetcher, pool, watch, states[watch.id])
+                except OutOfTime:
+                    # Left for a later run, uncommitted: not counted a failure.
                     report.unfinished.append(watch.id)
                     return
-                commit = await self._check(fetcher, pool, watch, states[watch.id])
             # None: nothing to commit, the check is repeated next run.
             if commit is not None and self.publish_first:
                 self._publish_then_commit(commit)
@@ -288,6 +294,8 @@ class Engine:
         """One watch's check: look at the page, decide, keep evidence, and what to commit."""
         try:
             looked = await self._look(fetcher, pool, watch, state)
+        except OutOfTime:
+            raise  # the run's budget, not the page: the watch is left for a later run
         except Exception as exc:  # the page's doing; storage failures below stay the run's
             return self._failed(watch, state, exc)
         transition, before = await self._decide(pool, watch, state, looked)
@@ -637,6 +645,11 @@ class Engine:
             return float("inf")
         return self._run.stop_at - time.monotonic()
 
+    def _fair_try_left(self) -> None:
+        """Raises OutOfTime when less than a fetch timeout of the run's budget is left."""
+        if self._left() < self.watchlist.settings.timeout:
+            raise OutOfTime
+
     def _fetch_deadline(self) -> float:
         """A watch's fetch deadline, within what is left of the run's budget."""
         return max(min(self._deadline, self._left()), 0.0)
@@ -645,7 +658,9 @@ class Engine:
         """What is left of the watch's deadline once ``fetch`` took its share, and never
         less than a page of the largest allowed size takes to read."""
         spent = fetch.elapsed if fetch is not None else 0.0
-        return max(self._deadline - spent, _READ_FLOOR)
+        # Within the run's budget too: past it by the floor at most, which the checker's
+        # commit margin covers.
+        return max(min(self._deadline - spent, self._left()), _READ_FLOOR)
 
     async def _in_worker(self, pool: WorkerPool | None, deadline: float, fn, *args):  # type: ignore[no-untyped-def]
         if pool is None or self._run.read_here:
@@ -668,6 +683,9 @@ class Engine:
         origin = f"{parts.scheme}://{parts.netloc}"
         key = (origin, via.get("proxy"), via.get("user_agent"))
         if key not in self._run.probes:
+            # A probe cut short by the run's budget would pass for a host that does not
+            # answer, and be kept for the run: the watch waits for a later run instead.
+            self._fair_try_left()
 
             async def fetch_page(target: str) -> Fetch:
                 return await fetcher.fetch(target, deadline=self._fetch_deadline(), **via)

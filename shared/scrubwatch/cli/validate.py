@@ -30,11 +30,24 @@ if TYPE_CHECKING:
     from ..core.exchange import Fetch
     from ..core.reader import Reading
 
+# The longest fetch timeout a checker can give a watch (template.yaml's 120 s, less the
+# handler's commit margin, with room for a second wave of fetches to one host).
+AWS_MAX_TIMEOUT = 60.0
 _DETAIL = 200  # characters of a URL, media type or error detail quoted in a line
 
 
 def cmd_validate(args: argparse.Namespace, watchlist: Watchlist) -> int:
     target = getattr(args, "target", "local")
+    if target == "aws" and watchlist.settings.timeout > AWS_MAX_TIMEOUT:
+        # A checker never starts a fetch it cannot give its whole timeout: with more than
+        # its invocation has, no watch would ever be checked.
+        where = watchlist.where(("settings", "timeout"))
+        print(
+            f"{where}: at most {AWS_MAX_TIMEOUT:.0f}s on AWS (a checker has 120 s for a "
+            "message, 15 of them kept to commit)",
+            file=sys.stderr,
+        )
+        return 2
     if target != "aws":
         problems = delivery_problems(watchlist, os.environ)
         if problems:

@@ -287,12 +287,22 @@ def _items(regions: list[LexborNode], spec: ReadSpec) -> list[str]:
     return items
 
 
-def _region_digest(regions: list[LexborNode], url: str, encoding: str) -> str:
-    """What a reading of ``regions`` depends on beyond the watch's settings, hashed."""
-    h = hashlib.sha256(f"region/1\x00{url}\x00{encoding}".encode())
+# Bumped whenever lines, links, items or keywords are read differently: a digest taken by
+# an older reader then never matches, and the page is read in full once.
+_READER = "region/2"
+
+
+def _region_digest(regions: list[LexborNode], url: str, encoding: str, items: str | None) -> str:
+    """What a reading of ``regions`` depends on beyond the watch's settings, hashed: their
+    markup, and which items the items selector picks (a selector may look at ancestors
+    outside the watched part, `body:not(.closed) li`)."""
+    h = hashlib.sha256(f"{_READER}\x00{url}\x00{encoding}".encode())
     for node in regions:
         h.update(b"\x00")
         h.update((node.html or "").encode("utf-8", "surrogatepass"))
+        for item in node.css(items) if items else ():
+            h.update(b"\x01")
+            h.update((item.html or "").encode("utf-8", "surrogatepass"))
     return h.hexdigest()
 
 
@@ -317,7 +327,7 @@ def _read_html(
     else:
         regions = [root] if root is not None else []
     found = bool(regions)
-    digest = _region_digest(regions, url, encoding) if found else ""
+    digest = _region_digest(regions, url, encoding, spec.items) if found else ""
     if known is not None and digest == known.digest:
         return Reading(
             kind="html",
