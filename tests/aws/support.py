@@ -319,9 +319,8 @@ def _load(name: str) -> ModuleType:
     return module
 
 
-def emf_metrics(stdout: str) -> list[dict[str, Any]]:
-    """The CloudWatch EMF blobs Powertools printed: one dict each, metric name to the sum
-    of the values recorded in that invocation."""
+def emf_blobs(stdout: str) -> list[dict[str, Any]]:
+    """The CloudWatch EMF blobs Powertools printed, whole (dimensions included)."""
     out = []
     for line in stdout.splitlines():
         try:
@@ -329,8 +328,17 @@ def emf_metrics(stdout: str) -> list[dict[str, Any]]:
         except ValueError:
             continue
         if isinstance(blob, dict) and "_aws" in blob:
-            names = [m["Name"] for d in blob["_aws"]["CloudWatchMetrics"] for m in d["Metrics"]]
-            out.append({n: _total(blob[n]) for n in names})
+            out.append(blob)
+    return out
+
+
+def emf_metrics(stdout: str) -> list[dict[str, Any]]:
+    """One dict per EMF blob printed: metric name to the sum of the values recorded in
+    that invocation."""
+    out = []
+    for blob in emf_blobs(stdout):
+        names = [m["Name"] for d in blob["_aws"]["CloudWatchMetrics"] for m in d["Metrics"]]
+        out.append({n: _total(blob[n]) for n in names})
     return out
 
 

@@ -14,21 +14,9 @@ from typing import Any
 import pytest
 from support import Site, page
 
-from .support import IGNORE_EMPTY_METRICS, LambdaContext, Stack, sample_event
+from .support import IGNORE_EMPTY_METRICS, LambdaContext, Stack, emf_blobs, sample_event
 
 pytestmark = IGNORE_EMPTY_METRICS
-
-
-def heartbeats(stdout: str) -> list[dict[str, Any]]:
-    out = []
-    for line in stdout.splitlines():
-        try:
-            blob = json.loads(line)
-        except ValueError:
-            continue
-        if isinstance(blob, dict) and "WatchesDue" in blob:
-            out.append(blob)
-    return out
 
 
 def test_every_tick_reports_the_heartbeat_even_with_nothing_due(
@@ -47,7 +35,7 @@ def test_every_tick_reports_the_heartbeat_even_with_nothing_due(
 
     again = handlers.scheduler.lambda_handler(tick, LambdaContext())  # checked: not due
     assert (first["due"], again["due"]) == (1, 0)
-    [blob] = heartbeats(capsys.readouterr().out)
+    [blob] = [b for b in emf_blobs(capsys.readouterr().out) if "WatchesDue" in b]
     assert blob["WatchesDue"] in (0, 0.0, [0], [0.0])
     assert blob["service"] == "scrubwatch-scheduler"
     [metrics] = blob["_aws"]["CloudWatchMetrics"]

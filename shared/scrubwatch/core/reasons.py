@@ -17,11 +17,10 @@ GoneReason = Literal["http_404", "http_410", "http_451", "dns", "redirect", "sof
 BlockedReason = Literal[
     "http_401", "http_403", "http_407", "http_429", "challenge", "site_wide_page"
 ]
-# What a fetch can fail with (``Fetch.error``); "dns" is a name that does not resolve.
-FetchFailure = Literal[
+# A fetch that failed without saying anything of the page.
+_FetchError = Literal[
     "timeout",
     "connect",
-    "dns",
     "dns_error",
     "forbidden_address",
     "too_large",
@@ -30,22 +29,11 @@ FetchFailure = Literal[
     "redirect",
     "redirect_loop",
 ]
+# What a fetch can fail with (``Fetch.error``); "dns" is a name that does not resolve.
+FetchFailure = Literal[_FetchError, "dns"]
 # The check failed: says nothing about the page.
 ErrorReason = Literal[
-    "timeout",
-    "connect",
-    "dns_error",
-    "forbidden_address",
-    "too_large",
-    "invalid_url",
-    "protocol",
-    "redirect",
-    "redirect_loop",
-    "http_4xx",
-    "http_5xx",
-    "read_failed",
-    "probe_failed",
-    "internal",
+    _FetchError, "http_4xx", "http_5xx", "read_failed", "probe_failed", "internal"
 ]
 # Only the order of a page's items or lines changed (a `changed` event's reason).
 REORDERED: Literal["reordered"] = "reordered"
