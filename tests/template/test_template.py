@@ -473,7 +473,7 @@ def test_a_stack_that_stops_checking_raises_an_alarm(cfn: dict[str, Any]) -> Non
     assert heartbeat["Dimensions"] == [{"Name": "service", "Value": "scrubwatch-scheduler"}]
     assert heartbeat["TreatMissingData"] == "breaching"
     assert heartbeat["Period"] == {"Ref": "HeartbeatSeconds"}
-    # tests/aws/test_heartbeat.py: the scheduler reports it so on every tick.
+    # tests/aws/test_operations.py: the scheduler reports it so on every tick.
     on = {(a["Namespace"], a["MetricName"]) for a in alarms}
     assert ("AWS/SQS", "ApproximateAgeOfOldestMessage") in on
     assert ("AWS/Lambda", "Throttles") in on

@@ -47,7 +47,9 @@ class ScheduleReport:
 def schedule(now: float | None = None, sqs: Any = None, dynamodb: Any = None) -> ScheduleReport:
     """Finds the due watches and queues them, grouped by host."""
     wl = watchlist()
-    store = DynamoStateStore(_env("TABLE_NAME"), dynamodb)
+    # Eventually consistent: a watch checked a moment ago may look due and be queued again,
+    # and its checker, reading consistently, finds it checked and skips it.
+    store = DynamoStateStore(_env("TABLE_NAME"), dynamodb, consistent=False)
     states = store.load(w.id for w in wl.watches)
     due = due_watches(wl, states, time.time() if now is None else now)
     requests = pack(due)

@@ -32,16 +32,21 @@ def _state_key(watch_id: str) -> dict[str, Any]:
 
 
 class DynamoStateStore:
-    def __init__(self, table: str, client: Any = None) -> None:
+    def __init__(self, table: str, client: Any = None, consistent: bool = True) -> None:
+        """``consistent=False``: eventually consistent reads, at half the read cost, where
+        a state a second old will do (the scheduler: the checker reads it again)."""
         self.table = table
         self.db = client or boto3.client("dynamodb")
+        self.consistent = consistent
 
     def load(self, watch_ids: Iterable[str]) -> dict[str, WatchState]:
         ids = list(dict.fromkeys(watch_ids))
         out: dict[str, WatchState] = {}
         for start in range(0, len(ids), _BATCH_GET):
             keys = [_state_key(i) for i in ids[start : start + _BATCH_GET]]
-            request: dict[str, Any] = {self.table: {"Keys": keys, "ConsistentRead": True}}
+            request: dict[str, Any] = {
+                self.table: {"Keys": keys, "ConsistentRead": self.consistent}
+            }
             while request:
                 reply = self.db.batch_get_item(RequestItems=request)
                 for item in reply["Responses"].get(self.table, []):

@@ -1,6 +1,7 @@
-"""The heartbeat the stack's HeartbeatAlarm watches (template.yaml): the scheduler reports
-WatchesDue, with the service dimension the alarm names, on every tick, even one with
-nothing due, so only a scheduler that stopped running leaves the metric missing."""
+"""The stack's running costs and signals (issue 12): the heartbeat its HeartbeatAlarm
+watches (template.yaml), reported on every tick, even one with nothing due, so only a
+scheduler that stopped leaves the metric missing; the package's log lines as Powertools
+JSON; eventually consistent reads where they are enough."""
 
 from __future__ import annotations
 
@@ -71,3 +72,21 @@ def test_the_package_logs_as_structured_json_through_powertools(
     assert (warning["level"], warning["name"]) == ("WARNING", "scrubwatch")
     # The service of the handler imported last: one per container in Lambda.
     assert warning["service"].startswith("scrubwatch-")
+
+
+def test_the_scheduler_reads_states_eventually_consistent_and_the_checker_consistently(
+    aws: Stack, handlers: SimpleNamespace, site: Site, watchlist: Callable[..., Any]
+) -> None:
+    # Half the read cost on every tick; the checker's own read is the one that decides.
+    site.pages["/a.html"] = page("A", "<p>a</p>")
+    watchlist([{"id": "a", "url": site.url("/a.html")}])
+    reads: list[bool] = []
+
+    def seen(params: dict[str, Any], **_: Any) -> None:
+        reads.extend(r["ConsistentRead"] for r in params["RequestItems"].values())
+
+    aws.hook("provide-client-params.dynamodb.BatchGetItem", seen)
+    handlers.scheduler.lambda_handler(sample_event("schedule.json"), LambdaContext())
+    assert reads == [False]
+    handlers.checker.lambda_handler(aws.sqs_event(aws.receive_all(aws.queue_url)), LambdaContext())
+    assert reads[1:] and all(reads[1:])
