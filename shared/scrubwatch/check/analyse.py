@@ -70,18 +70,16 @@ def analyse(
     # The version includes the status: a 404 serving the last page's body is new evidence.
     # Same content is rarely kept (only for an event); the engine builds it then.
     if version != known_version:
-        analysis = unabridged(fetch, spec, Analysis(reading, version, capture, None))
-        reading = analysis.reading
+        reading = unabridged(fetch, spec, reading)
         evidence = build_evidence(fetch, reading, capture, watch_id, version)
     return Analysis(reading, version, capture, evidence)
 
 
-def unabridged(fetch: Fetch, spec: ReadSpec, analysis: Analysis) -> Analysis:
-    """``analysis`` with its reading in full, for evidence of an unchanged page."""
-    if not analysis.reading.abridged:
-        return analysis
-    reading = read_page(fetch.content, fetch.header_map, fetch.final_url, spec, page_text=False)
-    return replace(analysis, reading=reading)
+def unabridged(fetch: Fetch, spec: ReadSpec, reading: Reading) -> Reading:
+    """``reading`` in full (read again if it was abridged), for evidence."""
+    if not reading.abridged:
+        return reading
+    return read_page(fetch.content, fetch.header_map, fetch.final_url, spec, page_text=False)
 
 
 def reread(warc_gz: bytes, spec: ReadSpec) -> Reading | None:

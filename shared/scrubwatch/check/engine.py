@@ -610,7 +610,8 @@ class Engine:
         if evidence is None:
             # Same content as the last capture, kept because an event needs its own record
             # (a page gone behind a redirect, a move): rare, so built here.
-            analysis = unabridged(fetch, ReadSpec.of(watch.reading_settings), analysis)
+            reading = unabridged(fetch, ReadSpec.of(watch.reading_settings), analysis.reading)
+            analysis = replace(analysis, reading=reading)
             evidence = build_evidence(
                 fetch, analysis.reading, analysis.capture, watch.id, analysis.version
             )

@@ -275,15 +275,13 @@ def _refs(regions: list[LexborNode], url: str) -> list[str]:
     return refs
 
 
-def _items(regions: list[LexborNode], spec: ReadSpec) -> list[str]:
+def _items(item_nodes: list[LexborNode], spec: ReadSpec) -> list[str]:
     """The text of each item (``spec.items``) in the watched part, one line each."""
-    assert spec.items is not None
     items: list[str] = []
-    for node in regions:
-        for item in node.css(spec.items):
-            item_text = _apply_ignore(_one_line(item.text(separator="")), spec.ignore)
-            if item_text:
-                items.append(item_text.replace("\n", " "))
+    for item in item_nodes:
+        item_text = _apply_ignore(_one_line(item.text(separator="")), spec.ignore)
+        if item_text:
+            items.append(item_text.replace("\n", " "))
     return items
 
 
@@ -292,7 +290,9 @@ def _items(regions: list[LexborNode], spec: ReadSpec) -> list[str]:
 _READER = "region/2"
 
 
-def _region_digest(regions: list[LexborNode], url: str, encoding: str, items: str | None) -> str:
+def _region_digest(
+    regions: list[LexborNode], item_nodes: list[LexborNode], url: str, encoding: str
+) -> str:
     """What a reading of ``regions`` depends on beyond the watch's settings, hashed: their
     markup, and which items the items selector picks (a selector may look at ancestors
     outside the watched part, `body:not(.closed) li`)."""
@@ -300,9 +300,9 @@ def _region_digest(regions: list[LexborNode], url: str, encoding: str, items: st
     for node in regions:
         h.update(b"\x00")
         h.update((node.html or "").encode("utf-8", "surrogatepass"))
-        for item in node.css(items) if items else ():
-            h.update(b"\x01")
-            h.update((item.html or "").encode("utf-8", "surrogatepass"))
+    for item in item_nodes:
+        h.update(b"\x01")
+        h.update((item.html or "").encode("utf-8", "surrogatepass"))
     return h.hexdigest()
 
 
@@ -327,7 +327,9 @@ def _read_html(
     else:
         regions = [root] if root is not None else []
     found = bool(regions)
-    digest = _region_digest(regions, url, encoding, spec.items) if found else ""
+    # Matched once, for the digest and the items' text.
+    item_nodes = [i for node in regions for i in node.css(spec.items)] if spec.items else []
+    digest = _region_digest(regions, item_nodes, url, encoding) if found else ""
     if known is not None and digest == known.digest:
         return Reading(
             kind="html",
@@ -345,7 +347,7 @@ def _read_html(
     text = _apply_ignore(normalise(raw_text, html=True), spec.ignore)
     lines = tuple(text.split("\n")) if text else ()
     ref_tuple = tuple(_refs(regions, url))
-    item_tuple = tuple(_items(regions, spec)) if spec.items else None
+    item_tuple = tuple(_items(item_nodes, spec)) if spec.items else None
     return Reading(
         kind="html",
         region_found=found,
