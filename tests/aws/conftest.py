@@ -52,6 +52,8 @@ def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[Stack]:
         monkeypatch.setenv("BUCKET_NAME", stack.bucket)
         monkeypatch.setenv("QUEUE_URL", stack.queue_url)
         monkeypatch.setenv("TOPIC_ARN", stack.topic_arn)
+        monkeypatch.setenv("EMAIL_QUEUE_ARN", stack.email_queue_arn)
+        monkeypatch.setenv("EMAIL_TOPIC_ARN", stack.email_topic_arn)
         monkeypatch.setenv("SLACK_WEBHOOK_PARAM", "")
 
         def record_publish(params: dict[str, Any], **_: Any) -> None:

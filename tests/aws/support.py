@@ -83,6 +83,10 @@ class Stack:
     topic_arn: str
     capture_url: str  # every SNS delivery, raw envelope (RawMessageDelivery false)
     slack_capture_url: str  # the Slack queue: what its filter policy lets through, raw
+    email_queue_url: str  # the email queue: what its filter policy lets through, raw
+    email_queue_arn: str
+    email_topic_arn: str  # where the notifier sends each email
+    emails_url: str  # every message on the email topic (the envelope shows its Subject)
     published: list[dict[str, Any]] = field(default_factory=list)  # sns.Publish params
     _hooks: list[tuple[str, Callable[..., Any]]] = field(default_factory=list)
 
@@ -121,10 +125,11 @@ class Stack:
         for url, policy in (
             (self.capture_url, None),
             (self.slack_capture_url, {"channels": ["slack"]}),
+            (self.email_queue_url, {"channels": ["email"]}),
         ):
             arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])
-            # As in template.yaml: the Slack queue takes the raw message (the event JSON).
-            raw = url == self.slack_capture_url
+            # As in template.yaml: the channels' queues take the raw message (the event JSON).
+            raw = url != self.capture_url
             attributes = {"RawMessageDelivery": "true" if raw else "false"}
             if policy is not None:
                 attributes["FilterPolicyScope"] = "MessageAttributes"
@@ -135,6 +140,20 @@ class Stack:
                 Endpoint=arn["Attributes"]["QueueArn"],
                 Attributes=attributes,
             )
+
+    def emails(self) -> list[dict[str, Any]]:
+        """The emails sent since last asked: each {"Subject", "Message"} of the email topic."""
+        return [
+            {"Subject": e.get("Subject"), "Message": e["Message"]}
+            for e in self.envelopes(self.emails_url)
+        ]
+
+    def notifier_event(self, messages: list[dict[str, Any]]) -> dict[str, Any]:
+        """The Lambda SQS event for messages received from the email queue."""
+        event = self.sqs_event(messages)
+        for record in event["Records"]:
+            record["eventSourceARN"] = self.email_queue_arn
+        return event
 
     # --- queues ---
 
@@ -294,6 +313,17 @@ def _build_stack() -> Stack:
         },
     )["QueueUrl"]
     queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])
+    email_queue = sqs.create_queue(QueueName="scrubwatch-EmailQueue")["QueueUrl"]
+    sns = boto3.client("sns", region_name=REGION)
+    email_topic = sns.create_topic(Name="scrubwatch-EmailTopic")["TopicArn"]
+    emails = sqs.create_queue(QueueName="capture-emails")["QueueUrl"]
+    sns.subscribe(
+        TopicArn=email_topic,
+        Protocol="sqs",
+        Endpoint=sqs.get_queue_attributes(QueueUrl=emails, AttributeNames=["QueueArn"])[
+            "Attributes"
+        ]["QueueArn"],
+    )
     stack = Stack(
         table=table,
         bucket=bucket,
@@ -303,6 +333,12 @@ def _build_stack() -> Stack:
         topic_arn="",
         capture_url=sqs.create_queue(QueueName="capture-all")["QueueUrl"],
         slack_capture_url=sqs.create_queue(QueueName="capture-slack")["QueueUrl"],
+        email_queue_url=email_queue,
+        email_queue_arn=sqs.get_queue_attributes(QueueUrl=email_queue, AttributeNames=["QueueArn"])[
+            "Attributes"
+        ]["QueueArn"],
+        email_topic_arn=email_topic,
+        emails_url=emails,
     )
     stack.create_topic()
     for client in ("ddb", "s3", "sns", "sqs"):

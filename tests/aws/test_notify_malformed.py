@@ -29,6 +29,13 @@ class ShortLived(LambdaContext):
         return 1
 
 
+@pytest.fixture(autouse=True)
+def _send_to_the_last_millisecond(monkeypatch: pytest.MonkeyPatch) -> None:
+    """These invocations are "about to time out" only so that their claims lapse at once;
+    they still send (the margin itself is tested in test_email_notifier.py)."""
+    monkeypatch.setattr(aws_notify, "SEND_MARGIN_S", 0.0)
+
+
 def lapse() -> None:
     time.sleep(0.01)
 
@@ -121,7 +128,7 @@ def test_a_post_that_raises_releases_its_claims(
 # --- the claim's bookkeeping fails (DynamoDB throttles the notifier's client) -------------
 
 
-def throttle(notifier: aws_notify.SlackNotifier, operation: str) -> None:
+def throttle(notifier: aws_notify.Notifier, operation: str) -> None:
     """Every ``operation`` call of this notifier's table client fails (moto serves the
     rest); Powertools makes its own client, so the stack's session hooks miss it."""
 
@@ -131,8 +138,8 @@ def throttle(notifier: aws_notify.SlackNotifier, operation: str) -> None:
     notifier.persistence.client.meta.events.register(f"before-call.dynamodb.{operation}", fail)
 
 
-def notifier_for(aws: Stack, hook: HTTPServer, context: LambdaContext) -> aws_notify.SlackNotifier:
-    return aws_notify.SlackNotifier(aws.table, hook.url_for(HOOK), lambda_context=context)
+def notifier_for(aws: Stack, hook: HTTPServer, context: LambdaContext) -> aws_notify.Notifier:
+    return aws_notify.slack_notifier(aws.table, hook.url_for(HOOK), lambda_context=context)
 
 
 def test_a_post_whose_completion_cannot_be_recorded_does_not_fail_its_record(

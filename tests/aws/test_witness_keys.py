@@ -8,7 +8,7 @@ import json
 
 import boto3
 import pytest
-from scrubwatch.alerts.sns import _ascii_subject
+from scrubwatch.alerts.sns import ascii_subject
 from scrubwatch.check.witness import Wayback
 from scrubwatch.core.events import Event
 
@@ -35,6 +35,6 @@ def test_witness_keys_come_from_ssm(aws: Stack, monkeypatch: pytest.MonkeyPatch)
 def test_a_name_sns_cannot_carry_gives_way_to_the_watch_id() -> None:
     body = sample_event("sqs-slack.json")["Records"][0]["body"]
     event = dataclasses.replace(Event.from_json(json.loads(body)), name="招聘：乌鲁木齐研发中心")
-    subject = _ascii_subject(event)
+    subject = ascii_subject(event)
     assert subject.isascii() and "?" not in subject
     assert subject == f"[scrubwatch] GONE: {event.watch} (404)"

@@ -236,11 +236,19 @@ def test_functions_are_given_their_configuration(cfn: dict[str, Any]) -> None:
         assert variables["WATCHLIST_PATH"] == DEFAULT_WATCHLIST  # where the layer puts it
 
 
-def _mapping_of(cfn: dict[str, Any], function: str) -> dict[str, Any]:
-    [mapping] = [
+def _mappings_of(cfn: dict[str, Any], function: str) -> list[dict[str, Any]]:
+    return [
         m["Properties"]
         for m in of_type(cfn, "AWS::Lambda::EventSourceMapping").values()
         if target(m["Properties"]["FunctionName"]) == function
+    ]
+
+
+def _mapping_of(cfn: dict[str, Any], function: str, queue: str | None = None) -> dict[str, Any]:
+    [mapping] = [
+        m
+        for m in _mappings_of(cfn, function)
+        if queue is None or target(m["EventSourceArn"]) == queue
     ]
     return mapping
 
@@ -338,32 +346,60 @@ def test_table_has_point_in_time_recovery_and_encryption(cfn: dict[str, Any]) ->
 
 
 def test_subscriptions_get_only_the_channels_they_serve(cfn: dict[str, Any]) -> None:
-    by_protocol: dict[str, dict[str, Any]] = {}
+    by_queue: dict[str, dict[str, Any]] = {}
     for sub in of_type(cfn, "AWS::SNS::Subscription").values():
         p = sub["Properties"]
         if target(p["TopicArn"]) == "AlertTopic":
-            by_protocol[p["Protocol"]] = p
-    assert set(by_protocol) == {"email", "sqs"}
-    assert by_protocol["email"]["FilterPolicy"] == {"channels": ["email"]}
-    assert target(by_protocol["sqs"]["Endpoint"]) == "SlackQueue"
-    assert by_protocol["sqs"]["FilterPolicy"] == {"channels": ["slack"]}
-    assert by_protocol["sqs"]["RawMessageDelivery"] is True
-    for p in by_protocol.values():
+            assert p["Protocol"] == "sqs"  # nothing reads the alert topic but the queues
+            by_queue[str(target(p["Endpoint"]))] = p
+    assert set(by_queue) == {"SlackQueue", "EmailQueue"}
+    assert by_queue["SlackQueue"]["FilterPolicy"] == {"channels": ["slack"]}
+    assert by_queue["EmailQueue"]["FilterPolicy"] == {"channels": ["email"]}
+    for p in by_queue.values():
+        assert p["RawMessageDelivery"] is True
         assert p["FilterPolicyScope"] == "MessageAttributes"
         assert set(p["FilterPolicy"]["channels"]) <= set(CHANNELS)
+        assert target(p["RedrivePolicy"]["deadLetterTargetArn"]) == "FailureQueue"
 
 
-def test_slack_queue_batches_bursts_and_keeps_what_it_cannot_deliver(
+def test_email_goes_through_the_notifier_to_a_topic_only_it_publishes_to(
     cfn: dict[str, Any],
 ) -> None:
-    m = _mapping_of(cfn, "NotifierFunction")
+    """So each event is emailed once: the address is subscribed to the email topic, which
+    only the notifier (claiming each event id) publishes to."""
+    [email] = [
+        sub["Properties"]
+        for sub in of_type(cfn, "AWS::SNS::Subscription").values()
+        if sub["Properties"]["Protocol"] == "email"
+        and target(sub["Properties"]["TopicArn"]) != "OpsTopic"
+    ]
+    assert target(email["TopicArn"]) == "EmailTopic"
+    assert email["Endpoint"] == {"Ref": "AlertEmail"}
+    assert props(cfn, "EmailTopic")["KmsMasterKeyId"] == "alias/aws/sns"
+    publishers = {
+        function
+        for function in FUNCTIONS
+        for policy in props(cfn, f"{function}Role")["Policies"]
+        for s in _statements(policy["PolicyDocument"])
+        if "sns:Publish" in _actions(s) and target(s["Resource"]) == "EmailTopic"
+    }
+    assert publishers == {"NotifierFunction"}
+    env = function_named(cfn, "NotifierFunction")["Environment"]["Variables"]
+    assert target(env["EMAIL_TOPIC_ARN"]) == "EmailTopic"
+    assert target(env["EMAIL_QUEUE_ARN"]) == "EmailQueue"
+
+
+@pytest.mark.parametrize("queue", ["SlackQueue", "EmailQueue"])
+def test_alert_queues_batch_bursts_and_keep_what_they_cannot_deliver(
+    cfn: dict[str, Any], queue: str
+) -> None:
+    m = _mapping_of(cfn, "NotifierFunction", queue)
     notifier = function_named(cfn, "NotifierFunction")
-    assert target(m["EventSourceArn"]) == "SlackQueue"
     assert m["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
     assert m["MaximumBatchingWindowInSeconds"] > 0 and m["BatchSize"] > 10
-    queue = props(cfn, "SlackQueue")
-    assert queue["VisibilityTimeout"] >= 6 * notifier["Timeout"]
-    dlq = target(queue["RedrivePolicy"]["deadLetterTargetArn"])
+    p = props(cfn, queue)
+    assert p["VisibilityTimeout"] >= 6 * notifier["Timeout"]
+    dlq = target(p["RedrivePolicy"]["deadLetterTargetArn"])
     assert dlq is not None and alarms_on_queue(cfn, dlq)
 
 
@@ -412,8 +448,10 @@ def test_every_function_logs_to_a_group_kept_for_the_retention_days(cfn: dict[st
 def test_queue_consumers_have_a_maximum_concurrency(
     cfn: dict[str, Any], function: str, parameter: str
 ) -> None:
-    scaling = _mapping_of(cfn, function)["ScalingConfig"]
-    assert scaling == {"MaximumConcurrency": {"Ref": parameter}}
+    mappings = _mappings_of(cfn, function)
+    assert mappings
+    for mapping in mappings:
+        assert mapping["ScalingConfig"] == {"MaximumConcurrency": {"Ref": parameter}}
     # Lambda takes 2 to 1,000 for an SQS mapping.
     assert cfn["Parameters"][parameter]["MinValue"] >= 2
 
@@ -438,25 +476,32 @@ def test_alerts_are_encrypted_and_the_checker_may_publish_them(cfn: dict[str, An
     assert via == {"Fn::Sub": "sns.${AWS::Region}.amazonaws.com"}
 
 
-def test_what_sns_cannot_hand_the_slack_queue_is_kept(cfn: dict[str, Any]) -> None:
-    [slack] = [
+def test_what_sns_cannot_hand_on_is_kept(cfn: dict[str, Any]) -> None:
+    subscriptions = [
         s["Properties"]
         for s in of_type(cfn, "AWS::SNS::Subscription").values()
-        if s["Properties"]["Protocol"] == "sqs"
+        if target(s["Properties"]["TopicArn"]) != "OpsTopic"
     ]
-    dlq = target(slack["RedrivePolicy"]["deadLetterTargetArn"])
-    assert dlq is not None and alarms_on_queue(cfn, dlq)
-    allowed = [
-        s
-        for policy in of_type(cfn, "AWS::SQS::QueuePolicy").values()
-        if dlq in [target(q) for q in policy["Properties"]["Queues"]]
-        for s in _statements(policy["Properties"]["PolicyDocument"])
-    ]
-    assert any(
-        s["Principal"] == {"Service": "sns.amazonaws.com"}
-        and target(s["Condition"]["ArnEquals"]["aws:SourceArn"]) == "AlertTopic"
-        for s in allowed
-    )
+    assert len(subscriptions) == 3  # Slack's queue, email's queue, the address
+    for sub in subscriptions:
+        dlq = target(sub["RedrivePolicy"]["deadLetterTargetArn"])
+        assert dlq is not None and alarms_on_queue(cfn, dlq)
+        allowed = [
+            s
+            for policy in of_type(cfn, "AWS::SQS::QueuePolicy").values()
+            if dlq in [target(q) for q in policy["Properties"]["Queues"]]
+            for s in _statements(policy["Properties"]["PolicyDocument"])
+        ]
+        topic = target(sub["TopicArn"])
+        assert any(
+            s["Principal"] == {"Service": "sns.amazonaws.com"}
+            and topic in [target(a) for a in _listed(s["Condition"]["ArnEquals"]["aws:SourceArn"])]
+            for s in allowed
+        ), topic
+
+
+def _listed(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else [value]
 
 
 def test_every_alarm_also_says_when_it_is_over(cfn: dict[str, Any]) -> None:
@@ -554,3 +599,20 @@ def test_notifier_may_read_only_the_slack_parameter(cfn: dict[str, Any], paramet
     resource = ssm[0]["Resource"]["Fn::Sub"]
     expected = "${SlackWebhookParameter}" if parameter else "/scrubwatch/none"
     assert resource.endswith(f":parameter{expected}")
+
+
+def test_notifier_may_touch_only_its_claims_in_the_table(cfn: dict[str, Any]) -> None:
+    from scrubwatch.aws.notify import CLAIM_PREFIX
+
+    role = props(cfn, "NotifierFunctionRole")
+    table = [
+        s
+        for policy in role["Policies"]
+        for s in _statements(policy["PolicyDocument"])
+        if any(a.startswith("dynamodb:") for a in _actions(s))
+    ]
+    assert table
+    for statement in table:
+        keys = statement["Condition"]["ForAllValues:StringLike"]["dynamodb:LeadingKeys"]
+        assert keys == [f"{CLAIM_PREFIX}*"]
+    assert not "W#x".startswith(CLAIM_PREFIX)  # a watch's items are out of its reach

@@ -77,7 +77,7 @@ def fit(event: Event, channels: Sequence[str], limit: int = SNS_MAX_BYTES) -> tu
     raise ValueError(f"event {event.event_id} cannot fit an SNS message")
 
 
-def _ascii_subject(event: Event) -> str:
+def ascii_subject(event: Event) -> str:
     """SNS subjects must be ASCII: a name that is not (a Chinese page title, say) gives way
     to the watch id rather than to a row of question marks."""
     text = subject(event)
@@ -121,7 +121,7 @@ class SnsPublisher:
                     TopicArn=self.topic_arn,
                     Message=message,
                     MessageStructure="json",
-                    Subject=_ascii_subject(shortened),
+                    Subject=ascii_subject(shortened),
                     MessageAttributes=_attributes(shortened, channels),
                 )
             except (ClientError, BotoCoreError) as exc:

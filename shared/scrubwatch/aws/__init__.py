@@ -9,7 +9,7 @@ from .. import lazy_exports
 
 if TYPE_CHECKING:
     from .environment import StackEnvironment, stack
-    from .notify import SlackNotifier
+    from .notify import Notifier
     from .schedule import CheckRequest, due_watches
 
 # Each public name and the module that defines it, imported on first use.
@@ -18,11 +18,11 @@ _EXPORTS = {
     "due_watches": "schedule",
     "StackEnvironment": "environment",
     "stack": "environment",
-    "SlackNotifier": "notify",
+    "Notifier": "notify",
 }
 __all__ = [
     "CheckRequest",
-    "SlackNotifier",
+    "Notifier",
     "StackEnvironment",
     "due_watches",
     "stack",

@@ -16,7 +16,9 @@ class StackEnvironment:
     table_name: str = ""  # TABLE_NAME: state, history and the notifier's claims
     bucket_name: str = ""  # BUCKET_NAME: evidence
     queue_url: str = ""  # QUEUE_URL: check messages, from the scheduler to the checker
-    topic_arn: str = ""  # TOPIC_ARN: alerts
+    topic_arn: str = ""  # TOPIC_ARN: alerts, from the checker (SNS fans them out)
+    email_queue_arn: str = ""  # EMAIL_QUEUE_ARN: the alerts for email, to the notifier
+    email_topic_arn: str = ""  # EMAIL_TOPIC_ARN: where the notifier sends each email once
     watchlist_path: str = DEFAULT_WATCHLIST  # WATCHLIST_PATH
     slack_webhook_param: str = ""  # SLACK_WEBHOOK_PARAM: the SSM parameter holding it
 

@@ -1,15 +1,19 @@
-"""Slack on AWS: alerts arrive from SNS through an SQS queue, in batches, and are posted once.
+"""Slack and email on AWS: alerts arrive from SNS through an SQS queue per channel, in
+batches, and are sent once per event and channel.
 
-- Posted once per ``event_id``, whether alone or in a digest: a Powertools idempotency
-  record per event in the stack's table (SNS and SQS both deliver at least once; the
-  checker republishes after a failed commit; none of it posts twice).
+- Sent once per ``event_id`` and channel, whether alone or in a digest: a Powertools
+  idempotency record per event and channel in the stack's table (SNS and SQS both deliver
+  at least once; the checker republishes after a failed commit; none of it sends twice).
 - A burst (a whole site scrubbed at once) arrives as one batch, thanks to the queue's
   batching window, and becomes one digest instead of a message per page.
 - What cannot be delivered fails its records: SQS retries them and finally moves them to
   the dead-letter queue, which raises an alarm. Nothing is dropped silently.
 - Every record is checked whole against the event's schema before anything is claimed:
   a malformed one fails alone (and ends in the dead-letter queue), and whatever makes a
-  post fail releases its claim, so the next delivery posts it once.
+  delivery fail releases its claim, so the next delivery sends it once.
+- The one window left: the process dies between a message being sent and its claims
+  being recorded (milliseconds; never a timeout, see ``Notifier``). Its redelivery then
+  sends that message a second time: a duplicate, never a lost alert.
 """
 
 from __future__ import annotations
@@ -32,14 +36,17 @@ from aws_lambda_powertools.utilities.idempotency.exceptions import (
 )
 from pydantic import TypeAdapter, ValidationError
 
-from ..alerts import slack
-from ..core import render as formatting
 from ..core.events import SCHEMA, Event
+from .deliveries import Delivery, DeliveryFailed, EmailDelivery, SlackDelivery
 from .environment import stack
 
 log = logging.getLogger("scrubwatch")
 
-_KEEP_SECONDS = 14 * 86400  # how long a posted event id is remembered
+_KEEP_SECONDS = 14 * 86400  # how long a sent event id is remembered
+# No message is started with less than this left of the invocation (a Slack post may wait
+# out a 429; an SNS publish times out after 10 s).
+SEND_MARGIN_S = 15.0
+CLAIM_PREFIX = "N#"  # the claims' keys in the table; template.yaml holds the notifier to it
 
 
 @dataclass(frozen=True)
@@ -120,46 +127,45 @@ def webhook_url() -> str | None:
     return value
 
 
-class SlackNotifier:
-    """Claims each event before posting (a Powertools idempotency record per event id, in
-    progress, then completed); a digest posts many claimed events at once.
+class Notifier:
+    """Delivers alerts once per event and channel: claims each event before sending (a
+    Powertools idempotency record per event id, in progress, then completed), and a
+    digest sends many claimed events at once.
 
     An event already completed is dropped, one in progress elsewhere fails its record (SQS
-    brings it back, by then completed), and a claim whose post failed is released.
+    brings it back, by then completed), and a claim whose message was not sent is released.
+    Each message's claims are completed as soon as it is sent, and no message is started
+    with less than SEND_MARGIN_S left: an invocation cut off by its timeout leaves no
+    event both sent and unrecorded, so its redelivery sends nothing twice.
     """
 
-    def __init__(
-        self,
-        table: str,
-        url: str,
-        client: httpx.Client | None = None,
-        sleep: Callable[[float], None] | None = None,
-        lambda_context: Any = None,
-    ) -> None:
-        self.url = url
-        self.client = client or httpx.Client(timeout=10)
-        self.sleep = sleep
+    def __init__(self, table: str, delivery: Delivery, lambda_context: Any = None) -> None:
+        self.delivery = delivery
         self.context = lambda_context
+        # Claims are items pk = "N#<channel>", sk = "<channel>#<hash of the event id>": the
+        # notifier's IAM policy allows it these partitions and no other (a watch's items
+        # are "W#<watch>"). One partition per channel is ample at alert rates.
         self.persistence = DynamoDBPersistenceLayer(
-            table_name=table, key_attr="pk", sort_key_attr="sk"
+            table_name=table,
+            key_attr="pk",
+            sort_key_attr="sk",
+            static_pk_value=f"{CLAIM_PREFIX}{delivery.name}",
         )
         config = IdempotencyConfig(
             event_key_jmespath="event_id", expires_after_seconds=_KEEP_SECONDS
         )
-        self.persistence.configure(config, function_name="scrubwatch-slack")
+        self.persistence.configure(config, key_prefix=delivery.name)
 
-    def _post(self, payload: dict[str, Any]) -> None:
-        if self.sleep is None:
-            slack.post(self.client, self.url, payload)
-        else:
-            slack.post(self.client, self.url, payload, sleep=self.sleep)
+    def _remaining_ms(self) -> int:
+        return self.context.get_remaining_time_in_millis() if self.context else 60_000
 
     def _claim(self, event: Event) -> str:
-        """ "mine" (claimed now), "done" (posted before) or "busy" (being posted elsewhere)."""
+        """ "mine" (claimed now), "done" (sent before) or "busy" (being sent elsewhere)."""
         key = {"event_id": event.event_id}
-        remaining = self.context.get_remaining_time_in_millis() if self.context else 60_000
         try:
-            self.persistence.save_inprogress(data=key, remaining_time_in_millis=remaining)
+            self.persistence.save_inprogress(
+                data=key, remaining_time_in_millis=self._remaining_ms()
+            )
             return "mine"
         except IdempotencyItemAlreadyExistsError:
             try:
@@ -168,64 +174,97 @@ class SlackNotifier:
                 return "busy"
             return "done" if record is not None and record.status == "COMPLETED" else "busy"
 
-    def _delivered(self, what: str, message: dict[str, Any]) -> bool:
-        """Posts one message; False when that failed, for whatever reason: a claim left in
-        progress would hold the alert back until it expires, then post it again beside the
-        copies already posted."""
+    def _sent(self, what: str, message: Any) -> bool:
+        """Sends one message; False when that failed, for whatever reason: a claim left in
+        progress would hold the alert back until it expires, then send it again beside the
+        copies already sent."""
+        if self._remaining_ms() < SEND_MARGIN_S * 1000:
+            log.warning("%s left for the next delivery (too little time)", what)
+            return False
         try:
-            self._post(message)
-        except slack.SlackDeliveryFailed as exc:
-            log.error("Slack post of %s failed: %s", what, exc)
+            self.delivery.send(message)
+        except DeliveryFailed as exc:
+            log.error("%s delivery of %s failed: %s", self.delivery.name, what, exc)
             return False
         except Exception:
-            log.exception("Slack post of %s failed", what)
+            log.exception("%s delivery of %s failed", self.delivery.name, what)
             return False
         return True
-
-    def _post_all(self, events: list[Event]) -> set[str]:
-        """The ids of the events posted: all at once as a digest, or one message each."""
-        try:
-            messages = formatting.slack_posts(events)
-        except Exception:  # an alert that cannot be rendered fails with the others
-            log.exception("Slack messages for %d alerts could not be made", len(events))
-            return set()
-        posted: set[str] = set()
-        for message, told in messages:
-            what = told[0].event_id if len(told) == 1 else f"a digest of {len(told)} alerts"
-            if self._delivered(what, message):
-                posted.update(e.event_id for e in told)
-        return posted
 
     def _complete(self, event: Event) -> None:
         try:
             key = {"event_id": event.event_id}
-            self.persistence.save_success(data=key, result={"posted": True})
+            self.persistence.save_success(data=key, result={"sent": True})
         except Exception:
-            # Posted: failing the record would post it again once the claim expires.
-            log.exception("recording %s as posted failed", event.event_id)
+            # Sent: failing the record would send it again once the claim expires.
+            log.exception("recording %s as sent failed", event.event_id)
 
     def _release(self, event: Event) -> None:
         try:
             self.persistence.delete_record(
-                data={"event_id": event.event_id}, exception=RuntimeError("not posted")
+                data={"event_id": event.event_id}, exception=RuntimeError("not sent")
             )
         except Exception:
             # The claim then lapses on its own (it expires with this invocation's time).
             log.exception("releasing the claim on %s failed", event.event_id)
 
+    def _send_all(self, events: list[Event]) -> set[str]:
+        """Sends the claimed events (a digest, or one message each), completing each
+        message's claims as soon as it is sent; returns the ids sent."""
+        try:
+            messages = self.delivery.messages(events)
+        except Exception:  # an alert that cannot be rendered fails with the others
+            log.exception("messages for %d alerts could not be made", len(events))
+            messages = []
+        sent: set[str] = set()
+        for message, told in messages:
+            what = told[0].event_id if len(told) == 1 else f"a digest of {len(told)} alerts"
+            if self._sent(what, message):
+                for event in told:
+                    self._complete(event)
+                sent.update(e.event_id for e in told)
+        return sent
+
     def notify(self, alerts: list[Alert]) -> list[str]:
-        """Posts the batch; returns the message ids of records that failed."""
+        """Delivers the batch; returns the message ids of records that failed."""
         unique: dict[str, Event] = {}
-        for alert in alerts:  # the same event twice in one batch is posted once
+        for alert in alerts:  # the same event twice in one batch is sent once
             unique.setdefault(alert.event.event_id, alert.event)
         claims = {event_id: self._claim(event) for event_id, event in unique.items()}
         mine = [e for e in unique.values() if claims[e.event_id] == "mine"]
         failed = {i for i, claim in claims.items() if claim == "busy"}
-        posted = self._post_all(mine)
+        sent = self._send_all(mine)
         for event in mine:
-            if event.event_id in posted:
-                self._complete(event)
-            else:
+            if event.event_id not in sent:
                 self._release(event)
                 failed.add(event.event_id)
         return [a.message_id for a in alerts if a.event.event_id in failed]
+
+
+def slack_notifier(
+    table: str,
+    url: str,
+    client: httpx.Client | None = None,
+    sleep: Callable[[float], None] | None = None,
+    lambda_context: Any = None,
+) -> Notifier:
+    return Notifier(table, SlackDelivery(url, client, sleep), lambda_context)
+
+
+def email_notifier(table: str, topic_arn: str, lambda_context: Any = None) -> Notifier:
+    return Notifier(table, EmailDelivery(topic_arn), lambda_context)
+
+
+def notifier_for(source_arn: str, lambda_context: Any = None) -> Notifier | None:
+    """The notifier for the queue a batch came from (the email queue, or Slack's); None,
+    logged, when that channel is not configured (the alerts stay queued)."""
+    env = stack()
+    table = env.required("table_name")
+    if source_arn and source_arn == env.email_queue_arn:
+        return email_notifier(table, env.required("email_topic_arn"), lambda_context)
+    url = webhook_url()
+    if not url:
+        # The template subscribes the Slack queue only when a webhook parameter is given.
+        log.error("SLACK_WEBHOOK_PARAM is not set; alerts stay queued")
+        return None
+    return slack_notifier(table, url, lambda_context=lambda_context)

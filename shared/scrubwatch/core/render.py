@@ -241,11 +241,7 @@ def slack_digest(events: Sequence[Event], shown: int = 3) -> dict[str, Any]:
 
     Every alert is either shown or counted in the closing "... and N more" line.
     """
-    counts: dict[str, int] = {}
-    for e in events:
-        counts[LABELS[e.kind]] = counts.get(LABELS[e.kind], 0) + 1
-    tally = ", ".join(f"{n} {label}" for label, n in sorted(counts.items()))
-    title = f"scrubwatch: {len(events)} alerts ({tally})"
+    title = f"scrubwatch: {len(events)} alerts ({_tally(events)})"
     blocks: list[dict[str, Any]] = [
         {"type": "header", "text": {"type": "plain_text", "text": _clip(title, 150)}}
     ]
@@ -288,3 +284,42 @@ def _bounded(message: dict[str, Any]) -> dict[str, Any]:
         del blocks[-2]  # keep the header, the summary and the closing block
         message["blocks"] = blocks
     return message
+
+
+# An email digest stays far under SNS's 256 KB message, whatever each alert carries.
+EMAIL_DIGEST_CHARS = 100_000
+
+
+def email_posts(events: Sequence[Event]) -> list[tuple[str, str, list[Event]]]:
+    """The emails (subject, body) for alerts that arrive together, each with the events it
+    tells of: one digest past DIGEST_OVER, as for Slack, else one each."""
+    if len(events) > DIGEST_OVER:
+        title, body = email_digest(events)
+        return [(title, body, list(events))]
+    return [(subject(e), email_text(e), [e]) for e in events]
+
+
+def _tally(events: Sequence[Event]) -> str:
+    counts: dict[str, int] = {}
+    for e in events:
+        counts[LABELS[e.kind]] = counts.get(LABELS[e.kind], 0) + 1
+    return ", ".join(f"{n} {label}" for label, n in sorted(counts.items()))
+
+
+def email_digest(events: Sequence[Event], limit: int = EMAIL_DIGEST_CHARS) -> tuple[str, str]:
+    """One email for a burst: every alert's summary first, then each alert in full for as
+    long as the digest stays under ``limit`` characters; the rest are counted."""
+    title = _clip(f"scrubwatch: {len(events)} alerts ({_tally(events)})", 99)
+    lines = [f"{len(events)} alerts arrived together:", ""]
+    lines += [f"  - {_clip(terminal.one_line(e.summary), 300)}" for e in events[: SHOWN * 10]]
+    if len(events) > SHOWN * 10:
+        lines.append(f"  ... and {len(events) - SHOWN * 10} more")
+    body = "\n".join(lines) + "\n"
+    for i, event in enumerate(events):
+        block = f"\n{'=' * 60}\n{email_text(event)}"
+        if len(body) + len(block) > limit:
+            body += f"\n{'=' * 60}\n... and {len(events) - i} more alerts in full: "
+            body += "scrubwatch history <watch> shows each.\n"
+            break
+        body += block
+    return title, body
