@@ -24,5 +24,9 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, i
     report = aws_app.schedule()
     metrics.add_metric(name="WatchesDue", unit=MetricUnit.Count, value=report.due)
     metrics.add_metric(name="CheckMessages", unit=MetricUnit.Count, value=report.messages)
-    logger.info("queued due watches", extra={"due": report.due, "messages": report.messages})
+    metrics.add_metric(name="StatesRead", unit=MetricUnit.Count, value=report.states_read)
+    logger.info(
+        "queued due watches",
+        extra={"due": report.due, "messages": report.messages, "states_read": report.states_read},
+    )
     return {"due": report.due, "messages": report.messages}

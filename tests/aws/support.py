@@ -7,6 +7,7 @@ import copy
 import functools
 import importlib.util
 import json
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -154,6 +155,35 @@ class Stack:
         for record in event["Records"]:
             record["eventSourceARN"] = self.email_queue_arn
         return event
+
+    # --- what a tick costs ---
+
+    def count_calls(self) -> Counter[str]:
+        """Counts every AWS call the handlers' clients make from now on, as
+        "service.Operation" (Powertools' own table client, the notifier's, is not counted)."""
+        calls: Counter[str] = Counter()
+
+        def count(event_name: str, **_: Any) -> None:
+            calls[event_name.removeprefix("before-call.")] += 1
+
+        self.hook("before-call", count)
+        return calls
+
+    def tick(self, handlers: Any, batch_size: int = 5) -> int:
+        """One scheduled tick, as deployed: the scheduler, then the checker on batches of
+        ``batch_size`` messages (the event source mapping's) until the queue is empty.
+        Returns the number of checker invocations."""
+        handlers.scheduler.lambda_handler(sample_event("schedule.json"), LambdaContext())
+        messages = self.receive_all(self.queue_url)
+        invocations = 0
+        for start in range(0, len(messages), batch_size):
+            batch = messages[start : start + batch_size]
+            reply = handlers.checker.lambda_handler(self.sqs_event(batch), LambdaContext())
+            assert reply == {"batchItemFailures": []}, reply
+            invocations += 1
+            for m in batch:
+                self.sqs.delete_message(QueueUrl=self.queue_url, ReceiptHandle=m["ReceiptHandle"])
+        return invocations
 
     # --- queues ---
 

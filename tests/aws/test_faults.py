@@ -110,7 +110,8 @@ def test_publish_failure_retries_with_state_untouched_and_same_event_id(
     assert delivery.reply == {"batchItemFailures": [{"itemIdentifier": failing}]}
     assert aws.state_item(minutes) == before  # rev, state and last_checked as they were
     assert len(aws.history(minutes)) == 1
-    assert aws.state("agenda")["_rev"] == 2  # the rest of the batch went through
+    assert aws.state("agenda")["_rev"] == 1  # checked: nothing new, so nothing written
+    assert len(site.seen("/agenda.html")) == 2  # the rest of the batch went through
     assert aws.envelopes() == []
     attempted = published_event_ids(aws)
     assert len(attempted) == 1
@@ -155,7 +156,8 @@ def test_evidence_failure_fails_the_record_and_publishes_nothing(
 
     assert delivery.reply == {"batchItemFailures": [{"itemIdentifier": failing}]}
     assert aws.state_item(minutes) == before
-    assert aws.state("agenda")["_rev"] == 2
+    assert aws.state("agenda")["_rev"] == 1
+    assert len(site.seen("/agenda.html")) == 2
     assert len(aws.history(minutes)) == 1
     assert aws.object_keys() == keys_before
     # No alert may point at evidence that was never stored.
@@ -199,8 +201,9 @@ def test_lost_race_is_stale_not_an_error(
         if raced:
             return
         state = other.load([minutes])[minutes]
-        # It checked a moment before the edit: nothing new, only last_checked moves.
-        assert other.commit([Commit(state=replace(state, last_checked=1_800_000_000.0))]) == []
+        # It checked a moment before the edit and timed out once (unconfirmed: no event).
+        moved = replace(state, last_checked=1_800_000_000.0, error_streak=1, error_reason="timeout")
+        assert other.commit([Commit(state=moved)]) == []
         raced.append(state.rev + 1)
 
     aws.hook("before-parameter-build.dynamodb.TransactWriteItems", other_checker_commits_first)
@@ -211,7 +214,7 @@ def test_lost_race_is_stale_not_an_error(
     assert delivery.reply == {"batchItemFailures": []}  # a lost race is not a failure
     state = aws.state(minutes)
     assert state["_rev"] == 2
-    assert state["last_checked"] == 1_800_000_000.0  # the other checker's state stands
+    assert state["error_streak"] == 1  # the other checker's state stands
     assert len(aws.history(minutes)) == 1  # the loser's version row went with its update
     assert any("committed minutes first" in r.getMessage() for r in caplog.records)
     lost = published_event_ids(aws)

@@ -163,7 +163,7 @@ def test_schedule_check_store_publish(
     assert aws.state("notice-a")["_rev"] == 2
     assert aws.state("notice-b")["condition"] == "up"
     assert aws.state("notice-b")["_rev"] == 2
-    assert aws.state("notice-c")["_rev"] == 2  # last_checked moves on with no event
+    assert aws.state("notice-c")["_rev"] == 1  # checked, nothing new: nothing written
     assert len(aws.history("notice-b")) == 2
 
     # What the checker sent: MessageStructure json, a `default` (the event) and an `email`.

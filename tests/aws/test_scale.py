@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import math
-import time
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import replace
 from types import SimpleNamespace
 from typing import Any
 
+from scrubwatch.aws import app as aws_app
 from scrubwatch.aws.schedule import WATCHES_PER_MESSAGE, CheckRequest
 from scrubwatch.backends.aws import DynamoStateStore
 from scrubwatch.check.ports import Commit
@@ -92,27 +92,87 @@ def test_five_thousand_watches_are_queued_once_by_host_within_sqs_limits(
     }
 
 
-def test_only_due_watches_are_queued(
-    aws: Stack, handlers: SimpleNamespace, watchlist: Callable[..., Any]
-) -> None:
-    """Watches checked within their `every` stay off the queue; the others go on it."""
-    listed = many_watches()[:300]
-    watchlist(listed)
-    store = DynamoStateStore(aws.table, aws.ddb)
-    recent = [w["id"] for w in listed[::3]]
-    states = store.load(recent)
-    now = time.time()
-    assert store.commit([Commit(state=replace(states[i], last_checked=now)) for i in recent]) == []
-    # One checked long ago is due again.
-    stale = listed[1]["id"]
-    assert store.commit([Commit(state=WatchState(watch_id=stale, last_checked=now - 7200))]) == []
-
-    reply = handlers.scheduler.lambda_handler(sample_event("schedule.json"), LambdaContext())
-
+def queued_ids(aws: Stack) -> Counter[str]:
     queued: Counter[str] = Counter()
     for m in aws.receive_all(aws.queue_url):
         queued.update(CheckRequest.model_validate_json(m["Body"]).watches)
-    assert reply["due"] == 300 - len(recent)
-    assert set(queued) == {w["id"] for w in listed} - set(recent)
-    assert stale in queued
-    assert set(queued.values()) == {1}
+        aws.sqs.delete_message(QueueUrl=aws.queue_url, ReceiptHandle=m["ReceiptHandle"])
+    return queued
+
+
+def checked_at(aws: Stack, ids: list[str], at: float) -> None:
+    """As the checker leaves watches it found up: checked at ``at``, nothing to recheck."""
+    store = DynamoStateStore(aws.table, aws.ddb)
+    states = store.load(ids)
+    assert store.commit([Commit(state=replace(s, last_checked=at)) for s in states.values()]) == []
+
+
+def test_a_quiet_tick_reads_no_state_and_each_watch_comes_round_once_per_every(
+    aws: Stack, watchlist: Callable[..., Any]
+) -> None:
+    """After the first tick (which reads every state once, to find the watches never
+    checked), each tick queues the watches whose slot came round, reading nothing; over
+    one `every` of 15-minute ticks each watch is queued exactly once."""
+    listed = many_watches()[:300]
+    watchlist(listed)
+    t0 = 1_800_000_000.0
+    first = aws_app.schedule(now=t0)
+    assert (first.due, first.states_read) == (300, 300)  # never checked: all due at once
+    queued_ids(aws)
+    checked_at(aws, [w["id"] for w in listed], t0)
+
+    reads = record_calls(aws, "dynamodb.BatchGetItem")
+    seen: Counter[str] = Counter()
+    for tick in range(1, 5):  # 4 ticks of 15 minutes: one `every` (1h)
+        report = aws_app.schedule(now=t0 + tick * 900)
+        assert report.states_read == 0
+        got = queued_ids(aws)
+        assert report.due == sum(got.values())
+        seen.update(got)
+    assert reads == []
+    assert seen.keys() == {w["id"] for w in listed}
+    assert set(seen.values()) == {1}
+
+
+def test_a_watch_waiting_for_a_recheck_is_read_and_queued_when_its_time_comes(
+    aws: Stack, watchlist: Callable[..., Any]
+) -> None:
+    listed = many_watches()[:50]
+    watchlist(listed, recheck="10m")
+    t0 = 1_800_000_000.0
+    aws_app.schedule(now=t0)
+    queued_ids(aws)
+    store = DynamoStateStore(aws.table, aws.ddb)
+    suspect = listed[7]["id"]
+    # Its last check found it gone once: one more 404 confirms it, after `recheck`.
+    gone_once = WatchState(watch_id=suspect, condition="up", last_checked=t0, gone_streak=1)
+    assert store.commit([Commit(state=gone_once)]) == []
+
+    early = aws_app.schedule(now=t0 + 300)
+    assert early.states_read == 1
+    assert suspect not in queued_ids(aws)
+    due = aws_app.schedule(now=t0 + 660)
+    assert due.states_read == 1
+    assert suspect in queued_ids(aws)
+    # Confirmed: it leaves the recheck list, and ticks read nothing again.
+    confirmed = WatchState(watch_id=suspect, condition="gone", last_checked=t0 + 700, rev=1)
+    assert store.commit([Commit(state=confirmed)]) == []
+    assert aws_app.schedule(now=t0 + 1200).states_read == 0
+
+
+def test_an_edited_list_reads_every_state_once_and_queues_the_new_watch_at_once(
+    aws: Stack, watchlist: Callable[..., Any]
+) -> None:
+    listed = many_watches()[:40]
+    watchlist(listed)
+    t0 = 1_800_000_000.0
+    aws_app.schedule(now=t0)
+    queued_ids(aws)
+    checked_at(aws, [w["id"] for w in listed], t0)
+
+    added = {"id": "added-later", "url": "https://agency-00.example.org/new.html", "every": "1d"}
+    watchlist([*listed, added])
+    edited = aws_app.schedule(now=t0 + 900)
+    assert edited.states_read == 41
+    assert "added-later" in queued_ids(aws)  # whatever its slot
+    assert aws_app.schedule(now=t0 + 1800).states_read == 0

@@ -20,11 +20,12 @@ from ..backends.aws import DynamoStateStore, S3EvidenceStore
 from ..check.engine import Engine
 from ..check.watchlist_file import load_watchlist
 from ..core.config import Watchlist
+from ..core.due import is_due, unseen
 from ..core.events import Event
 from ..core.report import RunReport
 from ..core.routing import channels_for, routes
 from .environment import stack
-from .schedule import CheckRequest, batches, due_watches, pack
+from .schedule import CheckRequest, batches, due_by_slot, pack, watchlist_digest
 
 log = logging.getLogger("scrubwatch")
 
@@ -42,19 +43,48 @@ def _env(name: str) -> str:
 class ScheduleReport:
     due: int
     messages: int
+    states_read: int = 0  # watch states read from the table for this tick
+
+
+# The window of the first tick (no previous one recorded): the template's default schedule.
+FIRST_WINDOW_S = 900.0
+_FULL_READ_CHUNK = 1000  # states held at once while reading every one (list edited)
 
 
 def schedule(now: float | None = None, sqs: Any = None, dynamodb: Any = None) -> ScheduleReport:
-    """Finds the due watches and queues them, grouped by host."""
+    """Finds the due watches and queues them, grouped by host.
+
+    A quiet tick reads no watch state: each watch is due when its slot comes round; only
+    the watches waiting for a recheck are read. After the watch list changed, every state
+    is read once (eventually consistent, a thousand at a time) for the watches never
+    checked or edited since."""
     wl = watchlist()
-    # Eventually consistent: a watch checked a moment ago may look due and be queued again,
-    # and its checker, reading consistently, finds it checked and skips it.
-    store = DynamoStateStore(_env("TABLE_NAME"), dynamodb, consistent=False)
-    states = store.load(w.id for w in wl.watches)
-    due = due_watches(wl, states, time.time() if now is None else now)
-    requests = pack(due)
+    t = time.time() if now is None else now
+    store = DynamoStateStore(_env("TABLE_NAME"), dynamodb, consistent=False, remember=False)
+    tick = store.last_tick()
+    digest = watchlist_digest(wl)
+    due = {w.id: w for w in due_by_slot(wl, tick[0] if tick else t - FIRST_WINDOW_S, t)}
+    waiting = [i for i in store.rechecking() if wl.get(i) is not None]
+    read = len(waiting)
+    recheck = wl.settings.recheck
+    for watch_id, state in store.load(waiting).items():
+        watch = wl.get(watch_id)
+        if watch is not None and is_due(watch, state, t, recheck):
+            due[watch_id] = watch
+    if tick is None or tick[1] != digest:
+        for start in range(0, len(wl.watches), _FULL_READ_CHUNK):
+            chunk = wl.watches[start : start + _FULL_READ_CHUNK]
+            states = store.load(w.id for w in chunk)
+            due.update((w.id, w) for w in chunk if unseen(w, states[w.id]))
+        read += len(wl.watches)
+    requests = pack(due.values())
+    _send(requests, sqs or boto3.client("sqs"))
+    store.save_tick(t, digest)  # after sending: a tick that failed is done again in full
+    return ScheduleReport(due=len(due), messages=len(requests), states_read=read)
+
+
+def _send(requests: list[CheckRequest], sqs: Any) -> None:
     queue = _env("QUEUE_URL")
-    sqs = sqs or boto3.client("sqs")
     for batch in batches(requests):
         entries = [{"Id": str(i), "MessageBody": r.body()} for i, r in enumerate(batch)]
         for _ in range(3):
@@ -65,7 +95,6 @@ def schedule(now: float | None = None, sqs: Any = None, dynamodb: Any = None) ->
                 break
         if entries:
             raise RuntimeError(f"SQS refused {len(entries)} check message(s)")
-    return ScheduleReport(due=len(due), messages=len(requests))
 
 
 def check(

@@ -1,5 +1,8 @@
 """Which watches are due, packed into check-queue messages grouped by host (pure).
 
+On AWS a watch is due when its slot comes round (core/due.py), when it waits for a recheck
+and its state says the time has come, or when it was never checked or edited since.
+
 A message names the watches of one host, so one checker fetches them together under the
 per-host limit. Messages stay well under SQS's 256 KB, and a message holds few enough
 watches for a checker to finish them inside its timeout.
@@ -7,6 +10,7 @@ watches for a checker to finish them inside its timeout.
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
@@ -16,7 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from ..core.config import Watch, Watchlist
 from ..core.decide import WatchState
-from ..core.due import is_due
+from ..core.due import is_due, slot_passed
 
 MESSAGE_SCHEMA = "scrubwatch.check/1"
 SQS_MAX_BYTES = 256 * 1024
@@ -42,12 +46,27 @@ def host_of(watch: Watch) -> str:
 
 
 def due_watches(watchlist: Watchlist, states: Mapping[str, WatchState], now: float) -> list[Watch]:
+    """The watches due by their states (the local clock: ``every`` after the last check)."""
     recheck = watchlist.settings.recheck
     return [
         w
         for w in watchlist.watches
         if is_due(w, states.get(w.id) or WatchState(watch_id=w.id), now, recheck)
     ]
+
+
+def due_by_slot(watchlist: Watchlist, start: float, end: float) -> list[Watch]:
+    """The watches whose slot came round since the previous tick (no state needed)."""
+    return [w for w in watchlist.watches if slot_passed(w, start, end)]
+
+
+def watchlist_digest(watchlist: Watchlist) -> str:
+    """Changes when a watch is added or edited: the scheduler then reads every state once,
+    to find the watches never checked or edited since (due at once, whatever their slot)."""
+    h = hashlib.sha256()
+    for w in watchlist.watches:
+        h.update(f"{w.id}\0{w.settings_hash}\n".encode())
+    return h.hexdigest()
 
 
 def pack(watches: Iterable[Watch], per_message: int = WATCHES_PER_MESSAGE) -> list[CheckRequest]:

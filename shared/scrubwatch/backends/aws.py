@@ -3,10 +3,16 @@
 Same interfaces as the local backend, so the engine is the same code on both. One table:
 
 - ``pk = W#<watch>``, ``sk = STATE``: the state (JSON), ``rev`` and ``last_checked``;
-- ``pk = W#<watch>``, ``sk = V#<fetched_at>#<version>``: one history row per kept version.
+- ``pk = W#<watch>``, ``sk = V#<fetched_at>#<version>``: one history row per kept version;
+- ``pk = S#recheck``, ``sk = <watch>``: the watches waiting for a recheck (a page
+  suspected gone, an error not yet confirmed), which the scheduler times from their state;
+- ``pk = S#scheduler``, ``sk = TICK``: when the scheduler last ran, and the watch list it saw;
+- ``pk = N#<channel>``: the notifier's claims (aws/notify.py).
 
-A commit is one transaction: the state update, conditional on the ``rev`` that was read
-(so two checkers racing on a watch cannot both win), and the history row.
+A check that finds nothing new writes nothing (``settled``): the scheduler times each watch
+by its slot (core/due.py), not by its state. A state that moves is one ``UpdateItem``
+conditional on the ``rev`` that was read (so two checkers racing on a watch cannot both
+win), in one transaction with the history row and the recheck entry when there are any.
 """
 
 from __future__ import annotations
@@ -19,7 +25,8 @@ import boto3
 from botocore.exceptions import ClientError
 
 from ..check.ports import Commit
-from ..core.decide import WatchState
+from ..core.decide import WatchState, settled
+from ..core.due import rechecking
 from ..core.events import Event
 from ..core.reader import Reading
 from ..evidence.build import Evidence
@@ -31,13 +38,27 @@ def _state_key(watch_id: str) -> dict[str, Any]:
     return {"pk": {"S": f"W#{watch_id}"}, "sk": {"S": "STATE"}}
 
 
+def _recheck_key(watch_id: str) -> dict[str, Any]:
+    return {"pk": {"S": "S#recheck"}, "sk": {"S": watch_id}}
+
+
+_TICK_KEY = {"pk": {"S": "S#scheduler"}, "sk": {"S": "TICK"}}
+
+
 class DynamoStateStore:
-    def __init__(self, table: str, client: Any = None, consistent: bool = True) -> None:
+    def __init__(
+        self, table: str, client: Any = None, consistent: bool = True, remember: bool = True
+    ) -> None:
         """``consistent=False``: eventually consistent reads, at half the read cost, where
-        a state a second old will do (the scheduler: the checker reads it again)."""
+        a state a second old will do (the scheduler: the checker reads it again).
+        ``remember=False``: loaded states are not kept (the scheduler commits nothing)."""
         self.table = table
         self.db = client or boto3.client("dynamodb")
         self.consistent = consistent
+        self.remember = remember
+        # As loaded: a commit that moves nothing that matters is skipped.
+        self._read: dict[str, WatchState] = {}
+        self.skipped = 0  # commits that wrote nothing
 
     def load(self, watch_ids: Iterable[str]) -> dict[str, WatchState]:
         ids = list(dict.fromkeys(watch_ids))
@@ -57,6 +78,8 @@ class DynamoStateStore:
                 request = reply.get("UnprocessedKeys") or {}
         for watch_id in ids:
             out.setdefault(watch_id, WatchState(watch_id=watch_id))
+        if self.remember:
+            self._read.update(out)
         return out
 
     def commit(self, commits: Sequence[Commit]) -> list[str]:
@@ -68,6 +91,38 @@ class DynamoStateStore:
 
     def _apply(self, c: Commit) -> bool:
         state = c.state
+        before = self._read.get(state.watch_id)
+        if self._quiet(before, c):
+            self.skipped += 1
+            return True
+        items: list[dict[str, Any]] = [{"Update": self._state_update(state)}]
+        if c.version is not None:
+            v = c.version
+            row = {
+                "pk": {"S": f"W#{state.watch_id}"},
+                "sk": {"S": f"V#{v.fetched_at}#{v.version}"},
+                "row": {"S": json.dumps(v.__dict__, ensure_ascii=False)},
+            }
+            items.append({"Put": {"TableName": self.table, "Item": row}})
+        if before is None or rechecking(before) != rechecking(state):
+            key = _recheck_key(state.watch_id)
+            if rechecking(state):
+                items.append({"Put": {"TableName": self.table, "Item": key}})
+            else:
+                items.append({"Delete": {"TableName": self.table, "Key": key}})
+        written = self._write(items)
+        if written:
+            self._read[state.watch_id] = WatchState(**{**state.__dict__, "rev": state.rev + 1})
+        return written
+
+    @staticmethod
+    def _quiet(before: WatchState | None, c: Commit) -> bool:
+        """A check that kept nothing, told nothing and moved nothing that matters."""
+        if before is None or c.version is not None or c.event is not None:
+            return False
+        return before.rev == c.state.rev > 0 and settled(before, c.state)
+
+    def _state_update(self, state: WatchState) -> dict[str, Any]:
         body = json.dumps({**state.to_json(), "rev": state.rev + 1}, ensure_ascii=False)
         update: dict[str, Any] = {
             "TableName": self.table,
@@ -85,24 +140,58 @@ class DynamoStateStore:
         else:
             update["ConditionExpression"] = "#r = :rev"
             update["ExpressionAttributeValues"][":rev"] = {"N": str(state.rev)}
-        items: list[dict[str, Any]] = [{"Update": update}]
-        if c.version is not None:
-            v = c.version
-            row = {
-                "pk": {"S": f"W#{state.watch_id}"},
-                "sk": {"S": f"V#{v.fetched_at}#{v.version}"},
-                "row": {"S": json.dumps(v.__dict__, ensure_ascii=False)},
-            }
-            items.append({"Put": {"TableName": self.table, "Item": row}})
+        return update
+
+    def _write(self, items: list[dict[str, Any]]) -> bool:
+        """One conditional UpdateItem alone (half a transaction's cost), else a transaction;
+        False when the state's condition failed (another checker committed first)."""
         try:
-            self.db.transact_write_items(TransactItems=items)
+            if len(items) == 1:
+                self.db.update_item(**items[0]["Update"])
+            else:
+                self.db.transact_write_items(TransactItems=items)
         except ClientError as exc:
-            if exc.response["Error"]["Code"] == "TransactionCanceledException":
+            code = exc.response["Error"]["Code"]
+            if code == "ConditionalCheckFailedException":
+                return False
+            if code == "TransactionCanceledException":
                 reasons = exc.response.get("CancellationReasons") or []
                 if any(r.get("Code") == "ConditionalCheckFailed" for r in reasons) or not reasons:
                     return False
             raise
         return True
+
+    def rechecking(self) -> list[str]:
+        """The ids of the watches waiting for a recheck."""
+        ids: list[str] = []
+        kwargs: dict[str, Any] = {
+            "TableName": self.table,
+            "KeyConditionExpression": "pk = :pk",
+            "ExpressionAttributeValues": {":pk": {"S": "S#recheck"}},
+            "ProjectionExpression": "sk",
+            "ConsistentRead": self.consistent,
+        }
+        while True:
+            reply = self.db.query(**kwargs)
+            ids.extend(item["sk"]["S"] for item in reply["Items"])
+            if "LastEvaluatedKey" not in reply:
+                return ids
+            kwargs["ExclusiveStartKey"] = reply["LastEvaluatedKey"]
+
+    def last_tick(self) -> tuple[float, str] | None:
+        """When the scheduler last ran and the digest of the watch list it saw."""
+        item = self.db.get_item(TableName=self.table, Key=_TICK_KEY, ConsistentRead=True).get(
+            "Item"
+        )
+        if item is None:
+            return None
+        return float(item["at"]["N"]), item["watchlist"]["S"]
+
+    def save_tick(self, at: float, watchlist_digest: str) -> None:
+        self.db.put_item(
+            TableName=self.table,
+            Item={**_TICK_KEY, "at": {"N": repr(at)}, "watchlist": {"S": watchlist_digest}},
+        )
 
     def undelivered(self, channel: str) -> list[Event]:
         # On AWS an event is published before its state commits (see the checker), so no

@@ -62,6 +62,19 @@ class WatchState:
 
 
 _STATE_FIELDS = frozenset(WatchState.__dataclass_fields__)
+# What a check that finds nothing new still updates: when it ran, and the server's
+# validators and raw-body hash (which save work on the next check, but are not worth a
+# write where writes cost money; the region digest spares the reading all the same).
+_ROUTINE_FIELDS = frozenset(
+    {"last_checked", "last_success", "etag", "last_modified", "body_sha256", "rev"}
+)
+
+
+def settled(before: WatchState, after: WatchState) -> bool:
+    """``after`` differs from ``before`` only in what any quiet check updates."""
+    return all(
+        getattr(before, name) == getattr(after, name) for name in _STATE_FIELDS - _ROUTINE_FIELDS
+    )
 
 
 @dataclass(frozen=True)

@@ -1,21 +1,55 @@
-"""When a watch is next checked (pure: the clock is an argument)."""
+"""When a watch is next checked (pure: the clock is an argument).
+
+Two clocks: locally a watch is due ``every`` after its last check (its state says when);
+on AWS, where a check that finds nothing new writes nothing, each watch has a fixed slot
+within its ``every`` (``slot_passed``), and only a watch waiting for a recheck
+(``rechecking``) is timed from its state.
+"""
 
 from __future__ import annotations
+
+import hashlib
+import math
 
 from .config import Watch
 from .decide import WatchState
 
 
-def _interval(watch: Watch, state: WatchState, recheck: float) -> float:
-    # A forbidden address is refused before any packet is sent, so checking it again soon
-    # costs nothing and picks up an allow_networks fix within minutes, not a whole `every`.
-    if (
+def rechecking(state: WatchState) -> bool:
+    """The watch is checked again after ``recheck``, sooner than its ``every``: a page
+    suspected gone, an error not yet confirmed, or a forbidden address (refused before
+    any packet is sent, so checking it again soon costs nothing and picks up an
+    allow_networks fix within minutes, not a whole ``every``)."""
+    return bool(
         state.gone_streak
         or (state.error_streak and not state.error_reported)
         or state.error_reason == "forbidden_address"
-    ):
+    )
+
+
+def _interval(watch: Watch, state: WatchState, recheck: float) -> float:
+    if rechecking(state):
         return min(watch.every, recheck)
     return watch.every
+
+
+def slot(watch: Watch) -> float:
+    """Seconds into each ``every`` at which the watch is due: fixed by its id, so the
+    watches of a list spread over the interval and each is due once per interval."""
+    digest = int.from_bytes(hashlib.sha256(watch.id.encode()).digest()[:8], "big")
+    return float(digest % max(1, int(watch.every)))
+
+
+def slot_passed(watch: Watch, start: float, end: float) -> bool:
+    """The watch's slot came round in (start, end]: it is due at a tick at ``end`` when
+    the previous tick was at ``start``."""
+    offset = slot(watch)
+    return math.floor((end - offset) / watch.every) > math.floor((start - offset) / watch.every)
+
+
+def unseen(watch: Watch, state: WatchState) -> bool:
+    """Never checked, or edited since: due at once, whatever its slot."""
+    return state.last_checked <= 0 or _edited_since(watch, state)
 
 
 def next_due(watch: Watch, state: WatchState, recheck: float) -> float:

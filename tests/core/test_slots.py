@@ -1,0 +1,40 @@
+"""The AWS clock: a slot per watch within its `every`, and which state changes are worth a
+write."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from itertools import pairwise
+
+from scrubwatch.core.config import Watch, parse_watchlist
+from scrubwatch.core.decide import WatchState, settled
+from scrubwatch.core.due import slot, slot_passed
+
+
+def watch(watch_id: str) -> Watch:
+    text = f"watches:\n  - id: {watch_id}\n    url: https://example.org/a\n    every: 1h\n"
+    return parse_watchlist(text).watches[0]
+
+
+def test_each_watch_comes_round_once_per_every_whatever_the_ticks() -> None:
+    for ticks in ([0, 900, 1800, 2700, 3600], [0, 17, 1000, 1001, 3600], [0, 3600]):
+        for n in range(50):
+            w = watch(f"w-{n}")
+            passes = sum(slot_passed(w, a, b) for a, b in pairwise(ticks))
+            assert passes == 1
+
+
+def test_slots_spread_over_the_interval() -> None:
+    slots = [slot(watch(f"w-{n}")) for n in range(400)]
+    assert all(0 <= s < 3600 for s in slots)
+    quarters = [sum(q * 900 <= s < (q + 1) * 900 for s in slots) for q in range(4)]
+    assert min(quarters) > 60  # about 100 each
+
+
+def test_only_what_a_quiet_check_updates_leaves_a_state_settled() -> None:
+    before = WatchState(watch_id="a", condition="up", fingerprint="f", last_checked=1.0, rev=3)
+    quiet = replace(before, last_checked=9.0, last_success=9.0, etag='"x"', body_sha256="b")
+    assert settled(before, quiet)
+    assert not settled(before, replace(quiet, error_streak=1, error_reason="timeout"))
+    assert not settled(before, replace(quiet, fingerprint="g"))
+    assert not settled(before, replace(quiet, region_found=False))
