@@ -8,7 +8,7 @@ from itertools import pairwise
 
 from scrubwatch.core.config import Watch, parse_watchlist
 from scrubwatch.core.decide import WatchState, settled
-from scrubwatch.core.due import slot, slot_passed
+from scrubwatch.core.due import next_due_on_aws, slot, slot_passed
 
 
 def watch(watch_id: str) -> Watch:
@@ -38,3 +38,13 @@ def test_only_what_a_quiet_check_updates_leaves_a_state_settled() -> None:
     assert not settled(before, replace(quiet, error_streak=1, error_reason="timeout"))
     assert not settled(before, replace(quiet, fingerprint="g"))
     assert not settled(before, replace(quiet, region_found=False))
+
+
+def test_on_aws_a_settled_watch_is_next_due_at_its_slot() -> None:
+    w = watch("w-1")
+    checked = WatchState(watch_id="w-1", condition="up", last_checked=1000.0, settings_hash=None)
+    due = next_due_on_aws(w, checked, 5000.0, recheck=600.0)
+    assert 5000.0 < due <= 5000.0 + 3600 and (due - slot(w)) % 3600 == 0
+    assert next_due_on_aws(w, WatchState(watch_id="w-1"), 5000.0, 600.0) == 5000.0  # unseen
+    suspect = replace(checked, gone_streak=1)
+    assert next_due_on_aws(w, suspect, 5000.0, 600.0) == 1600.0  # recheck after 10 min

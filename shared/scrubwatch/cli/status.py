@@ -18,7 +18,7 @@ from typing import Any
 
 from ..core.config import Settings, Watch, Watchlist
 from ..core.decide import WatchState
-from ..core.due import is_due, next_due
+from ..core.due import is_due, next_due, next_due_on_aws
 from ..core.events import rfc3339
 
 # The reasons classify() gives a "blocked" outcome: the site refuses us, it did not delete.
@@ -62,21 +62,24 @@ def classify_state(settings: Settings, state: WatchState) -> tuple[str, str]:
     return "ok", "ok"
 
 
-def lines(watchlist: Watchlist, states: Mapping[str, WatchState], now: float) -> list[Line]:
+def lines(
+    watchlist: Watchlist, states: Mapping[str, WatchState], now: float, on_aws: bool = False
+) -> list[Line]:
+    """``on_aws``: the states come from a stack, whose scheduler queues each watch at its
+    slot (a check that finds nothing new writes nothing, so the state cannot say)."""
     out = []
     settings = watchlist.settings
     for watch in watchlist.watches:
         state = states.get(watch.id) or WatchState(watch_id=watch.id)
         status, words = classify_state(settings, state)
+        if on_aws:
+            when_due = next_due_on_aws(watch, state, now, settings.recheck)
+            due = when_due <= now
+        else:
+            when_due = next_due(watch, state, settings.recheck)
+            due = is_due(watch, state, now, settings.recheck)
         out.append(
-            Line(
-                watch=watch,
-                state=state,
-                status=status,
-                words=words,
-                due=is_due(watch, state, now, settings.recheck),
-                next_due=next_due(watch, state, settings.recheck),
-            )
+            Line(watch=watch, state=state, status=status, words=words, due=due, next_due=when_due)
         )
     return out
 
@@ -204,10 +207,17 @@ def as_json(line: Line, settings: Settings) -> dict[str, Any]:
 
 def cmd_status(args: argparse.Namespace, watchlist: Watchlist, root: Path) -> int:
     now = time.time()
-    rows = lines(watchlist, _states(args, watchlist, root), now)
+    on_aws = bool(getattr(args, "stack", None) or getattr(args, "table", None))
+    rows = lines(watchlist, _states(args, watchlist, root), now, on_aws)
     if args.json:
         for line in rows:
             print(json.dumps(as_json(line, watchlist.settings), ensure_ascii=False))
     else:
         print(table(rows, now))
+        if on_aws:
+            print(
+                "\nOn AWS a check that finds nothing new writes nothing: LAST CHECK is the last"
+                " check that changed something; NEXT DUE is the watch's slot. The stack's"
+                " heartbeat alarm says if checks stop."
+            )
     return 0

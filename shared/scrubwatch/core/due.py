@@ -47,6 +47,22 @@ def slot_passed(watch: Watch, start: float, end: float) -> bool:
     return math.floor((end - offset) / watch.every) > math.floor((start - offset) / watch.every)
 
 
+def next_slot(watch: Watch, now: float) -> float:
+    """The first time after ``now`` at which the watch's slot comes round."""
+    offset = slot(watch)
+    return offset + (math.floor((now - offset) / watch.every) + 1) * watch.every
+
+
+def next_due_on_aws(watch: Watch, state: WatchState, now: float, recheck: float) -> float:
+    """When the stack's scheduler next queues the watch: at once when unseen, after
+    ``recheck`` when waiting for one, else at its next slot."""
+    if unseen(watch, state):
+        return now
+    if rechecking(state):
+        return next_due(watch, state, recheck)
+    return next_slot(watch, now)
+
+
 def unseen(watch: Watch, state: WatchState) -> bool:
     """Never checked, or edited since: due at once, whatever its slot."""
     return state.last_checked <= 0 or _edited_since(watch, state)
