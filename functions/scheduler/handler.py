@@ -23,8 +23,6 @@ metrics = Metrics(namespace="scrubwatch", service="scrubwatch-scheduler")
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, int]:
     report = aws_app.schedule()
     metrics.add_metric(name="WatchesDue", unit=MetricUnit.Count, value=report.due)
-    metrics.add_metric(name="CheckMessages", unit=MetricUnit.Count, value=report.messages)
-    metrics.add_metric(name="StatesRead", unit=MetricUnit.Count, value=report.states_read)
     logger.info(
         "queued due watches",
         extra={"due": report.due, "messages": report.messages, "states_read": report.states_read},

@@ -22,6 +22,7 @@ from aws_lambda_powertools.utilities import parameters
 from moto import mock_aws
 from pytest_httpserver import HTTPServer
 from scrubwatch.aws import app as aws_app
+from scrubwatch.aws import watchlists
 from scrubwatch.aws.environment import stack
 from support import Site
 
@@ -71,10 +72,10 @@ def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[Stack]:
 @pytest.fixture(autouse=True)
 def _fresh_watchlist() -> Iterator[None]:
     # Each test is a cold start: its own environment, its own watch list.
-    aws_app.watchlist.cache_clear()
+    watchlists.forget()
     stack.cache_clear()
     yield
-    aws_app.watchlist.cache_clear()
+    watchlists.forget()
     stack.cache_clear()
 
 
@@ -87,7 +88,7 @@ def watchlist(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Callable[..., 
         data = {"settings": {**SETTINGS, **settings}, "watches": watches}
         path.write_text(yaml.dump(data, Dumper=yaml.CSafeDumper, sort_keys=False))
         monkeypatch.setenv("WATCHLIST_PATH", str(path))
-        aws_app.watchlist.cache_clear()
+        watchlists.forget()
         stack.cache_clear()
         return path
 

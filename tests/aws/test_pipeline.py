@@ -225,13 +225,7 @@ def test_schedule_check_store_publish(
     checker_metrics = [m for m in emf_metrics(out) if "Checks" in m]
     assert len(checker_metrics) == 1
     metrics = checker_metrics[0]
-    assert (metrics["Checks"], metrics["Changes"], metrics["Gone"], metrics["Errors"]) == (
-        3,
-        1,
-        1,
-        0,
-    )
-    assert metrics["FetchSeconds"] >= 0
+    assert metrics == {"Checks": 3, "Errors": 0}  # $0.30 a month each: no more than these
 
     # Once gone, it stays one alert: a tick a whole `every` later checks A again, silently.
     clock(14 * HOUR)

@@ -6,7 +6,6 @@ Configuration comes from the environment the SAM template sets, read once into
 
 from __future__ import annotations
 
-import functools
 import logging
 import time
 from dataclasses import dataclass
@@ -18,21 +17,21 @@ import boto3
 from ..alerts.sns import SnsPublisher
 from ..backends.aws import DynamoStateStore, S3EvidenceStore
 from ..check.engine import Engine
-from ..check.watchlist_file import load_watchlist
 from ..core.config import Watchlist
 from ..core.due import is_due, unseen
 from ..core.events import Event
 from ..core.report import RunReport
 from ..core.routing import channels_for, routes
+from . import watchlists
 from .environment import stack
 from .schedule import CheckRequest, batches, due_by_slot, pack, watchlist_digest
 
 log = logging.getLogger("scrubwatch")
 
 
-@functools.cache
 def watchlist() -> Watchlist:
-    return load_watchlist(stack().watchlist_path)
+    """The pushed watch list (if any), else the bundled one (aws/watchlists.py)."""
+    return watchlists.current()
 
 
 def _env(name: str) -> str:

@@ -34,7 +34,7 @@ class CheckRequest(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     schema_: str = Field(MESSAGE_SCHEMA, alias="schema", pattern=r"^scrubwatch\.check/1$")
-    host: str
+    host: str  # the host, or the hosts, comma-separated, of a message shared by small hosts
     watches: tuple[str, ...] = Field(min_length=1)
 
     def body(self) -> str:
@@ -70,19 +70,39 @@ def watchlist_digest(watchlist: Watchlist) -> str:
 
 
 def pack(watches: Iterable[Watch], per_message: int = WATCHES_PER_MESSAGE) -> list[CheckRequest]:
+    """Messages of at most ``per_message`` watches. A host's watches fill whole messages
+    of their own; what is left of a host (or a host with fewer) shares a message with
+    other hosts' remainders, never split, so one host is in as few messages as it can be
+    (the per-host limit holds within a message) and a list of many small hosts is not a
+    message per host (a checker fetches a message's hosts side by side)."""
     by_host: dict[str, list[str]] = defaultdict(list)
     for watch in watches:
         by_host[host_of(watch)].append(watch.id)
     requests = []
+    remainders: list[tuple[str, list[str]]] = []
     for host in sorted(by_host):
         ids = by_host[host]
-        for start in range(0, len(ids), per_message):
+        whole = len(ids) - len(ids) % per_message
+        for start in range(0, whole, per_message):
             requests.append(
                 CheckRequest(host=host, watches=tuple(ids[start : start + per_message]))
             )
+        if whole < len(ids):
+            remainders.append((host, ids[whole:]))
+    hosts: list[str] = []
+    ids_: list[str] = []
+    # Largest first; a new message when the next remainder does not fit.
+    for host, ids in sorted(remainders, key=lambda r: -len(r[1])):
+        if len(ids_) + len(ids) > per_message:
+            requests.append(CheckRequest(host=",".join(hosts), watches=tuple(ids_)))
+            hosts, ids_ = [], []
+        hosts.append(host)
+        ids_ += ids
+    if ids_:
+        requests.append(CheckRequest(host=",".join(hosts), watches=tuple(ids_)))
     for request in requests:
-        # Ids are at most 128 characters, so 25 of them cannot approach the limit; this
-        # guards the invariant if either number changes.
+        # Ids are at most 128 characters and hosts 253, so 25 of each cannot approach the
+        # limit; this guards the invariant if either number changes.
         assert len(request.body().encode()) < SQS_MAX_BYTES
     return requests
 

@@ -7,22 +7,23 @@ import os
 from pathlib import Path
 
 from ..core.config import (
-    MAX_FILE_BYTES,
+    DEFAULT_LIMITS,
     MAX_FILE_SHOWN,
     ConfigError,
+    Limits,
     Watchlist,
     check_size,
     watchlist_from_bytes,
 )
 
 
-def load_watchlist(path: str | Path) -> Watchlist:
+def load_watchlist(path: str | Path, limits: Limits = DEFAULT_LIMITS) -> Watchlist:
     path = Path(path)
     try:
-        raw = _read_at_most(path, MAX_FILE_BYTES)
+        raw = _read_at_most(path, limits.bytes)
     except OSError as exc:
         raise ConfigError([f"{path}: cannot read the watch list: {exc.strerror or exc}"]) from None
-    return watchlist_from_bytes(raw, str(path))
+    return watchlist_from_bytes(raw, str(path), limits)
 
 
 def _read_at_most(path: Path, limit: int) -> bytes:
@@ -36,5 +37,5 @@ def _read_at_most(path: Path, limit: int) -> bytes:
                 raise ConfigError(
                     [f"{path} is over {MAX_FILE_SHOWN}, the limit: is it the right file?"]
                 )
-            check_size(size, str(path))
+            check_size(size, str(path), limit)
     return raw

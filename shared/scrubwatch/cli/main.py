@@ -160,6 +160,14 @@ def _archive_commands(
         help="recompute every digest and the chain (exit 3 if broken)",
     )
     verify.add_argument("target", metavar="PATH_OR_ID")
+    push = sub.add_parser(
+        "push",
+        parents=[common],
+        help="validate the watch list and hand it to a deployed stack (no build, no deploy)",
+    )
+    target = push.add_mutually_exclusive_group()
+    target.add_argument("--stack", help="the deployed stack's name")
+    target.add_argument("--bucket", help="its evidence bucket")
     demo = sub.add_parser("demo", parents=[common], help="watch a local site scrub itself")
     demo.add_argument(
         "--keep", action="store_true", help="keep the demo's state folder (a temporary one)"
@@ -622,6 +630,10 @@ def _dispatch(args: argparse.Namespace) -> int:
         return code
     if args.command == "diff":
         return cmd_diff(args, root)
+    if args.command == "push":
+        from .push import cmd_push
+
+        return cmd_push(args, config)
     watchlist = load_watchlist(config)
     _hide_watchlist_secrets(watchlist, os.environ)
     if args.command == "validate":

@@ -36,17 +36,24 @@ AWS_MAX_TIMEOUT = 60.0
 _DETAIL = 200  # characters of a URL, media type or error detail quoted in a line
 
 
-def cmd_validate(args: argparse.Namespace, watchlist: Watchlist) -> int:
-    target = getattr(args, "target", "local")
-    if target == "aws" and watchlist.settings.timeout > AWS_MAX_TIMEOUT:
+def aws_problems(watchlist: Watchlist) -> list[str]:
+    """What a list valid locally cannot do on AWS, one line each."""
+    if watchlist.settings.timeout > AWS_MAX_TIMEOUT:
         # A checker never starts a fetch it cannot give its whole timeout: with more than
         # its invocation has, no watch would ever be checked.
         where = watchlist.where(("settings", "timeout"))
-        print(
+        return [
             f"{where}: at most {AWS_MAX_TIMEOUT:.0f}s on AWS (a checker has 120 s for a "
-            "message, 15 of them kept to commit)",
-            file=sys.stderr,
-        )
+            "message, 15 of them kept to commit)"
+        ]
+    return []
+
+
+def cmd_validate(args: argparse.Namespace, watchlist: Watchlist) -> int:
+    target = getattr(args, "target", "local")
+    if target == "aws" and aws_problems(watchlist):
+        for problem in aws_problems(watchlist):
+            print(problem, file=sys.stderr)
         return 2
     if target != "aws":
         problems = delivery_problems(watchlist, os.environ)

@@ -16,7 +16,7 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, NamedTuple
 from urllib.parse import urlsplit
 
 import yaml
@@ -67,6 +67,19 @@ _MAX_NODES = 200_000  # far beyond any real watch list; stops alias "billion lau
 # 10,000 watches are about 2 MB of YAML: a bigger file is a mistake (or an attack).
 MAX_FILE_BYTES = 10 * 1024 * 1024
 MAX_FILE_SHOWN = "10 MB"
+
+
+class Limits(NamedTuple):
+    """How big a watch list may be: values (aliases counted at each use) and bytes."""
+
+    values: int = _MAX_NODES
+    bytes: int = MAX_FILE_BYTES
+
+
+# `scrubwatch push` (a list for a stack, validated on the user's machine): 100,000 watches
+# are about 13 MB and 900,000 values; still bounded, so an alias bomb stops early.
+LARGE = Limits(values=2_000_000, bytes=100 * 1024 * 1024)
+DEFAULT_LIMITS = Limits()
 # A value quoted in a problem, and a whole problem line, are cut here: a problem is read
 # on a terminal, and a value may be megabytes (or an alias expanding to them).
 _MAX_QUOTED = 200
@@ -424,7 +437,12 @@ class Watchlist:
     lines: Mapping[Loc, int] = field(default_factory=dict, compare=False)
 
     def get(self, watch_id: str) -> Watch | None:
-        return next((w for w in self.watches if w.id == watch_id), None)
+        return self._by_id.get(watch_id)
+
+    @cached_property
+    def _by_id(self) -> dict[str, Watch]:
+        # Ids are unique (validation refuses a duplicate); a scheduler looks up thousands.
+        return {w.id: w for w in self.watches}
 
     def line(self, loc: Loc) -> int:
         """The line of a place in the file (the nearest enclosing one known; else 1)."""
@@ -447,7 +465,8 @@ def slugify(text: str) -> str:
 class _Located:
     """Builds plain Python data from a YAML node tree, remembering each path's line."""
 
-    def __init__(self, source: str) -> None:
+    def __init__(self, source: str, max_values: int = _MAX_NODES) -> None:
+        self.max_values = max_values
         self.lines: dict[Loc, int] = {}
         self.problems: list[tuple[Loc, str]] = []
         # Values written but empty (`select:`, `select: #jobs`, `- `), with their message.
@@ -467,9 +486,9 @@ class _Located:
         """Counts a node against the limit (aliases count once per use) while refusing
         one that contains itself."""
         self._built += 1
-        if self._built > _MAX_NODES:
+        if self._built > self.max_values:
             raise yaml.MarkedYAMLError(
-                problem=f"more than {_MAX_NODES} values (aliases expanding too far?)",
+                problem=f"more than {self.max_values} values (aliases expanding too far?)",
                 problem_mark=node.start_mark,
             )
         if id(node) in self._open:
@@ -701,23 +720,26 @@ def _unique_ids(identities: dict[int, tuple[str, str]], problems: _Problems) -> 
             seen[watch_id] = i
 
 
-def check_size(size: int, path: str) -> None:
+def check_size(size: int, path: str, limit: int = MAX_FILE_BYTES) -> None:
     """ConfigError when a watch list of ``size`` bytes is over the limit."""
-    if size > MAX_FILE_BYTES:
+    if size > limit:
         # Rounded up: a file just over the limit is not "10.0 MB; the limit is 10 MB".
         megabytes = math.ceil(size * 10 / 1024**2) / 10
+        shown = MAX_FILE_SHOWN if limit == MAX_FILE_BYTES else f"{limit // 1024**2} MB"
+        hint = (
+            "(10,000 watches are about 2 MB)"
+            if limit == MAX_FILE_BYTES
+            else "(100,000 watches are about 13 MB)"
+        )
         raise ConfigError(
-            [
-                f"{path} is {megabytes:.1f} MB; the limit is {MAX_FILE_SHOWN} "
-                "(10,000 watches are about 2 MB): is it the right file?"
-            ]
+            [f"{path} is {megabytes:.1f} MB; the limit is {shown} {hint}: is it the right file?"]
         )
 
 
-def _count_nodes(text: str, path: str) -> None:
+def _count_nodes(text: str, path: str, limit: int) -> None:
     """Refuses, before it is composed, a file of more values than the limit: composing
     holds every one in memory at once (10 MB of `[x,x,...` took 1.6 GB)."""
-    if len(text) <= _MAX_NODES:
+    if len(text) <= limit:
         return  # each node takes a character or more: this text cannot exceed it much
     # Nodes are values and their keys, and a key has a value: a file of more than twice
     # the limit in nodes has more values than the limit (which `build` would refuse).
@@ -725,16 +747,18 @@ def _count_nodes(text: str, path: str) -> None:
     for event in yaml.parse(text, Loader=_LOADER):
         if isinstance(event, _NODE_EVENTS):
             count += 1
-            if count > 2 * _MAX_NODES:
+            if count > 2 * limit:
                 line = event.start_mark.line + 1 if event.start_mark else 1
-                raise ConfigError([f"{path}:{line}: YAML syntax: more than {_MAX_NODES} values"])
+                raise ConfigError([f"{path}:{line}: YAML syntax: more than {limit} values"])
 
 
-def parse_watchlist(text: str, path: str = "watchlist.yaml") -> Watchlist:
+def parse_watchlist(
+    text: str, path: str = "watchlist.yaml", limits: Limits = DEFAULT_LIMITS
+) -> Watchlist:
     """Validates the whole file; raises ConfigError listing every problem found."""
-    if len(text) > MAX_FILE_BYTES // 4:  # else its UTF-8 cannot be over the limit
-        check_size(len(text.encode("utf-8", "surrogatepass")), path)
-    located = _Located(text)
+    if len(text) > limits.bytes // 4:  # else its UTF-8 cannot be over the limit
+        check_size(len(text.encode("utf-8", "surrogatepass")), path, limits.bytes)
+    located = _Located(text, limits.values)
     data = _compose(text, path, located)
     parsed, ids = _validate(data, path, located)
     return Watchlist(
@@ -748,7 +772,7 @@ def parse_watchlist(text: str, path: str = "watchlist.yaml") -> Watchlist:
 def _compose(text: str, path: str, located: _Located) -> Any:
     """The file's YAML as plain data (every value's line noted in ``located``)."""
     try:
-        _count_nodes(text, path)
+        _count_nodes(text, path, located.max_values)
         root = yaml.compose(text, Loader=_LOADER)
         return located.build(root, ()) if root is not None else {}
     except yaml.YAMLError as exc:
@@ -811,13 +835,13 @@ def _watch(spec: WatchSpec, watch_id: str, parsed: WatchlistFile) -> Watch:
     )
 
 
-def watchlist_from_bytes(raw: bytes, path: str) -> Watchlist:
+def watchlist_from_bytes(raw: bytes, path: str, limits: Limits = DEFAULT_LIMITS) -> Watchlist:
     """A watch list file's bytes (read by ``check.watchlist_file``), validated."""
-    if len(raw) > MAX_FILE_BYTES:
-        check_size(len(raw), path)
+    if len(raw) > limits.bytes:
+        check_size(len(raw), path, limits.bytes)
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         line = raw[: exc.start].count(b"\n") + 1
         raise ConfigError([f"{path}:{line}: the watch list is not valid UTF-8"]) from None
-    return parse_watchlist(text, path)
+    return parse_watchlist(text, path, limits)
