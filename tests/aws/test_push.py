@@ -56,7 +56,9 @@ def test_a_pushed_list_is_what_the_stack_checks_from_its_next_tick(
     assert "the stack checks by it from its next tick" in out
     tick = handlers.scheduler.lambda_handler(sample_event("schedule.json"), LambdaContext())
     assert tick["due"] == 1
-    assert queued(aws) == ["pushed"]
+    assert aws.deliver(handlers.checker).failed == []  # the checker knows it too
+    assert aws.state("pushed")["condition"] == "up"
+    assert site.seen("/new.html") and not site.seen("/old.html")
 
 
 def test_a_list_that_does_not_validate_is_not_pushed(
