@@ -98,7 +98,10 @@ def test_values_past_the_limit_are_refused_before_the_file_is_held_in_memory(
 
     monkeypatch.setattr(yaml, "compose", compose)
     text = "watches:\n" + "  - x\n" * 500_000
-    assert problems_of(text) == ["wl.yaml:399999: YAML syntax: more than 200000 values"]
+    assert problems_of(text) == [
+        "wl.yaml:399999: YAML syntax: more than 200000 values (a list for a stack? "
+        "`scrubwatch push` takes more)"
+    ]
 
 
 def test_a_long_file_of_few_values_is_not_refused() -> None:
@@ -123,8 +126,8 @@ def test_a_file_over_the_size_limit_is_refused_before_it_is_read(tmp_path: Path)
     finally:
         tracemalloc.stop()
     assert info.value.problems == [
-        f"{path} is 200.0 MB; the limit is 10 MB (10,000 watches are about 2 MB): "
-        "is it the right file?"
+        f"{path} is 200.0 MB; the limit is 10 MB (10,000 watches are about 2 MB; for a "
+        "stack, `scrubwatch push` takes up to 100 MB): is it the right file?"
     ]
     assert peak < 30 * MB, f"peak {peak / MB:.0f} MB: the whole file was read"
 
@@ -345,3 +348,18 @@ def test_plain_keys_do_not_count_against_the_limit() -> None:
     # 10,000 watches of 10 keys each, a 2 MB file, too many.)
     text = "x:\n" + "".join(f"  k{i}: {i}\n" for i in range(110_000))
     assert problems_of(text) == ["wl.yaml:1: x: unknown key (check the spelling)"]
+
+
+def test_push_takes_a_list_over_the_local_limit(tmp_path: Path) -> None:
+    """60,000 watches (240,000 values): over what `check` takes, within `push`'s."""
+    from scrubwatch.core.config import LARGE
+
+    text = "watches:\n" + "".join(
+        f"  - id: w{i:06d}\n    url: https://h{i // 40}.example.org/{i}\n    every: 1h\n"
+        for i in range(60_000)
+    )
+    path = tmp_path / "big.yaml"
+    path.write_text(text)
+    with pytest.raises(ConfigError, match="scrubwatch push"):
+        load_watchlist(path)
+    assert len(load_watchlist(path, LARGE).watches) == 60_000

@@ -488,7 +488,7 @@ class _Located:
         self._built += 1
         if self._built > self.max_values:
             raise yaml.MarkedYAMLError(
-                problem=f"more than {self.max_values} values (aliases expanding too far?)",
+                problem=f"{_too_many(self.max_values)} (aliases expanding too far?)",
                 problem_mark=node.start_mark,
             )
         if id(node) in self._open:
@@ -727,13 +727,19 @@ def check_size(size: int, path: str, limit: int = MAX_FILE_BYTES) -> None:
         megabytes = math.ceil(size * 10 / 1024**2) / 10
         shown = MAX_FILE_SHOWN if limit == MAX_FILE_BYTES else f"{limit // 1024**2} MB"
         hint = (
-            "(10,000 watches are about 2 MB)"
+            "(10,000 watches are about 2 MB; for a stack, `scrubwatch push` takes up to 100 MB)"
             if limit == MAX_FILE_BYTES
             else "(100,000 watches are about 13 MB)"
         )
         raise ConfigError(
             [f"{path} is {megabytes:.1f} MB; the limit is {shown} {hint}: is it the right file?"]
         )
+
+
+def _too_many(limit: int) -> str:
+    if limit == _MAX_NODES:  # a list for a stack may be bigger
+        return f"more than {limit} values (a list for a stack? `scrubwatch push` takes more)"
+    return f"more than {limit} values"
 
 
 def _count_nodes(text: str, path: str, limit: int) -> None:
@@ -749,7 +755,7 @@ def _count_nodes(text: str, path: str, limit: int) -> None:
             count += 1
             if count > 2 * limit:
                 line = event.start_mark.line + 1 if event.start_mark else 1
-                raise ConfigError([f"{path}:{line}: YAML syntax: more than {limit} values"])
+                raise ConfigError([f"{path}:{line}: YAML syntax: {_too_many(limit)}"])
 
 
 def parse_watchlist(
