@@ -40,3 +40,14 @@ def test_a_huge_burst_stays_bounded_and_counts_what_it_does_not_show_in_full() -
     assert f"... and {300 - shown} more alerts in full" in body
     # The list at the top names the first hundred and counts the rest.
     assert "GONE: ad 99\n" in body and "  ... and 200 more" in body
+
+
+def test_a_digest_of_chinese_pages_fits_an_sns_message() -> None:
+    """The bound is in bytes: 25 alerts of Chinese text were 98,606 characters and
+    265,152 bytes, over SNS's 262,144."""
+    events = [
+        dataclasses.replace(e, removed=["乌鲁木齐研发中心招聘工程师" * 20] * 10, diff="删除" * 5000)
+        for e in burst(25)
+    ]
+    _, body = email_digest(events)
+    assert len(body.encode()) <= 100_000

@@ -139,7 +139,7 @@ def test_a_notifier_cut_off_after_sending_sends_nothing_twice(
 
     aws.hook("before-call.sns.Publish", cut_off_at_the_second)
     with pytest.raises(CutOff):
-        deliver(aws, handlers, Invocation(remaining_ms=16_000))
+        deliver(aws, handlers, Invocation(remaining_ms=int(aws_notify.SEND_MARGIN_S * 1000) + 1000))
     assert [e["Subject"] for e in aws.emails()] == [ad(0)]
     aws.unhook("before-call.sns.Publish", cut_off_at_the_second)
 
@@ -164,7 +164,7 @@ def test_a_notifier_killed_between_sending_and_recording_sends_again_never_not_a
 
     aws.hook("after-call.sns.Publish", killed)  # SNS has taken it; the reply never comes
     with pytest.raises(CutOff):
-        deliver(aws, handlers, Invocation(remaining_ms=16_000))
+        deliver(aws, handlers, Invocation(remaining_ms=int(aws_notify.SEND_MARGIN_S * 1000) + 1000))
     aws.unhook("after-call.sns.Publish", killed)
     hand_back(aws)
     lapse_claims(aws)

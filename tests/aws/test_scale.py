@@ -191,3 +191,23 @@ def test_an_edited_list_reads_every_state_once_and_queues_the_new_watch_at_once(
     assert edited.states_read == 41
     assert "added-later" in queued_ids(aws)  # whatever its slot
     assert aws_app.schedule(now=t0 + 1800).states_read == 0
+
+
+def test_a_watch_waiting_for_a_recheck_from_before_the_list_existed_is_found(
+    aws: Stack, watchlist: Callable[..., Any]
+) -> None:
+    """A stack upgraded while a page was suspected gone: its state has no recheck entry.
+    The first tick (a list it has not seen) reads every state and queues it when due."""
+    listed = many_watches()[:30]
+    watchlist(listed, recheck="10m")
+    t0 = 1_800_000_000.0
+    store = DynamoStateStore(aws.table, aws.ddb)
+    suspect = listed[3]["id"]
+    gone_once = WatchState(watch_id=suspect, condition="up", last_checked=t0, gone_streak=1)
+    assert store.commit([Commit(state=gone_once)]) == []
+    aws.ddb.delete_item(TableName=aws.table, Key={"pk": {"S": "S#recheck"}, "sk": {"S": suspect}})
+    checked_at(aws, [w["id"] for w in listed if w["id"] != suspect], t0)
+
+    aws_app.schedule(now=t0 + 660)
+
+    assert suspect in queued_ids(aws)

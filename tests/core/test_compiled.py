@@ -68,3 +68,29 @@ def test_a_duplicate_id_is_refused() -> None:
     data["watches"].append(data["watches"][0])
     with pytest.raises(ConfigError, match="listed twice"):
         watchlist_from_compiled(json.dumps(data).encode(), "s3://b/watchlist.json")
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "says"),
+    [
+        ("every", 0, "every is 0"),
+        ("url", "file:///etc/passwd", "not http(s)"),
+        ("notify", ["pager"], "unknown channels: pager"),
+    ],
+)
+def test_a_hand_edited_watch_the_scheduler_could_not_survive_is_refused(
+    field: str, value: object, says: str
+) -> None:
+    data = json.loads(compile_watchlist(parse_watchlist(YAML)))
+    data["watches"][1][field] = value
+    with pytest.raises(ConfigError) as caught:
+        watchlist_from_compiled(json.dumps(data).encode(), "s3://b/watchlist.json")
+    [line] = caught.value.problems
+    assert line.startswith("s3://b/watchlist.json: watches.1 (map): ") and says in line
+
+
+def test_the_slack_webhook_stays_out_of_the_bucket() -> None:
+    hook = "  slack_webhook: https://hooks.slack.com/services/T/B/secret\n"
+    compiled = compile_watchlist(parse_watchlist(YAML.replace("settings:\n", "settings:\n" + hook)))
+    assert b"secret" not in compiled
+    assert watchlist_from_compiled(compiled, "s3://b/w.json").settings.slack_webhook is None

@@ -8,7 +8,7 @@ from itertools import pairwise
 
 from scrubwatch.core.config import Watch, parse_watchlist
 from scrubwatch.core.decide import WatchState, settled
-from scrubwatch.core.due import next_due_on_aws, slot, slot_passed
+from scrubwatch.core.due import due_on_aws, is_due, next_due_on_aws, slot, slot_passed
 
 
 def watch(watch_id: str) -> Watch:
@@ -48,3 +48,16 @@ def test_on_aws_a_settled_watch_is_next_due_at_its_slot() -> None:
     assert next_due_on_aws(w, WatchState(watch_id="w-1"), 5000.0, 600.0) == 5000.0  # unseen
     suspect = replace(checked, gone_streak=1)
     assert next_due_on_aws(w, suspect, 5000.0, 600.0) == 1600.0  # recheck after 10 min
+
+
+def test_on_aws_a_watch_written_away_from_its_slot_is_still_checked_at_the_next() -> None:
+    """Its first check (or a recheck) wrote its state five minutes before its slot: the
+    slot's check goes ahead; only a duplicate moments after a check is skipped."""
+    w = watch("w-1")
+    checked = WatchState(watch_id="w-1", condition="up", last_checked=1000.0, rev=1)
+    assert due_on_aws(w, checked, 1000.0 + 300, recheck=600.0)
+    assert not due_on_aws(w, checked, 1000.0 + 5, recheck=600.0)
+    assert not is_due(w, checked, 1000.0 + 300, 600.0)  # what the local rule would say
+    suspect = replace(checked, gone_streak=1)
+    assert not due_on_aws(w, suspect, 1000.0 + 300, 600.0)  # its recheck is not yet due
+    assert due_on_aws(w, suspect, 1000.0 + 600, 600.0)

@@ -616,3 +616,16 @@ def test_notifier_may_touch_only_its_claims_in_the_table(cfn: dict[str, Any]) ->
         keys = statement["Condition"]["ForAllValues:StringLike"]["dynamodb:LeadingKeys"]
         assert keys == [f"{CLAIM_PREFIX}*"]
     assert not "W#x".startswith(CLAIM_PREFIX)  # a watch's items are out of its reach
+
+
+def test_the_checker_may_make_every_write_its_commit_makes(cfn: dict[str, Any]) -> None:
+    """A transaction needs the permission of each action in it: the checker's commit
+    updates the state, puts the history row, and puts or deletes the recheck entry."""
+    role = props(cfn, "CheckerFunctionRole")
+    actions = {
+        a
+        for policy in role["Policies"]
+        for s in _statements(policy["PolicyDocument"])
+        for a in _actions(s)
+    }
+    assert {"dynamodb:UpdateItem", "dynamodb:PutItem", "dynamodb:DeleteItem"} <= actions

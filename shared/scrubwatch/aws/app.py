@@ -18,7 +18,7 @@ from ..alerts.sns import SnsPublisher
 from ..backends.aws import DynamoStateStore, S3EvidenceStore
 from ..check.engine import Engine
 from ..core.config import Watchlist
-from ..core.due import is_due, unseen
+from ..core.due import due_on_aws, is_due, rechecking, unseen
 from ..core.events import Event
 from ..core.report import RunReport
 from ..core.routing import channels_for, routes
@@ -75,6 +75,13 @@ def schedule(now: float | None = None, sqs: Any = None, dynamodb: Any = None) ->
             chunk = wl.watches[start : start + _FULL_READ_CHUNK]
             states = store.load(w.id for w in chunk)
             due.update((w.id, w) for w in chunk if unseen(w, states[w.id]))
+            # A watch waiting for a recheck since before the recheck list existed: its
+            # check, when due, puts it on the list.
+            due.update(
+                (w.id, w)
+                for w in chunk
+                if rechecking(states[w.id]) and is_due(w, states[w.id], t, recheck)
+            )
         read += len(wl.watches)
     requests = pack(due.values())
     _send(requests, sqs or boto3.client("sqs"))
@@ -135,6 +142,7 @@ def check(
         read_deadline=30.0,
         publish_first=True,
         clock=lambda: datetime.fromtimestamp(time.time(), UTC),  # the scheduler's clock
+        due=due_on_aws,
     )
     # Not forced: a message delivered twice, or queued by two overlapping ticks, finds the
     # watch checked moments ago and skips it, so two quick checks never confirm a "gone".

@@ -49,18 +49,22 @@ class SlackDelivery:
         return [(message, told) for message, told in render.slack_posts(events)]
 
     def send(self, message: Any) -> None:
+        # Two attempts, a short wait between: a send must end within the notifier's
+        # SEND_MARGIN_S (10 s timeout, 3 s, 10 s); SQS brings a failed one back later.
+        kwargs: dict[str, Any] = {"attempts": 2, "max_wait": 3.0}
+        if self.sleep is not None:
+            kwargs["sleep"] = self.sleep
         try:
-            if self.sleep is None:
-                slack.post(self.client, self.url, message)
-            else:
-                slack.post(self.client, self.url, message, sleep=self.sleep)
+            slack.post(self.client, self.url, message, **kwargs)
         except slack.SlackDeliveryFailed as exc:
             raise DeliveryFailed(str(exc)) from None
 
 
-# Short timeouts: a publish that hangs must fail while the invocation still has time to
-# release its claims, not be cut off by the function's timeout half-way.
-_SNS_CONFIG = Config(connect_timeout=5, read_timeout=10, retries={"mode": "standard"})
+# Short timeouts, two attempts: a publish must end within the notifier's SEND_MARGIN_S
+# (2 × (3 + 5) s), not be cut off by the function's timeout after SNS took it.
+_SNS_CONFIG = Config(
+    connect_timeout=3, read_timeout=5, retries={"mode": "standard", "total_max_attempts": 2}
+)
 
 
 class EmailDelivery:

@@ -43,9 +43,9 @@ from .environment import stack
 log = logging.getLogger("scrubwatch")
 
 _KEEP_SECONDS = 14 * 86400  # how long a sent event id is remembered
-# No message is started with less than this left of the invocation (a Slack post may wait
-# out a 429; an SNS publish times out after 10 s).
-SEND_MARGIN_S = 15.0
+# No message is started with less than this left of the invocation: more than a send can
+# take (aws/deliveries.py: a Slack post 23 s at most, an SNS publish 16 s).
+SEND_MARGIN_S = 30.0
 CLAIM_PREFIX = "N#"  # the claims' keys in the table; template.yaml holds the notifier to it
 
 

@@ -65,6 +65,13 @@ def current(s3: Any = None) -> Watchlist:
             return _pushed.watchlist
         if code in ("NoSuchKey", "404"):
             return bundled()
+        if code in ("AccessDenied", "403") and _pushed.watchlist is None:
+            # S3 answers a missing key with 403 to a caller that may not list the bucket:
+            # taken as "nothing pushed", said, in case it is a policy that needs fixing.
+            log.warning(
+                "reading s3://%s/%s was refused; using the bundled list", bucket, PUSHED_KEY
+            )
+            return bundled()
         raise
     where = f"s3://{bucket}/{PUSHED_KEY}"
     try:

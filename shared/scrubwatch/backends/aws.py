@@ -104,12 +104,14 @@ class DynamoStateStore:
                 "row": {"S": json.dumps(v.__dict__, ensure_ascii=False)},
             }
             items.append({"Put": {"TableName": self.table, "Item": row}})
-        if before is None or rechecking(before) != rechecking(state):
-            key = _recheck_key(state.watch_id)
-            if rechecking(state):
-                items.append({"Put": {"TableName": self.table, "Item": key}})
-            else:
-                items.append({"Delete": {"TableName": self.table, "Key": key}})
+        # A watch waiting for a recheck is (again) put on the list with every commit (its
+        # state moves at each check anyway), so one that waited since before the list
+        # existed joins it too; it leaves the list when it stops waiting.
+        key = _recheck_key(state.watch_id)
+        if rechecking(state):
+            items.append({"Put": {"TableName": self.table, "Item": key}})
+        elif before is None or rechecking(before):
+            items.append({"Delete": {"TableName": self.table, "Key": key}})
         written = self._write(items)
         if written:
             self._read[state.watch_id] = WatchState(**{**state.__dict__, "rev": state.rev + 1})

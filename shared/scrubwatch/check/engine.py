@@ -29,7 +29,7 @@ from .. import __version__
 from ..core.classify import Outcome, classify, same_as_missing_page
 from ..core.config import Watch, Watchlist
 from ..core.decide import Observation, Transition, WatchState, decide
-from ..core.due import edited, is_due
+from ..core.due import DueRule, edited, is_due
 from ..core.events import Event, VersionRef, rfc3339
 from ..core.exchange import Fetch
 from ..core.reader import Known, Reading, ReadSpec
@@ -94,6 +94,7 @@ class Engine:
         progress: Callable[[int, int], None] | None = None,
         publish_first: bool = False,
         read_deadline: float = READ_DEADLINE,
+        due: DueRule = is_due,
     ) -> None:
         self.watchlist = watchlist
         self.state = state
@@ -112,17 +113,21 @@ class Engine:
         # republishes the same event id.
         self.publish_first = publish_first
         self.read_deadline = read_deadline
+        # Whether a watch asked for (not forced) is checked: locally, `every` after its
+        # last check; on AWS, where the scheduler queues by slot, core.due.due_on_aws.
+        self.due = due
         self._run = _Run()
         self._deadline = watchlist.settings.deadline  # for each watch's fetch and reading
 
     def _due(self, only: Sequence[str], force: bool) -> tuple[list[Watch], dict[str, WatchState]]:
         """The watches to check now, and the states of all those asked about (read once)."""
-        watches = [w for w in self.watchlist.watches if not only or w.id in only]
+        wanted = set(only)
+        watches = [w for w in self.watchlist.watches if not wanted or w.id in wanted]
         states = self.state.load(w.id for w in watches)
         if not force:
             now = self.clock().timestamp()
             recheck = self.watchlist.settings.recheck
-            due = [w for w in watches if is_due(w, states[w.id], now, recheck)]
+            due = [w for w in watches if self.due(w, states[w.id], now, recheck)]
             self._run.report.not_due_count = len(watches) - len(due)
             if only:
                 # Asked for by name and skipped: the summary says when it is due.

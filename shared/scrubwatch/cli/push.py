@@ -11,6 +11,7 @@ import argparse
 import hashlib
 import sys
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from ..check.watchlist_file import load_watchlist
 from ..core.compiled import compile_watchlist
@@ -32,6 +33,14 @@ def cmd_push(args: argparse.Namespace, config: Path) -> int:
         for problem in problems:
             print(problem, file=sys.stderr)
         return 2
+    if any(
+        _has_password(p) for p in {watchlist.settings.proxy, *(w.proxy for w in watchlist.watches)}
+    ):
+        print(
+            "scrubwatch: note: a proxy's password is in the list, and goes into the bucket "
+            "with it (kept in every version, and under Object Lock until the lock ends)",
+            file=sys.stderr,
+        )
     if stack:
         bucket, _ = stack_outputs(stack)
     import boto3
@@ -55,3 +64,7 @@ def cmd_push(args: argparse.Namespace, config: Path) -> int:
         + "; the stack checks by it from its next tick"
     )
     return 0
+
+
+def _has_password(url: str | None) -> bool:
+    return bool(url) and urlsplit(str(url)).password is not None

@@ -11,12 +11,14 @@ hand can be refused but cannot run away with the function.
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import asdict
 from typing import Any, Literal
+from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from .config import ConfigError, Settings, Watch, Watchlist
+from .config import CHANNELS, ConfigError, Settings, Watch, Watchlist
 
 SCHEMA = "scrubwatch.watchlist/1"
 MAX_BYTES = 256 * 1024 * 1024
@@ -33,10 +35,15 @@ class _Compiled(BaseModel):
 
 
 def compile_watchlist(watchlist: Watchlist) -> bytes:
+    """The list as pushed. Without ``slack_webhook``: on AWS Slack's URL is the stack's
+    SSM parameter, and a secret put in the bucket would outlive its rotation (and, under
+    Object Lock, could not be deleted)."""
+    settings = watchlist.settings.model_dump(mode="json", by_alias=True)
+    settings["slack_webhook"] = None
     data = {
         "schema": SCHEMA,
         "source": watchlist.path,
-        "settings": watchlist.settings.model_dump(mode="json", by_alias=True),
+        "settings": settings,
         "watches": [asdict(w) for w in watchlist.watches],
     }
     return json.dumps(data, ensure_ascii=False, separators=(",", ":")).encode()
@@ -58,4 +65,21 @@ def watchlist_from_compiled(raw: bytes, path: str) -> Watchlist:
     watches = tuple(compiled.watches)
     if len({w.id for w in watches}) != len(watches):
         raise ConfigError([f"{path}: a watch id is listed twice"])
+    for i, watch in enumerate(watches):
+        problem = _unusable(watch)
+        if problem:
+            raise ConfigError([f"{path}: watches.{i} ({watch.id[:128]}): {problem}"])
     return Watchlist(path=path, settings=settings, watches=watches)
+
+
+def _unusable(watch: Watch) -> str | None:
+    """What the YAML's validation would have refused and the scheduler cannot survive
+    (a file put in the bucket by hand): the types are checked already."""
+    if not (math.isfinite(watch.every) and watch.every >= 1):
+        return f"every is {watch.every!r}, not a positive number of seconds"
+    if urlsplit(watch.url).scheme not in ("http", "https"):
+        return "the url is not http(s)"
+    unknown = set(watch.notify) - set(CHANNELS)
+    if unknown:
+        return f"notify names unknown channels: {', '.join(sorted(unknown))}"
+    return None

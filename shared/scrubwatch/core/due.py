@@ -10,9 +10,16 @@ from __future__ import annotations
 
 import hashlib
 import math
+from collections.abc import Callable
 
 from .config import Watch
 from .decide import WatchState
+
+# (watch, its state, now, settings.recheck) -> is it checked now?
+DueRule = Callable[[Watch, WatchState, float, float], bool]
+# A watch checked this recently is not checked again on AWS: the same message delivered
+# twice, or queued by two overlapping ticks.
+DUPLICATE_WINDOW_S = 60.0
 
 
 def rechecking(state: WatchState) -> bool:
@@ -101,3 +108,15 @@ def _edited_since(watch: Watch, state: WatchState) -> bool:
     return state.settings_hash not in (None, watch.settings_hash) and (
         state.condition == "up" or state.current is None
     )
+
+
+def due_on_aws(watch: Watch, state: WatchState, now: float, recheck: float) -> bool:
+    """A watch the stack's scheduler queued: checked, unless it was checked moments ago (a
+    duplicate) or waits for a recheck whose time has not come. Not ``is_due``: a state is
+    written only when it moves, away from the watch's slot, so ``every`` after it would
+    skip the slot that follows."""
+    if unseen(watch, state):
+        return True
+    if rechecking(state):
+        return is_due(watch, state, now, recheck)
+    return now - state.last_checked >= DUPLICATE_WINDOW_S

@@ -286,8 +286,9 @@ def _bounded(message: dict[str, Any]) -> dict[str, Any]:
     return message
 
 
-# An email digest stays far under SNS's 256 KB message, whatever each alert carries.
-EMAIL_DIGEST_CHARS = 100_000
+# An email digest stays far under SNS's 256 KB message (bytes: Chinese text is three of
+# them a character), whatever each alert carries.
+EMAIL_DIGEST_BYTES = 100_000
 
 
 def email_posts(events: Sequence[Event]) -> list[tuple[str, str, list[Event]]]:
@@ -306,20 +307,23 @@ def _tally(events: Sequence[Event]) -> str:
     return ", ".join(f"{n} {label}" for label, n in sorted(counts.items()))
 
 
-def email_digest(events: Sequence[Event], limit: int = EMAIL_DIGEST_CHARS) -> tuple[str, str]:
+def email_digest(events: Sequence[Event], limit: int = EMAIL_DIGEST_BYTES) -> tuple[str, str]:
     """One email for a burst: every alert's summary first, then each alert in full for as
-    long as the digest stays under ``limit`` characters; the rest are counted."""
+    long as the digest stays under ``limit`` bytes of UTF-8; the rest are counted."""
     title = _clip(f"scrubwatch: {len(events)} alerts ({_tally(events)})", 99)
     lines = [f"{len(events)} alerts arrived together:", ""]
     lines += [f"  - {_clip(terminal.one_line(e.summary), 300)}" for e in events[: SHOWN * 10]]
     if len(events) > SHOWN * 10:
         lines.append(f"  ... and {len(events) - SHOWN * 10} more")
     body = "\n".join(lines) + "\n"
+    size = len(body.encode())
     for i, event in enumerate(events):
         block = f"\n{'=' * 60}\n{email_text(event)}"
-        if len(body) + len(block) > limit:
+        cost = len(block.encode())
+        if size + cost > limit:
             body += f"\n{'=' * 60}\n... and {len(events) - i} more alerts in full: "
             body += "scrubwatch history <watch> shows each.\n"
             break
         body += block
+        size += cost
     return title, body
