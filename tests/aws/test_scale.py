@@ -211,3 +211,19 @@ def test_a_watch_waiting_for_a_recheck_from_before_the_list_existed_is_found(
     aws_app.schedule(now=t0 + 660)
 
     assert suspect in queued_ids(aws)
+
+
+def test_hosts_remainders_fill_the_fullest_message_they_fit() -> None:
+    from scrubwatch.aws.schedule import pack
+    from scrubwatch.core.config import parse_watchlist
+
+    sizes = {"a": 20, "b": 20, "c": 5, "d": 5, "e": 30}  # e: one message of 25, 5 left
+    text = "watches:\n" + "".join(
+        f"  - id: {h}{n}\n    url: https://{h}.example.org/{n}\n"
+        for h, count in sizes.items()
+        for n in range(count)
+    )
+    requests = pack(parse_watchlist(text).watches)
+    assert sorted(len(r.watches) for r in requests) == [5, 25, 25, 25]  # next fit: 10, 20, 25, 25
+    for r in requests:  # a host is never split but for its whole messages of 25
+        assert len({w.rstrip("0123456789") for w in r.watches}) == len(r.host.split(","))

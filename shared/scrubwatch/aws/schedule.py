@@ -89,22 +89,32 @@ def pack(watches: Iterable[Watch], per_message: int = WATCHES_PER_MESSAGE) -> li
             )
         if whole < len(ids):
             remainders.append((host, ids[whole:]))
-    hosts: list[str] = []
-    ids_: list[str] = []
-    # Largest first; a new message when the next remainder does not fit.
-    for host, ids in sorted(remainders, key=lambda r: -len(r[1])):
-        if len(ids_) + len(ids) > per_message:
-            requests.append(CheckRequest(host=",".join(hosts), watches=tuple(ids_)))
-            hosts, ids_ = [], []
-        hosts.append(host)
-        ids_ += ids
-    if ids_:
-        requests.append(CheckRequest(host=",".join(hosts), watches=tuple(ids_)))
+    requests += _shared(remainders, per_message)
     for request in requests:
         # Ids are at most 128 characters and hosts 253, so 25 of each cannot approach the
         # limit; this guards the invariant if either number changes.
         assert len(request.body().encode()) < SQS_MAX_BYTES
     return requests
+
+
+def _shared(remainders: list[tuple[str, list[str]]], per_message: int) -> list[CheckRequest]:
+    """Hosts' remainders packed whole into few messages: largest first, each into the
+    fullest message it fits (best fit decreasing; open messages are kept by free room,
+    so a list of 100,000 one-watch hosts packs in linear time)."""
+    by_room: dict[int, list[int]] = defaultdict(list)  # free room -> open message indexes
+    messages: list[tuple[list[str], list[str]]] = []  # (hosts, ids)
+    for host, ids in sorted(remainders, key=lambda r: -len(r[1])):
+        room = next((r for r in range(len(ids), per_message) if by_room[r]), None)
+        if room is None:
+            messages.append(([], []))
+            index, room = len(messages) - 1, per_message
+        else:
+            index = by_room[room].pop()
+        hosts, held = messages[index]
+        hosts.append(host)
+        held.extend(ids)
+        by_room[room - len(ids)].append(index)
+    return [CheckRequest(host=",".join(h), watches=tuple(i)) for h, i in messages]
 
 
 def batches(requests: list[CheckRequest]) -> list[list[CheckRequest]]:
