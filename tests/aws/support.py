@@ -187,6 +187,16 @@ class Stack:
 
     # --- queues ---
 
+    def queued(self) -> Counter[str]:
+        """The watch ids on the check queue now, each message taken off it."""
+        from scrubwatch.aws.schedule import CheckRequest
+
+        ids: Counter[str] = Counter()
+        for m in self.receive_all(self.queue_url):
+            ids.update(CheckRequest.model_validate_json(m["Body"]).watches)
+            self.sqs.delete_message(QueueUrl=self.queue_url, ReceiptHandle=m["ReceiptHandle"])
+        return ids
+
     def receive_all(self, url: str, visibility: int | None = None) -> list[dict[str, Any]]:
         """Every message visible on a queue now (each becomes invisible once received)."""
         out: list[dict[str, Any]] = []

@@ -14,7 +14,6 @@ from typing import Any
 import pytest
 import yaml
 from scrubwatch.aws import app as aws_app
-from scrubwatch.aws.schedule import CheckRequest
 from scrubwatch.aws.watchlists import PUSHED_KEY
 from scrubwatch.cli.main import main
 from support import Site, page
@@ -28,13 +27,6 @@ def write(path: Path, watches: list[dict[str, Any]], **settings: Any) -> Path:
     data = {"settings": {**SETTINGS, **settings}, "watches": watches}
     path.write_text(yaml.dump(data, Dumper=yaml.CSafeDumper, sort_keys=False))
     return path
-
-
-def queued(aws: Stack) -> list[str]:
-    ids = []
-    for m in aws.receive_all(aws.queue_url):
-        ids.extend(CheckRequest.model_validate_json(m["Body"]).watches)
-    return ids
 
 
 def test_a_pushed_list_is_what_the_stack_checks_from_its_next_tick(
@@ -98,7 +90,7 @@ def test_a_file_put_in_the_bucket_by_hand_is_passed_over_for_the_last_good_push(
     report = aws_app.schedule()
 
     assert report.due == 1
-    assert queued(aws) == ["good"]
+    assert list(aws.queued()) == ["good"]
     assert "the pushed watch list is not valid" in caplog.text
 
 

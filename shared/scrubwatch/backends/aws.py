@@ -58,7 +58,6 @@ class DynamoStateStore:
         self.remember = remember
         # As loaded: a commit that moves nothing that matters is skipped.
         self._read: dict[str, WatchState] = {}
-        self.skipped = 0  # commits that wrote nothing
 
     def load(self, watch_ids: Iterable[str]) -> dict[str, WatchState]:
         ids = list(dict.fromkeys(watch_ids))
@@ -93,7 +92,6 @@ class DynamoStateStore:
         state = c.state
         before = self._read.get(state.watch_id)
         if self._quiet(before, c):
-            self.skipped += 1
             return True
         items: list[dict[str, Any]] = [{"Update": self._state_update(state)}]
         if c.version is not None:
