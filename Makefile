@@ -51,15 +51,17 @@ build: $(SAM)
 	$(SAM) build
 
 # Called by `sam build` (template.yaml: BuildMethod makefile; build_in_source in
-# samconfig.toml). Installs the package and its Lambda dependencies for the target
-# platform, then refuses to go on if watchlist.yaml does not validate.
-build-ScrubwatchLayer:
+# samconfig.toml). Refuses to go on if watchlist.yaml does not validate (checked with the
+# project's own environment: the layer's arm64 wheels do not load on an x86_64 machine),
+# then installs the package and its Lambda dependencies for the functions' platform.
+LAYER_PLATFORM ?= manylinux2014_aarch64
+build-ScrubwatchLayer: $(STAMP)
+	$(BIN)/python -m scrubwatch.cli.main validate --for aws -c $(WATCHLIST)
 	rm -rf .tools/wheel && $(LAYER_PY) -m pip wheel -q --no-deps -w .tools/wheel .
 	$(LAYER_PY) -m pip install -q --target "$(ARTIFACTS_DIR)/python" \
-	  --platform manylinux2014_x86_64 --implementation cp --python-version 3.12 \
+	  --platform $(LAYER_PLATFORM) --implementation cp --python-version 3.12 \
 	  --only-binary=:all: -c constraints.txt \
 	  "scrubwatch[aws] @ file://$(CURDIR)/$$(ls .tools/wheel/*.whl)"
-	PYTHONPATH="$(ARTIFACTS_DIR)/python" $(LAYER_PY) -m scrubwatch.cli.main validate --for aws -c $(WATCHLIST)
 	cp $(WATCHLIST) "$(ARTIFACTS_DIR)/watchlist.yaml"
 
 # After a change of pyproject.toml's dependencies: resolve them afresh and pin the result.

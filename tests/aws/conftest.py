@@ -22,7 +22,7 @@ from aws_lambda_powertools.utilities import parameters
 from moto import mock_aws
 from pytest_httpserver import HTTPServer
 from scrubwatch.aws import app as aws_app
-from scrubwatch.aws import watchlists
+from scrubwatch.aws import clients, watchlists
 from scrubwatch.aws.environment import stack
 from support import Site
 
@@ -73,9 +73,11 @@ def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[Stack]:
 def _fresh_watchlist() -> Iterator[None]:
     # Each test is a cold start: its own environment, its own watch list.
     watchlists.forget()
+    clients.forget()
     stack.cache_clear()
     yield
     watchlists.forget()
+    clients.forget()
     stack.cache_clear()
 
 

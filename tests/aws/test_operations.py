@@ -90,3 +90,39 @@ def test_the_scheduler_reads_states_eventually_consistent_and_the_checker_consis
     assert reads == [False]
     handlers.checker.lambda_handler(aws.sqs_event(aws.receive_all(aws.queue_url)), LambdaContext())
     assert reads[1:] and all(reads[1:])
+
+
+def test_each_aws_client_is_made_once_per_container(
+    aws: Stack,
+    handlers: SimpleNamespace,
+    site: Site,
+    watchlist: Callable[..., Any],
+    clock: Callable[[float], None],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Three ticks, three checker batches and two email batches in one container make each
+    client once: a client per call or per message cost its making every time."""
+    import boto3
+
+    made: list[str] = []
+    real = boto3.client
+
+    def counting(service: str, *args: Any, **kwargs: Any) -> Any:
+        made.append(service)
+        return real(service, *args, **kwargs)
+
+    monkeypatch.setattr(boto3, "client", counting)
+    site.pages["/a.html"] = page("A", "<p>a</p>")
+    watchlist([{"id": "a", "url": site.url("/a.html"), "every": "1h"}])
+    notified = 0
+    for hour in range(3):
+        clock(hour * 3600)
+        handlers.scheduler.lambda_handler(sample_event("schedule.json"), LambdaContext())
+        aws.deliver(handlers.checker)
+        site.pages["/a.html"] = page("A", f"<p>{hour}</p>")  # a change: an alert, an email
+        alerts = aws.receive_all(aws.email_queue_url)
+        if alerts:
+            handlers.notifier.lambda_handler(aws.notifier_event(alerts), LambdaContext())
+            notified += 1
+    assert notified == 2
+    assert sorted(made) == ["dynamodb", "s3", "sns", "sns", "sqs"]  # sns: alerts and email

@@ -36,3 +36,23 @@ def test_layer_build_refuses_an_invalid_watch_list(tmp_path: Path) -> None:
     assert f"{bad}:3: watches[0].selector: unknown key (check the spelling)" in build.stderr
     assert "Traceback" not in build.stderr
     assert not (artifacts / "watchlist.yaml").exists()
+
+
+def test_the_layer_is_built_for_arm64(tmp_path: Path) -> None:
+    """The functions run on Graviton (template.yaml): every native module of the layer must
+    be an aarch64 build, or the first import on Lambda fails."""
+    build = subprocess.run(
+        ["make", "-s", "build-ScrubwatchLayer", f"ARTIFACTS_DIR={tmp_path}"],
+        cwd=ROOT,
+        env=_env(),
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert build.returncode == 0, build.stderr[-2000:]
+    native = list((tmp_path / "python").rglob("*.so"))
+    assert any(p.parent.name == "pydantic_core" for p in native)
+    # ELF e_machine (bytes 18-19, little-endian): 183 is AArch64, 62 is x86-64.
+    machines = {p.name: int.from_bytes(p.read_bytes()[18:20], "little") for p in native}
+    assert {name for name, machine in machines.items() if machine != 183} == set()
+    assert (tmp_path / "watchlist.yaml").read_text() == (ROOT / "watchlist.yaml").read_text()

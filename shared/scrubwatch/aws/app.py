@@ -8,11 +8,10 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
-
-import boto3
 
 from ..alerts.sns import SnsPublisher
 from ..backends.aws import DynamoStateStore, S3EvidenceStore
@@ -22,7 +21,7 @@ from ..core.due import due_on_aws, is_due, rechecking, unseen
 from ..core.events import Event
 from ..core.report import RunReport
 from ..core.routing import channels_for, routes
-from . import watchlists
+from . import clients, watchlists
 from .environment import stack
 from .schedule import CheckRequest, batches, due_by_slot, pack, watchlist_digest
 
@@ -59,7 +58,9 @@ def schedule(now: float | None = None, sqs: Any = None, dynamodb: Any = None) ->
     checked or edited since."""
     wl = watchlist()
     t = time.time() if now is None else now
-    store = DynamoStateStore(_env("TABLE_NAME"), dynamodb, consistent=False, remember=False)
+    store = DynamoStateStore(
+        _env("TABLE_NAME"), dynamodb or clients.client("dynamodb"), consistent=False, remember=False
+    )
     tick = store.last_tick()
     digest = watchlist_digest(wl)
     due = {w.id: w for w in due_by_slot(wl, tick[0] if tick else t - FIRST_WINDOW_S, t)}
@@ -84,7 +85,7 @@ def schedule(now: float | None = None, sqs: Any = None, dynamodb: Any = None) ->
             )
         read += len(wl.watches)
     requests = pack(due.values())
-    _send(requests, sqs or boto3.client("sqs"))
+    _send(requests, sqs or clients.client("sqs"))
     store.save_tick(t, digest)  # after sending: a tick that failed is done again in full
     return ScheduleReport(due=len(due), messages=len(requests), states_read=read)
 
@@ -103,55 +104,93 @@ def _send(requests: list[CheckRequest], sqs: Any) -> None:
             raise RuntimeError(f"SQS refused {len(entries)} check message(s)")
 
 
-def check(
-    request: CheckRequest,
+@dataclass(frozen=True)
+class BatchResult:
+    """What became of a batch of check messages."""
+
+    report: RunReport
+    failed: list[int]  # the messages (indexes) to return to the queue: a check of theirs broke
+    requeue: list[CheckRequest]  # the watches no check started, as new messages
+
+
+def check_batch(
+    requests: Sequence[CheckRequest],
     dynamodb: Any = None,
     s3: Any = None,
     sns: Any = None,
     resolver: Any = None,
     budget: float | None = None,
-) -> RunReport:
-    """Checks one message's watches; raises (state untouched) if an event cannot be sent.
+) -> BatchResult:
+    """Checks the watches of a batch of messages in one run: messages of different hosts
+    side by side, each host under its `per_host` limit, so a batch takes as long as its
+    slowest host, not the sum of them.
 
-    ``budget``: the seconds the function has left for it. The watches it leaves are in
-    ``report.unfinished``, uncommitted (``requeue`` sends them on)."""
+    A message whose checks met a failure of the run's own (an event not published, storage
+    refused) goes back to the queue, the rest stand; with no ``budget`` left for a watch, it
+    is left uncommitted and named in a new message (``requeue``)."""
     wl = watchlist()
-    unknown = [i for i in request.watches if wl.get(i) is None]
+    wanted = list(dict.fromkeys(i for r in requests for i in r.watches))
+    unknown = [i for i in wanted if wl.get(i) is None]
     if unknown:
         # The list changed since the message was queued: nothing to check for these.
         log.warning("watches no longer in the watch list: %s", ", ".join(unknown))
-    ids = [i for i in request.watches if wl.get(i) is not None]
+    ids = [i for i in wanted if wl.get(i) is not None]
     if not ids:
-        return RunReport()
+        return BatchResult(RunReport(), [], [])
+    engine = _checker_engine(wl, dynamodb, s3, sns, resolver)
+    try:
+        # Not forced: a message delivered twice, or queued by two overlapping ticks, finds
+        # the watch checked moments ago and skips it, so two quick checks never confirm a
+        # "gone".
+        report = engine.run(ids, force=False, budget=budget)
+        broken: set[str] = set()
+    except Exception:
+        log.exception("checks of this batch failed; their messages return to the queue")
+        report = engine.report
+        # A failure outside any one check (the states could not be read) breaks them all.
+        broken = set(report.crashed) or set(ids)
+    failed = [n for n, r in enumerate(requests) if broken.intersection(r.watches)]
+    return BatchResult(report, failed, _leftovers(requests, failed, report.unfinished))
 
+
+def _leftovers(
+    requests: Sequence[CheckRequest], failed: list[int], unfinished: list[str]
+) -> list[CheckRequest]:
+    """The unstarted watches of the messages that stand, one new message per message."""
+    left, out = set(unfinished), []
+    for n, request in enumerate(requests):
+        rest = tuple(i for i in request.watches if i in left)
+        if n not in failed and rest:
+            out.append(CheckRequest(host=request.host, watches=rest))
+            left.difference_update(rest)
+    return out
+
+
+def _checker_engine(wl: Watchlist, dynamodb: Any, s3: Any, sns: Any, resolver: Any) -> Engine:
     all_routes = routes(wl)
 
     def channels(event: Event) -> list[str]:
         return channels_for(event, all_routes)
 
-    engine = Engine(
+    return Engine(
         wl,
-        DynamoStateStore(_env("TABLE_NAME"), dynamodb),
-        S3EvidenceStore(_env("BUCKET_NAME"), s3),
-        [SnsPublisher(_env("TOPIC_ARN"), channels, sns)],
+        DynamoStateStore(_env("TABLE_NAME"), dynamodb or clients.client("dynamodb")),
+        S3EvidenceStore(_env("BUCKET_NAME"), s3 or clients.client("s3")),
+        [SnsPublisher(_env("TOPIC_ARN"), channels, sns or clients.client("sns"))],
         resolver=resolver,
         # One worker: not for speed (a Lambda has a vCPU or less) but so that a page that
         # crashes or hangs the parser is that watch's `read_failed`, well inside the
-        # function's timeout, instead of failing every watch in the message.
+        # function's timeout, instead of failing every watch in the batch.
         workers=2,
         read_deadline=30.0,
         publish_first=True,
         clock=lambda: datetime.fromtimestamp(time.time(), UTC),  # the scheduler's clock
         due=due_on_aws,
     )
-    # Not forced: a message delivered twice, or queued by two overlapping ticks, finds the
-    # watch checked moments ago and skips it, so two quick checks never confirm a "gone".
-    return engine.run(ids, force=False, budget=budget)
 
 
-def requeue(request: CheckRequest, unfinished: list[str], sqs: Any = None) -> None:
-    """Sends the watches a checker had no time for back to the check queue as a message of
-    their own: a new message, so a host slow enough to need several rounds never pushes its
+def requeue(requests: Sequence[CheckRequest], sqs: Any = None) -> None:
+    """Sends the watches a checker had no time for back to the check queue as messages of
+    their own: new messages, so a host slow enough to need several rounds never pushes its
     watches into the dead-letter queue (which counts receives of one message)."""
-    rest = CheckRequest(host=request.host, watches=tuple(unfinished))
-    (sqs or boto3.client("sqs")).send_message(QueueUrl=_env("QUEUE_URL"), MessageBody=rest.body())
+    _send(list(requests), sqs or clients.client("sqs"))

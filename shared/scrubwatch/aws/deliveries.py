@@ -9,7 +9,6 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any, Protocol
 
-import boto3
 import httpx
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
@@ -18,6 +17,7 @@ from ..alerts import slack
 from ..alerts.sns import ascii_subject
 from ..core import render
 from ..core.events import Event
+from . import clients
 
 
 class DeliveryFailed(Exception):
@@ -74,7 +74,7 @@ class EmailDelivery:
 
     def __init__(self, topic_arn: str, client: Any = None) -> None:
         self.topic_arn = topic_arn
-        self.sns = client or boto3.client("sns", config=_SNS_CONFIG)
+        self.sns = client or clients.client("sns", _SNS_CONFIG)
 
     def messages(self, events: Sequence[Event]) -> list[tuple[Any, list[Event]]]:
         out: list[tuple[Any, list[Event]]] = []

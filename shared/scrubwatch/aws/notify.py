@@ -37,6 +37,7 @@ from aws_lambda_powertools.utilities.idempotency.exceptions import (
 from pydantic import TypeAdapter, ValidationError
 
 from ..core.events import SCHEMA, Event
+from . import clients
 from .deliveries import Delivery, DeliveryFailed, EmailDelivery, SlackDelivery
 from .environment import stack
 
@@ -150,6 +151,7 @@ class Notifier:
             key_attr="pk",
             sort_key_attr="sk",
             static_pk_value=f"{CLAIM_PREFIX}{delivery.name}",
+            boto3_client=clients.client("dynamodb"),
         )
         config = IdempotencyConfig(
             event_key_jmespath="event_id", expires_after_seconds=_KEEP_SECONDS

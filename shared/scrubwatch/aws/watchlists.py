@@ -14,12 +14,12 @@ import logging
 from dataclasses import dataclass
 from typing import Any
 
-import boto3
 from botocore.exceptions import ClientError
 
 from ..check.watchlist_file import load_watchlist
 from ..core.compiled import watchlist_from_compiled
 from ..core.config import ConfigError, Watchlist
+from . import clients
 from .environment import stack
 
 log = logging.getLogger("scrubwatch")
@@ -53,7 +53,7 @@ def current(s3: Any = None) -> Watchlist:
     bucket = stack().bucket_name
     if not bucket:
         return bundled()
-    s3 = s3 or boto3.client("s3")
+    s3 = s3 or clients.client("s3")
     kwargs: dict[str, Any] = {"Bucket": bucket, "Key": PUSHED_KEY}
     if _pushed.etag:
         kwargs["IfNoneMatch"] = _pushed.etag

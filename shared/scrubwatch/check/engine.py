@@ -19,6 +19,7 @@ import os
 import secrets
 import string
 import time
+from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
@@ -135,6 +136,11 @@ class Engine:
             watches = due
         return watches, states
 
+    @property
+    def report(self) -> RunReport:
+        """The report of the run under way or last run, also after it raised."""
+        return self._run.report
+
     def run(
         self, only: Sequence[str] = (), force: bool = False, budget: float | None = None
     ) -> RunReport:
@@ -177,10 +183,17 @@ class Engine:
         # As many checks as fetches may be in flight: more would only hold bodies in
         # memory while they wait to be read.
         gate = asyncio.Semaphore(self.watchlist.settings.concurrency)
+        # A watch waits for its host's turn here, before the run's slot and before the
+        # budget is looked at: waiting in the connection pool instead would count against
+        # its fetch deadline (a slow host's last watches would time out unasked) and would
+        # hold run slots that other hosts could use.
+        per_host = self.watchlist.settings.per_host
+        hosts: defaultdict[tuple[str, int], asyncio.Semaphore]
+        hosts = defaultdict(lambda: asyncio.Semaphore(per_host))
         report = self._run.report
 
         async def one(watch: Watch) -> None:
-            async with gate:
+            async with hosts[_host_key(watch.url)], gate:
                 try:
                     self._fair_try_left()
                     commit = await self._check(fetcher, pool, watch, states[watch.id])
@@ -210,6 +223,10 @@ class Engine:
                 await flusher  # a flush that failed raises here
         failures = [r for r in results if isinstance(r, BaseException)]
         if failures:
+            # Which checks the run's own failure hit (the checker returns their messages).
+            report.crashed.extend(
+                w.id for w, r in zip(watches, results, strict=True) if isinstance(r, BaseException)
+            )
             raise failures[0]
 
     async def _stop_helpers(self, pool: WorkerPool | None) -> None:
@@ -848,3 +865,9 @@ class Probe:
 
 
 _UNANSWERED = Probe(Reading(kind="none", region_found=False, lines=()), None)
+
+
+def _host_key(url: str) -> tuple[str, int]:
+    """The host a watch's fetches go to, as the connection pool counts them."""
+    parts = urlsplit(url)
+    return (parts.hostname or "").lower(), parts.port or (443 if parts.scheme == "https" else 80)

@@ -27,6 +27,7 @@ class RunReport:
     not_due_count: int = 0  # watches left for a later run: not due yet
     delivered_late: int = 0  # events from an earlier run delivered by this one
     unfinished: list[str] = field(default_factory=list)  # not started: the budget ran out
+    crashed: list[str] = field(default_factory=list)  # hit by a failure of the run's own
 
     @property
     def failed(self) -> list[str]:
