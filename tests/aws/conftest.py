@@ -55,6 +55,7 @@ def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[Stack]:
         monkeypatch.setenv("TOPIC_ARN", stack.topic_arn)
         monkeypatch.setenv("EMAIL_QUEUE_ARN", stack.email_queue_arn)
         monkeypatch.setenv("EMAIL_TOPIC_ARN", stack.email_topic_arn)
+        monkeypatch.setenv("WITNESS_QUEUE_URL", stack.witness_queue_url)
         monkeypatch.setenv("SLACK_WEBHOOK_PARAM", "")
 
         def record_publish(params: dict[str, Any], **_: Any) -> None:
@@ -108,7 +109,10 @@ def handlers(aws: Stack) -> Iterator[SimpleNamespace]:
     before = (list(package_log.handlers), package_log.propagate, package_log.level)
     try:
         yield SimpleNamespace(
-            scheduler=_load("scheduler"), checker=_load("checker"), notifier=_load("notifier")
+            scheduler=_load("scheduler"),
+            checker=_load("checker"),
+            notifier=_load("notifier"),
+            witness=_load("witness"),
         )
     finally:
         package_log.handlers, package_log.propagate, package_log.level = before

@@ -88,6 +88,7 @@ class Stack:
     email_queue_arn: str
     email_topic_arn: str  # where the notifier sends each email
     emails_url: str  # every message on the email topic (the envelope shows its Subject)
+    witness_queue_url: str  # the Internet Archive captures the checker asks for
     published: list[dict[str, Any]] = field(default_factory=list)  # sns.Publish params
     _hooks: list[tuple[str, Callable[..., Any]]] = field(default_factory=list)
 
@@ -384,6 +385,7 @@ def _build_stack() -> Stack:
         ]["QueueArn"],
         email_topic_arn=email_topic,
         emails_url=emails,
+        witness_queue_url=sqs.create_queue(QueueName="scrubwatch-WitnessQueue")["QueueUrl"],
     )
     stack.create_topic()
     for client in ("ddb", "s3", "sns", "sqs"):

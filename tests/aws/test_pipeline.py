@@ -6,6 +6,7 @@ subscriptions (raw message delivery off, so the envelope is what a subscriber ge
 
 from __future__ import annotations
 
+import hashlib
 import io
 import json
 from collections.abc import Callable
@@ -18,6 +19,7 @@ from pytest_httpserver import HTTPServer
 from scrubwatch.aws.environment import stack
 from scrubwatch.aws.schedule import CheckRequest
 from scrubwatch.core.events import SCHEMA, Event
+from scrubwatch.evidence.packed import unpack
 from support import Site, page
 from warcio.archiveiterator import ArchiveIterator
 
@@ -122,18 +124,21 @@ def test_schedule_check_store_publish(
         version = state["current"]["version"]
         prefix = f"evidence/{watch_id}/{version}"
         assert state["current"]["evidence"] == f"s3://{aws.bucket}/{prefix}.warc.gz"
-        assert aws.object_keys(f"evidence/{watch_id}/") == sorted(
-            [f"{prefix}.{ext}" for ext in ("warc.gz", "txt", "reading.json", "manifest.json")]
-        )
+        # One object per version: the WARC, with the text, reading and manifest appended.
+        assert aws.object_keys(f"evidence/{watch_id}/") == [f"{prefix}.warc.gz"]
+        parts = unpack(aws.get(f"{prefix}.warc.gz"))
+        assert parts is not None
         responses = [
             (r.rec_headers.get_header("WARC-Target-URI"), r.content_stream().read())
-            for r in ArchiveIterator(io.BytesIO(aws.get(f"{prefix}.warc.gz")))
+            for r in ArchiveIterator(io.BytesIO(parts["warc"]))
             if r.rec_type == "response"
         ]
         assert responses == [(site.url(path), PAGES[path].encode())]
-        text = aws.get(f"{prefix}.txt").decode()
+        text = parts["text"].decode()
         assert PAGES[path].split("<p>")[1].split("</p>")[0] in text
-        reading = json.loads(aws.get(f"{prefix}.reading.json"))
+        manifest = json.loads(parts["manifest"])
+        assert manifest["files"]["warc"]["sha256"] == hashlib.sha256(parts["warc"]).hexdigest()
+        reading = json.loads(parts["reading"])
         assert reading["fingerprint"] == state["fingerprint"]
         assert len(aws.history(watch_id)) == 1
 

@@ -122,8 +122,14 @@ def test_export_show_and_verify_skip_planted_keys(
     assert not outside.exists()
     assert not any(p.name == "escape.txt" for p in tmp_path.rglob("*"))
     exported = {p.name for p in bundle.iterdir()}
-    assert {k.removeprefix("evidence/notice-a/") for k in honest} <= exported
-    assert exported - {k.removeprefix("evidence/notice-a/") for k in honest} == {
+    # Each version's object, unpacked into the files its manifest names.
+    files = {
+        k.removeprefix("evidence/notice-a/").removesuffix(".warc.gz") + suffix
+        for k in honest
+        for suffix in (".warc.gz", ".txt", ".reading.json", ".manifest.json")
+    }
+    assert files <= exported
+    assert exported - files == {
         "history.json",
         "HEAD",
         "README.txt",

@@ -18,6 +18,7 @@ from aws_lambda_powertools.utilities.data_classes import SQSEvent
 from pytest_httpserver import HTTPServer
 from scrubwatch.alerts.sns import fit
 from scrubwatch.aws.schedule import CheckRequest, host_of
+from scrubwatch.aws.witnessing import WitnessRequest
 from scrubwatch.check.watchlist_file import load_watchlist
 from scrubwatch.core.events import SCHEMA, Event
 from support import Site, page
@@ -129,3 +130,13 @@ def test_notifier_without_a_webhook_posts_nothing(
 
     assert reply == {"batchItemFailures": [{"itemIdentifier": event["Records"][0]["messageId"]}]}
     assert slack_hook.log == []
+
+
+def test_witness_queue_sample_is_a_request_as_the_checker_queues_it() -> None:
+    [record] = list(SQSEvent(sample_event("sqs-witness.json")).records)
+    assert record.md5_of_body == hashlib.md5(record.body.encode()).hexdigest()
+    request = WitnessRequest.model_validate_json(record.body)
+    watch = BUNDLED.get(request.watch)
+    assert watch is not None and watch.url == request.url
+    assert request.result_key().startswith(f"evidence/{request.watch}/")
+    assert request.result_key().endswith(".witness.json")

@@ -89,3 +89,37 @@ def test_a_file_planted_in_a_bundle_is_reported(
 
     assert main(["verify", str(bundle)]) == 3
     assert "confession.txt: named by no manifest" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("name", "body", "problem"),
+    [
+        ("0" * 64 + ".witness.json", '{"service": "wayback"}', "a witness result for no version"),
+        (None, "the company did nothing wrong", "not JSON"),
+        (None, '{"service": "confession"}', "not a witness result"),
+    ],
+    ids=["no-such-version", "not-json", "not-a-witness"],
+)
+def test_a_planted_witness_result_is_reported(
+    site: Site,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    name: str | None,
+    body: str,
+    problem: str,
+) -> None:
+    """A witness result (AWS keeps the Internet Archive's answer beside a version, outside
+    its manifest) passes only when it is one, for a version in the bundle."""
+    config = one_version(site, tmp_path)
+    bundle = tmp_path / "bundle"
+    assert main(["export", "doc", str(bundle), "-c", str(config)]) == 0
+    [manifest] = bundle.glob("*.manifest.json")
+    version = manifest.name.removesuffix(".manifest.json")
+    (bundle / f"{version}.witness.json").write_text('{"service": "wayback", "status": "archived"}')
+    assert main(["verify", str(bundle)]) == 0  # a real one is fine
+    planted = name or f"{version}.witness.json"
+    (bundle / planted).write_text(body)
+    capsys.readouterr()
+
+    assert main(["verify", str(bundle)]) == 3
+    assert f"{planted}: {problem}" in capsys.readouterr().err

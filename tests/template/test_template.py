@@ -122,7 +122,12 @@ def alarms_on_queue(cfn: dict[str, Any], queue: str) -> list[dict[str, Any]]:
 
 def test_every_function_has_a_failure_destination(cfn: dict[str, Any]) -> None:
     functions = of_type(cfn, "AWS::Lambda::Function")
-    assert set(functions) == {"SchedulerFunction", "CheckerFunction", "NotifierFunction"}
+    assert set(functions) == {
+        "SchedulerFunction",
+        "CheckerFunction",
+        "NotifierFunction",
+        "WitnessFunction",
+    }
     on_failure = {
         target(p["Properties"]["FunctionName"]): p["Properties"]["DestinationConfig"]["OnFailure"]
         for p in of_type(cfn, "AWS::Lambda::EventInvokeConfig").values()
@@ -276,8 +281,13 @@ def test_check_queue_feeds_the_checker_with_room_for_retries(cfn: dict[str, Any]
         for s in _statements(policy["PolicyDocument"])
         if "sqs:SendMessage" in _actions(s)
     ]
-    # (and the function's own failed invocations to its failure queue, as SAM grants)
-    assert sorted(str(target(s["Resource"])) for s in sends) == ["CheckQueue", "FailureQueue"]
+    # (and the function's own failed invocations to its failure queue, as SAM grants; and
+    # the events the Internet Archive should capture to the witness queue)
+    assert sorted(str(target(s["Resource"])) for s in sends) == [
+        "CheckQueue",
+        "FailureQueue",
+        "WitnessQueue",
+    ]
 
 
 def test_schedule_has_no_fixed_name_and_an_explicit_input(cfn: dict[str, Any]) -> None:
@@ -430,7 +440,7 @@ def test_alarms_on_function_errors_reach_an_unfiltered_subscription(
 # --- operations (issue 12, point 5) ----------------------------------------------------
 
 
-FUNCTIONS = ("SchedulerFunction", "CheckerFunction", "NotifierFunction")
+FUNCTIONS = ("SchedulerFunction", "CheckerFunction", "NotifierFunction", "WitnessFunction")
 
 
 def test_every_function_logs_to_a_group_kept_for_the_retention_days(cfn: dict[str, Any]) -> None:
@@ -629,3 +639,26 @@ def test_the_checker_may_make_every_write_its_commit_makes(cfn: dict[str, Any]) 
         for a in _actions(s)
     }
     assert {"dynamodb:UpdateItem", "dynamodb:PutItem", "dynamodb:DeleteItem"} <= actions
+
+
+def test_the_internet_archive_is_asked_off_the_check_path(cfn: dict[str, Any]) -> None:
+    """Captures have their own queue, retries, dead letters and function, at a bounded
+    concurrency (witnessing.CONCURRENCY shares the list's rate between them); only that
+    function may read the Archive keys."""
+    from scrubwatch.aws import witnessing
+
+    m = _mapping_of(cfn, "WitnessFunction")
+    assert target(m["EventSourceArn"]) == "WitnessQueue"
+    assert m["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+    assert m["ScalingConfig"] == {"MaximumConcurrency": witnessing.CONCURRENCY}
+    queue = props(cfn, "WitnessQueue")
+    assert queue["VisibilityTimeout"] >= 6 * function_named(cfn, "WitnessFunction")["Timeout"]
+    assert queue["RedrivePolicy"]["maxReceiveCount"] == witnessing.ATTEMPTS + 1
+    dlq = target(queue["RedrivePolicy"]["deadLetterTargetArn"])
+    assert dlq is not None and alarms_on_queue(cfn, dlq)
+    readers = [
+        name
+        for name, statement in iam_statements(cfn)
+        if "ssm:GetParameter" in _actions(statement) and "Wayback" in json.dumps(statement)
+    ]
+    assert [r.split("/")[0] for r in readers] == ["WitnessFunctionRole"]

@@ -6,6 +6,7 @@ Configuration comes from the environment the SAM template sets, read once into
 
 from __future__ import annotations
 
+import json
 import logging
 import time
 from collections.abc import Sequence
@@ -16,14 +17,15 @@ from typing import Any
 from ..alerts.sns import SnsPublisher
 from ..backends.aws import DynamoStateStore, S3EvidenceStore
 from ..check.engine import Engine
-from ..core.config import Watchlist
+from ..core.compiled import watchlist_from_compiled
+from ..core.config import ConfigError, Watchlist
 from ..core.due import due_on_aws, is_due, rechecking, unseen
 from ..core.events import Event
 from ..core.report import RunReport
 from ..core.routing import channels_for, routes
-from . import clients, watchlists
+from . import clients, watchlists, witnessing
 from .environment import stack
-from .schedule import CheckRequest, batches, due_by_slot, pack, watchlist_digest
+from .schedule import CheckRequest, batches, carrying, due_by_slot, pack, watchlist_digest
 
 log = logging.getLogger("scrubwatch")
 
@@ -85,15 +87,18 @@ def schedule(now: float | None = None, sqs: Any = None, dynamodb: Any = None) ->
             )
         read += len(wl.watches)
     requests = pack(due.values())
-    _send(requests, sqs or clients.client("sqs"))
+    _send(requests, sqs or clients.client("sqs"), wl)
     store.save_tick(t, digest)  # after sending: a tick that failed is done again in full
     return ScheduleReport(due=len(due), messages=len(requests), states_read=read)
 
 
-def _send(requests: list[CheckRequest], sqs: Any) -> None:
+def _send(requests: list[CheckRequest], sqs: Any, wl: Watchlist | None) -> None:
+    """With ``wl``, each message gets its watches' settings as it is sent (100,000 watches'
+    worth at once would not fit a scheduler)."""
     queue = _env("QUEUE_URL")
     for batch in batches(requests):
-        entries = [{"Id": str(i), "MessageBody": r.body()} for i, r in enumerate(batch)]
+        bodies = [(carrying(r, wl) if wl else r).body() for r in batch]
+        entries = [{"Id": str(i), "MessageBody": body} for i, body in enumerate(bodies)]
         for _ in range(3):
             reply = sqs.send_message_batch(QueueUrl=queue, Entries=entries)
             failed = {f["Id"] for f in reply.get("Failed", [])}
@@ -128,7 +133,7 @@ def check_batch(
     A message whose checks met a failure of the run's own (an event not published, storage
     refused) goes back to the queue, the rest stand; with no ``budget`` left for a watch, it
     is left uncommitted and named in a new message (``requeue``)."""
-    wl = watchlist()
+    wl = _watchlist_for(requests)
     wanted = list(dict.fromkeys(i for r in requests for i in r.watches))
     unknown = [i for i in wanted if wl.get(i) is None]
     if unknown:
@@ -149,19 +154,40 @@ def check_batch(
         report = engine.report
         # A failure outside any one check (the states could not be read) breaks them all.
         broken = set(report.crashed) or set(ids)
+    # The events that went out, for the Internet Archive to capture (their own queue).
+    witnessing.send(witnessing.requests_for(report.events, wl))
     failed = [n for n, r in enumerate(requests) if broken.intersection(r.watches)]
-    return BatchResult(report, failed, _leftovers(requests, failed, report.unfinished))
+    return BatchResult(report, failed, _leftovers(requests, failed, report.unfinished, wl))
+
+
+def _watchlist_for(requests: Sequence[CheckRequest]) -> Watchlist:
+    """The watches the messages carry, with their settings: no list is read. The whole
+    list (pushed or bundled) for a message that carries none (too big, or from before they
+    did), for messages queued under different settings (the list was edited between two
+    ticks: the newest list decides), and for one that does not validate."""
+    parts = [r.watchlist for r in requests if r.watchlist is not None]
+    if not parts or len(parts) < len(requests):
+        return watchlist()
+    if any(p.get("settings") != parts[0].get("settings") for p in parts):
+        return watchlist()
+    watches = {str(w.get("id")): w for p in parts for w in p.get("watches", [])}
+    document = {**parts[0], "source": "check messages", "watches": list(watches.values())}
+    try:
+        return watchlist_from_compiled(json.dumps(document).encode(), "check message")
+    except ConfigError as exc:
+        log.error("%s; reading the watch list instead", exc.problems[0])
+        return watchlist()
 
 
 def _leftovers(
-    requests: Sequence[CheckRequest], failed: list[int], unfinished: list[str]
+    requests: Sequence[CheckRequest], failed: list[int], unfinished: list[str], wl: Watchlist
 ) -> list[CheckRequest]:
     """The unstarted watches of the messages that stand, one new message per message."""
     left, out = set(unfinished), []
     for n, request in enumerate(requests):
         rest = tuple(i for i in request.watches if i in left)
         if n not in failed and rest:
-            out.append(CheckRequest(host=request.host, watches=rest))
+            out.append(carrying(CheckRequest(host=request.host, watches=rest), wl))
             left.difference_update(rest)
     return out
 
@@ -186,6 +212,7 @@ def _checker_engine(wl: Watchlist, dynamodb: Any, s3: Any, sns: Any, resolver: A
         publish_first=True,
         clock=lambda: datetime.fromtimestamp(time.time(), UTC),  # the scheduler's clock
         due=due_on_aws,
+        witness_inline=False,  # the witness queue asks the Archive (aws/witnessing.py)
     )
 
 
@@ -193,4 +220,4 @@ def requeue(requests: Sequence[CheckRequest], sqs: Any = None) -> None:
     """Sends the watches a checker had no time for back to the check queue as messages of
     their own: new messages, so a host slow enough to need several rounds never pushes its
     watches into the dead-letter queue (which counts receives of one message)."""
-    _send(list(requests), sqs or clients.client("sqs"))
+    _send(list(requests), sqs or clients.client("sqs"), None)

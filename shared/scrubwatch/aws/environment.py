@@ -19,6 +19,7 @@ class StackEnvironment:
     topic_arn: str = ""  # TOPIC_ARN: alerts, from the checker (SNS fans them out)
     email_queue_arn: str = ""  # EMAIL_QUEUE_ARN: the alerts for email, to the notifier
     email_topic_arn: str = ""  # EMAIL_TOPIC_ARN: where the notifier sends each email once
+    witness_queue_url: str = ""  # WITNESS_QUEUE_URL: Internet Archive captures, after checks
     watchlist_path: str = DEFAULT_WATCHLIST  # WATCHLIST_PATH
     slack_webhook_param: str = ""  # SLACK_WEBHOOK_PARAM: the SSM parameter holding it
 

@@ -14,10 +14,12 @@ import hashlib
 import json
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
+from typing import Any
 from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from ..core.compiled import compiled_part
 from ..core.config import Watch, Watchlist
 from ..core.decide import WatchState
 from ..core.due import is_due, slot_passed
@@ -36,9 +38,25 @@ class CheckRequest(BaseModel):
     schema_: str = Field(MESSAGE_SCHEMA, alias="schema", pattern=r"^scrubwatch\.check/1$")
     host: str  # the host, or the hosts, comma-separated, of a message shared by small hosts
     watches: tuple[str, ...] = Field(min_length=1)
+    # These watches and the settings, compiled (core/compiled.py), so a checker reads no
+    # watch list; None in a message that would be too big with them (the checker then
+    # reads the whole list).
+    watchlist: dict[str, Any] | None = None
 
     def body(self) -> str:
-        return json.dumps(self.model_dump(by_alias=True), separators=(",", ":"))
+        return json.dumps(self.model_dump(by_alias=True, exclude_none=True), separators=(",", ":"))
+
+
+# A message carries its watches only below this size: SQS bills each 64 KB of a message as
+# a request, and 25 watches are about 10 KB.
+CARRY_MAX_BYTES = 64 * 1024
+
+
+def carrying(request: CheckRequest, watchlist: Watchlist) -> CheckRequest:
+    """The request with its watches' settings in it, when they fit (see ``watchlist``)."""
+    watches = [w for w in map(watchlist.get, request.watches) if w is not None]
+    full = request.model_copy(update={"watchlist": compiled_part(watchlist, watches)})
+    return full if len(full.body().encode()) <= CARRY_MAX_BYTES else request
 
 
 def host_of(watch: Watch) -> str:

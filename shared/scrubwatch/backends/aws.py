@@ -30,6 +30,7 @@ from ..core.due import rechecking
 from ..core.events import Event
 from ..core.reader import Reading
 from ..evidence.build import Evidence
+from ..evidence.packed import PARTS, pack, unpack
 
 _BATCH_GET = 100  # DynamoDB's limit for BatchGetItem
 
@@ -220,17 +221,19 @@ class DynamoStateStore:
 
 
 class S3EvidenceStore:
-    """``evidence/<watch>/<version>.warc.gz`` (+ ``.txt``, ``.reading.json``,
-    ``.manifest.json``) in a bucket.
+    """``evidence/<watch>/<version>.warc.gz`` in a bucket: one object per version, the WARC
+    with the text, the reading and the manifest appended as records (evidence/packed.py),
+    so a version costs one PUT, and it is all there or not at all.
 
-    Keys are named by the version, which is a hash of the content; the WARC goes last so
-    its presence says the set is complete.
+    Versions kept before they were packed have four objects (``.warc.gz``, ``.txt``,
+    ``.reading.json``, ``.manifest.json``); they are read as they are.
     """
 
     def __init__(self, bucket: str, client: Any = None, prefix: str = "evidence") -> None:
         self.bucket = bucket
         self.prefix = prefix
         self.s3 = client or boto3.client("s3")
+        self._last: tuple[str, dict[str, bytes]] | None = None  # key, parts
 
     def _key(self, watch_id: str, version: str, suffix: str) -> str:
         return f"{self.prefix}/{watch_id}/{version}{suffix}"
@@ -239,27 +242,30 @@ class S3EvidenceStore:
         return f"s3://{self.bucket}/{self._key(watch_id, version, '.warc.gz')}"
 
     def put(self, watch_id: str, version: str, evidence: Evidence, manifest: bytes) -> bytes:
-        warc_key = self._key(watch_id, version, ".warc.gz")
-        if self._get_head(warc_key):
-            kept = self._get(self._key(watch_id, version, ".manifest.json"))
+        key = self._key(watch_id, version, ".warc.gz")
+        if self._head(key):
+            # Written by an interrupted attempt at this same step: its manifest stands.
+            kept = self.manifest(watch_id, version)
             if kept is not None:
                 return kept
-        for suffix, data, kind in (
-            (".txt", evidence.text.encode("utf-8"), "text/plain; charset=utf-8"),
-            (".reading.json", evidence.reading_json, "application/json"),
-            (".manifest.json", manifest, "application/json"),
-            (".warc.gz", evidence.warc_gz, "application/warc"),
-        ):
-            self.s3.put_object(
-                Bucket=self.bucket,
-                Key=self._key(watch_id, version, suffix),
-                Body=data,
-                ContentType=kind,
-                ChecksumAlgorithm="SHA256",
-            )
+        body = pack(
+            evidence.warc_gz,
+            evidence.text.encode("utf-8"),
+            evidence.reading_json,
+            manifest,
+            watch_id,
+            version,
+        )
+        self.s3.put_object(
+            Bucket=self.bucket,
+            Key=key,
+            Body=body,
+            ContentType="application/warc",
+            ChecksumAlgorithm="SHA256",
+        )
         return manifest
 
-    def _get_head(self, key: str) -> bool:
+    def _head(self, key: str) -> bool:
         try:
             self.s3.head_object(Bucket=self.bucket, Key=key)
         except ClientError as exc:
@@ -277,19 +283,35 @@ class S3EvidenceStore:
             raise
         return body
 
+    def part(self, watch_id: str, version: str, name: str) -> bytes | None:
+        """One of the version's files (``warc``, ``text``, ``reading``, ``manifest``)."""
+        key = self._key(watch_id, version, ".warc.gz")
+        # Before versions were packed, the files other than the WARC were objects apart.
+        apart = None if name == "warc" else self._key(watch_id, version, PARTS[name][0])
+        if self._last is None or self._last[0] != key:
+            data = self._get(key)
+            if data is None:
+                return self._get(apart) if apart else None
+            # Kept: the manifest, then the reading, of one version are often asked in turn.
+            self._last = (key, unpack(data) or {"warc": data})
+        parts = self._last[1]
+        if name in parts:
+            return parts[name]
+        return self._get(apart) if apart else None
+
     def sync(self) -> None:
         """Nothing to do: S3 has an object for good once put_object returns."""
 
     def reading(self, watch_id: str, version: str) -> Reading | None:
-        data = self._get(self._key(watch_id, version, ".reading.json"))
+        data = self.part(watch_id, version, "reading")
         return Reading.from_json(json.loads(data)) if data is not None else None
 
     def manifest(self, watch_id: str, version: str) -> bytes | None:
-        return self._get(self._key(watch_id, version, ".manifest.json"))
+        return self.part(watch_id, version, "manifest")
 
     def warc(self, watch_id: str, version: str) -> bytes | None:
-        return self._get(self._key(watch_id, version, ".warc.gz"))
+        return self.part(watch_id, version, "warc")
 
     def text(self, watch_id: str, version: str) -> str | None:
-        data = self._get(self._key(watch_id, version, ".txt"))
+        data = self.part(watch_id, version, "text")
         return data.decode("utf-8") if data is not None else None

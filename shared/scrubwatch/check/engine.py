@@ -96,6 +96,7 @@ class Engine:
         publish_first: bool = False,
         read_deadline: float = READ_DEADLINE,
         due: DueRule = is_due,
+        witness_inline: bool = True,
     ) -> None:
         self.watchlist = watchlist
         self.state = state
@@ -117,6 +118,10 @@ class Engine:
         # Whether a watch asked for (not forced) is checked: locally, `every` after its
         # last check; on AWS, where the scheduler queues by slot, core.due.due_on_aws.
         self.due = due
+        # Whether the Internet Archive is asked during the check (locally) or after it, by
+        # whoever runs the engine (on AWS, a queue and a function of its own: a capture
+        # can take minutes, which a checker's time budget cannot spare).
+        self.witness_inline = witness_inline
         self._run = _Run()
         self._deadline = watchlist.settings.deadline  # for each watch's fetch and reading
 
@@ -600,11 +605,7 @@ class Engine:
         return again
 
     async def _witness_event(self, watch: Watch, event: Event | None) -> Capture | None:
-        if not (event and watch.witness and event.kind in _WITNESSED):
-            return None
-        if not _public_url(watch.url):
-            # The Archive cannot reach it, and asking would publish a private address.
-            log.debug("%s: not asking the Internet Archive for a private address", watch.id)
+        if not (self.witness_inline and event and witness_wanted(watch, event)):
             return None
         capture = await self._witness().capture(watch.url, capture_all=event.kind == "gone")
         if capture.status != "archived":
@@ -782,6 +783,17 @@ def _via(watch: Watch) -> dict[str, str]:
     if watch.user_agent:
         out["user_agent"] = watch.user_agent
     return out
+
+
+def witness_wanted(watch: Watch, event: Event) -> bool:
+    """Whether this event of this watch is worth an independent capture."""
+    if not (watch.witness and event.kind in _WITNESSED):
+        return False
+    if not _public_url(watch.url):
+        # The Archive cannot reach it, and asking would publish a private address.
+        log.debug("%s: not asking the Internet Archive for a private address", watch.id)
+        return False
+    return True
 
 
 def _public_url(url: str) -> bool:

@@ -17,6 +17,7 @@ from warcio.archiveiterator import ArchiveIterator
 
 from ..core import terminal
 from ..core.decode import content_type, decode_content, decode_text
+from ..evidence.packed import PARTS, unpack
 from ..evidence.verify import verify_folder
 from .state_folder import UsageError, open_backend, pick
 
@@ -40,6 +41,10 @@ Every version of the page that scrubwatch kept is here, four files each:
                             SHA-256 hashes of the body, the text and every file, and
                             prev_manifest_sha256: the hash of the previous version's
                             manifest, which chains the versions in order
+  <version>.witness.json    (deployed on AWS, for a watch with a witness) what the
+                            Internet Archive said when asked to capture the page after
+                            that check: its capture's address and time, or why not.
+                            Asked after the version was kept, so not in its manifest
 
 history.json lists the versions in order, oldest first. HEAD holds the SHA-256 of the
 newest manifest.
@@ -107,10 +112,11 @@ class AwsArchive:
     def __init__(self, bucket: str, table: str) -> None:
         import boto3
 
-        from ..backends.aws import DynamoStateStore
+        from ..backends.aws import DynamoStateStore, S3EvidenceStore
 
         self.bucket = bucket
         self.s3 = boto3.client("s3")
+        self.evidence = S3EvidenceStore(bucket, self.s3)
         self.state = DynamoStateStore(table)
         self._downloads: list[tempfile.TemporaryDirectory[str]] = []
 
@@ -125,6 +131,9 @@ class AwsArchive:
         if (problem := _not_a_file_name(name)) is not None:
             log.warning("not reading %r from s3://%s: %s", key, self.bucket, problem)
             return None
+        if name.endswith(".manifest.json"):
+            # Packed into the version's WARC object (or, kept before that, on its own).
+            return self.evidence.manifest(watch_id, name.removesuffix(".manifest.json"))
         try:
             reply = self.s3.get_object(Bucket=self.bucket, Key=key)
         except self.s3.exceptions.NoSuchKey:
@@ -155,7 +164,15 @@ class AwsArchive:
                     log.warning("skipping %r in s3://%s: %s", key, self.bucket, problem)
                     continue
                 body = self.s3.get_object(Bucket=self.bucket, Key=key)["Body"].read()
-                (target / name).write_bytes(body)
+                parts = unpack(body) if name.endswith(".warc.gz") else None
+                if parts is None:
+                    (target / name).write_bytes(body)
+                    continue
+                # One object per version: the files its manifest names, as a folder has them.
+                version = name.removesuffix(".warc.gz")
+                (target / name).write_bytes(parts["warc"])
+                for part, (suffix, _) in PARTS.items():
+                    (target / f"{version}{suffix}").write_bytes(parts[part])
         return target
 
     def where(self) -> str:

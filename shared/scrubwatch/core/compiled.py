@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Sequence
 from dataclasses import asdict
 from typing import Any, Literal
 from urllib.parse import urlsplit
@@ -38,15 +39,21 @@ def compile_watchlist(watchlist: Watchlist) -> bytes:
     """The list as pushed. Without ``slack_webhook``: on AWS Slack's URL is the stack's
     SSM parameter, and a secret put in the bucket would outlive its rotation (and, under
     Object Lock, could not be deleted)."""
+    data = compiled_part(watchlist, watchlist.watches)
+    return json.dumps(data, ensure_ascii=False, separators=(",", ":")).encode()
+
+
+def compiled_part(watchlist: Watchlist, watches: Sequence[Watch]) -> dict[str, Any]:
+    """The compiled form of ``watches`` with the list's settings (what a check message
+    carries, so a checker reads no list)."""
     settings = watchlist.settings.model_dump(mode="json", by_alias=True)
     settings["slack_webhook"] = None
-    data = {
+    return {
         "schema": SCHEMA,
         "source": watchlist.path,
         "settings": settings,
-        "watches": [asdict(w) for w in watchlist.watches],
+        "watches": [asdict(w) for w in watches],
     }
-    return json.dumps(data, ensure_ascii=False, separators=(",", ":")).encode()
 
 
 def watchlist_from_compiled(raw: bytes, path: str) -> Watchlist:

@@ -21,6 +21,7 @@ class Report:
     head: str | None = None
     problems: list[str] = field(default_factory=list)
     uncommitted: list[str] = field(default_factory=list)  # manifests of uncommitted captures
+    witnessed: int = 0  # witness results beside their versions (not part of the chain)
 
     @property
     def ok(self) -> bool:
@@ -144,8 +145,14 @@ def verify_folder(
     for _, (path, m) in ordered:
         named |= _check_files(folder, path, m, report)
     left_out = {n for name in report.uncommitted for n in [name, *_names_of(folder / name)]}
+    versions = {str(m.get("version")) for _, m in manifests.values()}
     for path in sorted(folder.iterdir()):
-        if path.name not in named | left_out | BUNDLE_FILES and not path.name.startswith("."):
+        if path.name in named | left_out | BUNDLE_FILES or path.name.startswith("."):
+            continue
+        if path.name.endswith(WITNESS_SUFFIX):
+            report.problems.extend(_check_witness(path, versions))
+            report.witnessed += 1
+        else:
             report.problems.append(f"{path.name}: named by no manifest")
     _check_chain(manifests, report)
     if expected_head is not None and report.head != expected_head:
@@ -153,6 +160,23 @@ def verify_folder(
             f"the newest manifest should be {expected_head[:16]}…; it is missing or was replaced"
         )
     return report
+
+
+# What the Internet Archive said of a version, asked after it was kept (on AWS: the
+# witness queue), so named by no manifest: it must belong to a version here, and say so.
+WITNESS_SUFFIX = ".witness.json"
+
+
+def _check_witness(path: Path, versions: set[str]) -> list[str]:
+    if path.name.removesuffix(WITNESS_SUFFIX) not in versions:
+        return [f"{path.name}: a witness result for no version here"]
+    try:
+        result = json.loads(path.read_bytes())
+    except (OSError, ValueError):
+        return [f"{path.name}: not JSON"]
+    if not isinstance(result, dict) or result.get("service") != "wayback":
+        return [f"{path.name}: not a witness result"]
+    return []
 
 
 def _names_of(manifest_path: Path) -> list[str]:

@@ -1,0 +1,126 @@
+"""A check message carries its watches and the settings (issue 12, point 4: a checker loads
+only what its message needs): the checker reads no watch list, whatever its size. A message
+without them (too big, or queued before they were carried) and messages queued under
+different settings fall back to the whole list."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from types import SimpleNamespace
+from typing import Any
+
+import pytest
+from scrubwatch.aws.schedule import CARRY_MAX_BYTES, CheckRequest, carrying
+from scrubwatch.check.watchlist_file import load_watchlist
+from support import Site, page
+
+from .support import IGNORE_EMPTY_METRICS, LambdaContext, Stack, sample_event
+
+pytestmark = IGNORE_EMPTY_METRICS
+
+
+def _list_reads(aws: Stack) -> list[str]:
+    """The watch-list keys the handlers read from the bucket from now on."""
+    keys: list[str] = []
+
+    def seen(params: dict[str, Any], **_: Any) -> None:
+        if params.get("Key", "").startswith("watchlist/"):
+            keys.append(params["Key"])
+
+    aws.hook("before-parameter-build.s3.GetObject", seen)
+    return keys
+
+
+def test_the_checker_reads_no_watch_list(
+    aws: Stack, handlers: SimpleNamespace, site: Site, watchlist: Callable[..., Any]
+) -> None:
+    site.pages["/a.html"] = page("A", "<p>a</p>")
+    site.pages["/b.html"] = page("B", "<p>b</p>")
+    watchlist(
+        [
+            {"id": "a", "url": site.url("/a.html"), "keywords": ["a"]},
+            {"id": "b", "url": site.url("/b.html"), "every": "1d"},
+        ]
+    )
+    handlers.scheduler.lambda_handler(sample_event("schedule.json"), LambdaContext())
+    [message] = aws.receive_all(aws.queue_url)
+    carried = json.loads(message["Body"])["watchlist"]
+    assert [w["id"] for w in carried["watches"]] == ["a", "b"]
+    assert carried["watches"][0]["keywords"] == ["a"] and carried["watches"][1]["every"] == 86400
+    assert carried["settings"]["slack_webhook"] is None  # a secret never travels
+
+    reads = _list_reads(aws)
+    reply = handlers.checker.lambda_handler(aws.sqs_event([message]), LambdaContext())
+    assert reply == {"batchItemFailures": []}
+    assert reads == []
+    assert {aws.state(i)["condition"] for i in ("a", "b")} == {"up"}
+
+
+def test_a_message_without_its_watches_reads_the_list(
+    aws: Stack, handlers: SimpleNamespace, site: Site, watchlist: Callable[..., Any]
+) -> None:
+    site.pages["/a.html"] = page("A", "<p>a</p>")
+    watchlist([{"id": "a", "url": site.url("/a.html")}])
+    aws.send_checks(CheckRequest(host="127.0.0.1", watches=("a",)).body())
+    reads = _list_reads(aws)
+    reply = handlers.checker.lambda_handler(
+        aws.sqs_event(aws.receive_all(aws.queue_url)), LambdaContext()
+    )
+    assert reply == {"batchItemFailures": []}
+    assert reads == ["watchlist/watchlist.json"]
+    assert aws.state("a")["condition"] == "up"
+
+
+def test_messages_queued_under_different_settings_follow_the_newest_list(
+    aws: Stack, handlers: SimpleNamespace, site: Site, watchlist: Callable[..., Any]
+) -> None:
+    """Two ticks around an edit of the list: one batch cannot run under two settings, and
+    the list now in force decides."""
+    site.pages["/a.html"] = page("A", "<p>a</p>")
+    site.pages["/b.html"] = page("B", "<p>b</p>")
+    watches = [{"id": "a", "url": site.url("/a.html")}, {"id": "b", "url": site.url("/b.html")}]
+    old = load_watchlist(watchlist(watches, timeout="4s"))
+    first = carrying(CheckRequest(host="127.0.0.1", watches=("a",)), old)
+    new = load_watchlist(watchlist(watches, timeout="6s"))
+    second = carrying(CheckRequest(host="127.0.0.1", watches=("b",)), new)
+    aws.send_checks(first.body(), second.body())
+    reads = _list_reads(aws)
+    reply = handlers.checker.lambda_handler(
+        aws.sqs_event(aws.receive_all(aws.queue_url)), LambdaContext()
+    )
+    assert reply == {"batchItemFailures": []}
+    assert reads == ["watchlist/watchlist.json"]
+
+
+def test_a_tampered_message_is_refused_for_the_list(
+    aws: Stack,
+    handlers: SimpleNamespace,
+    site: Site,
+    watchlist: Callable[..., Any],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    site.pages["/a.html"] = page("A", "<p>a</p>")
+    wl = load_watchlist(watchlist([{"id": "a", "url": site.url("/a.html")}]))
+    body = json.loads(carrying(CheckRequest(host="127.0.0.1", watches=("a",)), wl).body())
+    body["watchlist"]["watches"][0]["url"] = "file:///etc/passwd"
+    aws.send_checks(json.dumps(body))
+    reply = handlers.checker.lambda_handler(
+        aws.sqs_event(aws.receive_all(aws.queue_url)), LambdaContext()
+    )
+    assert reply == {"batchItemFailures": []}
+    assert "the url is not http(s); reading the watch list instead" in caplog.text
+    assert aws.state("a")["current"]["final_url"] == site.url("/a.html")
+
+
+def test_a_message_too_big_with_its_watches_goes_without_them(
+    watchlist: Callable[..., Any],
+) -> None:
+    many = [
+        {"id": f"w{i:02}", "url": f"https://a.example/{i}", "keywords": ["x" * 200] * 15}
+        for i in range(25)
+    ]
+    wl = load_watchlist(watchlist(many))
+    request = carrying(CheckRequest(host="a.example", watches=tuple(w.id for w in wl.watches)), wl)
+    assert request.watchlist is None
+    assert len(request.body()) < CARRY_MAX_BYTES
