@@ -33,7 +33,9 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
         received = int(record.get("attributes", {}).get("ApproximateReceiveCount", "1"))
         requests.append((request, received))
         ids.append(record["messageId"])
-    retry = witnessing.capture(requests)
+    retry = witnessing.capture(
+        requests, time_left=lambda: context.get_remaining_time_in_millis() / 1000
+    )
     failed = [*malformed, *(ids[n] for n in retry)]
     logger.info("witnessed", extra={"requests": len(requests), "retried": len(failed)})
     return {"batchItemFailures": [{"itemIdentifier": i} for i in failed]}

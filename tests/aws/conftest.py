@@ -22,7 +22,7 @@ from aws_lambda_powertools.utilities import parameters
 from moto import mock_aws
 from pytest_httpserver import HTTPServer
 from scrubwatch.aws import app as aws_app
-from scrubwatch.aws import clients, watchlists
+from scrubwatch.aws import clients, watchlists, witnessing
 from scrubwatch.aws.environment import stack
 from support import Site
 
@@ -75,10 +75,12 @@ def _fresh_watchlist() -> Iterator[None]:
     # Each test is a cold start: its own environment, its own watch list.
     watchlists.forget()
     clients.forget()
+    witnessing.forget()
     stack.cache_clear()
     yield
     watchlists.forget()
     clients.forget()
+    witnessing.forget()
     stack.cache_clear()
 
 

@@ -11,7 +11,7 @@ from types import SimpleNamespace
 from typing import Any
 
 import pytest
-from scrubwatch.aws.schedule import CARRY_MAX_BYTES, CheckRequest, carrying
+from scrubwatch.aws.schedule import CARRY_MAX_BYTES, CheckRequest, carrying, watchlist_digest
 from scrubwatch.check.watchlist_file import load_watchlist
 from support import Site, page
 
@@ -72,25 +72,30 @@ def test_a_message_without_its_watches_reads_the_list(
     assert aws.state("a")["condition"] == "up"
 
 
-def test_messages_queued_under_different_settings_follow_the_newest_list(
-    aws: Stack, handlers: SimpleNamespace, site: Site, watchlist: Callable[..., Any]
+def test_a_message_queued_before_an_edit_follows_the_list_in_force(
+    aws: Stack,
+    handlers: SimpleNamespace,
+    site: Site,
+    watchlist: Callable[..., Any],
+    clock: Callable[[float], None],
 ) -> None:
-    """Two ticks around an edit of the list: one batch cannot run under two settings, and
-    the list now in force decides."""
+    """A watch removed after its message was queued is not checked: once the scheduler has
+    seen the new list, the watches a message carries from the old one are not used."""
     site.pages["/a.html"] = page("A", "<p>a</p>")
     site.pages["/b.html"] = page("B", "<p>b</p>")
-    watches = [{"id": "a", "url": site.url("/a.html")}, {"id": "b", "url": site.url("/b.html")}]
-    old = load_watchlist(watchlist(watches, timeout="4s"))
-    first = carrying(CheckRequest(host="127.0.0.1", watches=("a",)), old)
-    new = load_watchlist(watchlist(watches, timeout="6s"))
-    second = carrying(CheckRequest(host="127.0.0.1", watches=("b",)), new)
-    aws.send_checks(first.body(), second.body())
+    a, b = {"id": "a", "url": site.url("/a.html")}, {"id": "b", "url": site.url("/b.html")}
+    watchlist([a, b])
+    handlers.scheduler.lambda_handler(sample_event("schedule.json"), LambdaContext())
+    [queued] = aws.receive_all(aws.queue_url)
+    assert json.loads(queued["Body"])["watches"] == ["a", "b"]
+    watchlist([a])  # b removed
+    clock(900)
+    handlers.scheduler.lambda_handler(sample_event("schedule.json"), LambdaContext())
     reads = _list_reads(aws)
-    reply = handlers.checker.lambda_handler(
-        aws.sqs_event(aws.receive_all(aws.queue_url)), LambdaContext()
-    )
+    reply = handlers.checker.lambda_handler(aws.sqs_event([queued]), LambdaContext())
     assert reply == {"batchItemFailures": []}
     assert reads == ["watchlist/watchlist.json"]
+    assert aws.state_item("b") is None and aws.state("a")["condition"] == "up"
 
 
 def test_a_tampered_message_is_refused_for_the_list(
@@ -101,8 +106,10 @@ def test_a_tampered_message_is_refused_for_the_list(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     site.pages["/a.html"] = page("A", "<p>a</p>")
-    wl = load_watchlist(watchlist([{"id": "a", "url": site.url("/a.html")}]))
-    body = json.loads(carrying(CheckRequest(host="127.0.0.1", watches=("a",)), wl).body())
+    watchlist([{"id": "a", "url": site.url("/a.html")}])
+    handlers.scheduler.lambda_handler(sample_event("schedule.json"), LambdaContext())
+    [queued] = aws.receive_all(aws.queue_url)
+    body = json.loads(queued["Body"])
     body["watchlist"]["watches"][0]["url"] = "file:///etc/passwd"
     aws.send_checks(json.dumps(body))
     reply = handlers.checker.lambda_handler(
@@ -121,6 +128,20 @@ def test_a_message_too_big_with_its_watches_goes_without_them(
         for i in range(25)
     ]
     wl = load_watchlist(watchlist(many))
-    request = carrying(CheckRequest(host="a.example", watches=tuple(w.id for w in wl.watches)), wl)
+    ids = tuple(w.id for w in wl.watches)
+    request = carrying(CheckRequest(host="a.example", watches=ids), wl, watchlist_digest(wl))
     assert request.watchlist is None
     assert len(request.body()) < CARRY_MAX_BYTES
+
+
+def test_send_batches_are_sized_with_the_watches_in_them() -> None:
+    """SendMessageBatch takes 10 entries and 256 KB in all: counted on the bodies as sent,
+    watches included."""
+    from scrubwatch.aws.schedule import SQS_BATCH_ENTRIES, SQS_MAX_BYTES, batches
+
+    bodies = ["x" * 60_000] * 10 + ["y"] * 12
+    sent = list(batches(bodies))
+    assert all(sum(len(b) for b in batch) <= SQS_MAX_BYTES for batch in sent)
+    assert all(len(batch) <= SQS_BATCH_ENTRIES for batch in sent)
+    assert [len(batch) for batch in sent] == [4, 4, 10, 4]
+    assert [b for batch in sent for b in batch] == bodies

@@ -49,3 +49,12 @@ def test_what_is_not_packed_does_not_unpack() -> None:
     assert unpack(b"") is None
     packed = pack(warc, b"text", b"{}", b"{}", "ad", "v")
     assert unpack(packed[: len(warc) + 40]) is None  # cut short: its parts are not all there
+
+
+def test_a_record_slipped_into_a_packed_version_unpacks_as_nothing() -> None:
+    """WARC tools would show a record added after the manifest (or between the parts),
+    which no hash covers: such an object is not a packed version, so verify fails it."""
+    warc = _warc()
+    packed = pack(warc, b"text", b"{}", b"{}", "ad", "v")
+    assert unpack(packed + _warc()) is None
+    assert unpack(packed + pack(b"", b"x", b"{}", b"{}", "ad", "v")) is None  # parts again

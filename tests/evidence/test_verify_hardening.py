@@ -97,8 +97,13 @@ def test_a_file_planted_in_a_bundle_is_reported(
         ("0" * 64 + ".witness.json", '{"service": "wayback"}', "a witness result for no version"),
         (None, "the company did nothing wrong", "not JSON"),
         (None, '{"service": "confession"}', "not a witness result"),
+        (
+            None,
+            '{"service": "wayback", "status": "archived", "url": "https://evil.example/x"}',
+            "its capture is not on web.archive.org",
+        ),
     ],
-    ids=["no-such-version", "not-json", "not-a-witness"],
+    ids=["no-such-version", "not-json", "not-a-witness", "not-the-archive"],
 )
 def test_a_planted_witness_result_is_reported(
     site: Site,

@@ -662,3 +662,11 @@ def test_the_internet_archive_is_asked_off_the_check_path(cfn: dict[str, Any]) -
         if "ssm:GetParameter" in _actions(statement) and "Wayback" in json.dumps(statement)
     ]
     assert [r.split("/")[0] for r in readers] == ["WitnessFunctionRole"]
+    # It may add its results, and overwrite no evidence.
+    puts = [
+        s["Resource"]
+        for name, s in iam_statements(cfn)
+        if name.startswith("WitnessFunctionRole") and "s3:PutObject" in _actions(s)
+    ]
+    assert puts == [{"Fn::Sub": "${EvidenceBucket.Arn}/evidence/*.witness.json"}]
+    assert queue["MessageRetentionPeriod"] == 1209600

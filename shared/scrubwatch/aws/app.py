@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -87,18 +87,15 @@ def schedule(now: float | None = None, sqs: Any = None, dynamodb: Any = None) ->
             )
         read += len(wl.watches)
     requests = pack(due.values())
-    _send(requests, sqs or clients.client("sqs"), wl)
+    _send((carrying(r, wl, digest).body() for r in requests), sqs or clients.client("sqs"))
     store.save_tick(t, digest)  # after sending: a tick that failed is done again in full
     return ScheduleReport(due=len(due), messages=len(requests), states_read=read)
 
 
-def _send(requests: list[CheckRequest], sqs: Any, wl: Watchlist | None) -> None:
-    """With ``wl``, each message gets its watches' settings as it is sent (100,000 watches'
-    worth at once would not fit a scheduler)."""
+def _send(bodies: Iterable[str], sqs: Any) -> None:
     queue = _env("QUEUE_URL")
-    for batch in batches(requests):
-        bodies = [(carrying(r, wl) if wl else r).body() for r in batch]
-        entries = [{"Id": str(i), "MessageBody": body} for i, body in enumerate(bodies)]
+    for batch in batches(bodies):
+        entries = [{"Id": str(i), "MessageBody": body} for i, body in enumerate(batch)]
         for _ in range(3):
             reply = sqs.send_message_batch(QueueUrl=queue, Entries=entries)
             failed = {f["Id"] for f in reply.get("Failed", [])}
@@ -133,7 +130,7 @@ def check_batch(
     A message whose checks met a failure of the run's own (an event not published, storage
     refused) goes back to the queue, the rest stand; with no ``budget`` left for a watch, it
     is left uncommitted and named in a new message (``requeue``)."""
-    wl = _watchlist_for(requests)
+    wl, digest = _watchlist_for(requests, dynamodb)
     wanted = list(dict.fromkeys(i for r in requests for i in r.watches))
     unknown = [i for i in wanted if wl.get(i) is None]
     if unknown:
@@ -157,37 +154,42 @@ def check_batch(
     # The events that went out, for the Internet Archive to capture (their own queue).
     witnessing.send(witnessing.requests_for(report.events, wl))
     failed = [n for n, r in enumerate(requests) if broken.intersection(r.watches)]
-    return BatchResult(report, failed, _leftovers(requests, failed, report.unfinished, wl))
+    leftovers = _leftovers(requests, failed, report.unfinished)
+    return BatchResult(report, failed, [carrying(r, wl, digest) for r in leftovers])
 
 
-def _watchlist_for(requests: Sequence[CheckRequest]) -> Watchlist:
-    """The watches the messages carry, with their settings: no list is read. The whole
-    list (pushed or bundled) for a message that carries none (too big, or from before they
-    did), for messages queued under different settings (the list was edited between two
-    ticks: the newest list decides), and for one that does not validate."""
-    parts = [r.watchlist for r in requests if r.watchlist is not None]
-    if not parts or len(parts) < len(requests):
-        return watchlist()
-    if any(p.get("settings") != parts[0].get("settings") for p in parts):
-        return watchlist()
-    watches = {str(w.get("id")): w for p in parts for w in p.get("watches", [])}
-    document = {**parts[0], "source": "check messages", "watches": list(watches.values())}
-    try:
-        return watchlist_from_compiled(json.dumps(document).encode(), "check message")
-    except ConfigError as exc:
-        log.error("%s; reading the watch list instead", exc.problems[0])
-        return watchlist()
+def _watchlist_for(requests: Sequence[CheckRequest], dynamodb: Any) -> tuple[Watchlist, str]:
+    """The watches the messages carry, with their settings, and the digest of the list
+    they came from: no list is read. They are used only while the scheduler's last tick
+    saw that same list; after any edit (a watch removed or changed, new settings), and for
+    a message that carries none (too big, or queued before they did) or does not
+    validate, the list in force (pushed or bundled) decides."""
+    digests = {r.digest for r in requests}
+    carried = [r.watchlist for r in requests if r.watchlist is not None]
+    if len(digests) == 1 and None not in digests and len(carried) == len(requests):
+        [digest] = digests
+        store = DynamoStateStore(_env("TABLE_NAME"), dynamodb or clients.client("dynamodb"))
+        tick = store.last_tick()
+        if digest is not None and tick is not None and tick[1] == digest:
+            watches = {str(w.get("id")): w for p in carried for w in p.get("watches", [])}
+            document = {**carried[0], "source": "check messages", "watches": [*watches.values()]}
+            try:
+                return watchlist_from_compiled(json.dumps(document).encode(), "message"), digest
+            except ConfigError as exc:
+                log.error("%s; reading the watch list instead", exc.problems[0])
+    wl = watchlist()
+    return wl, watchlist_digest(wl)
 
 
 def _leftovers(
-    requests: Sequence[CheckRequest], failed: list[int], unfinished: list[str], wl: Watchlist
+    requests: Sequence[CheckRequest], failed: list[int], unfinished: list[str]
 ) -> list[CheckRequest]:
     """The unstarted watches of the messages that stand, one new message per message."""
     left, out = set(unfinished), []
     for n, request in enumerate(requests):
         rest = tuple(i for i in request.watches if i in left)
         if n not in failed and rest:
-            out.append(carrying(CheckRequest(host=request.host, watches=rest), wl))
+            out.append(CheckRequest(host=request.host, watches=rest))
             left.difference_update(rest)
     return out
 
@@ -220,4 +222,4 @@ def requeue(requests: Sequence[CheckRequest], sqs: Any = None) -> None:
     """Sends the watches a checker had no time for back to the check queue as messages of
     their own: new messages, so a host slow enough to need several rounds never pushes its
     watches into the dead-letter queue (which counts receives of one message)."""
-    _send(list(requests), sqs or clients.client("sqs"), None)
+    _send((r.body() for r in requests), sqs or clients.client("sqs"))

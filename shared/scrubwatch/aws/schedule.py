@@ -13,7 +13,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections import defaultdict
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -42,6 +42,9 @@ class CheckRequest(BaseModel):
     # watch list; None in a message that would be too big with them (the checker then
     # reads the whole list).
     watchlist: dict[str, Any] | None = None
+    # The digest of the whole list they were taken from (``watchlist_digest``): a checker
+    # uses them only while the scheduler's last tick saw that same list.
+    digest: str | None = None
 
     def body(self) -> str:
         return json.dumps(self.model_dump(by_alias=True, exclude_none=True), separators=(",", ":"))
@@ -52,10 +55,12 @@ class CheckRequest(BaseModel):
 CARRY_MAX_BYTES = 64 * 1024
 
 
-def carrying(request: CheckRequest, watchlist: Watchlist) -> CheckRequest:
-    """The request with its watches' settings in it, when they fit (see ``watchlist``)."""
+def carrying(request: CheckRequest, watchlist: Watchlist, digest: str) -> CheckRequest:
+    """The request with its watches' settings in it, when they fit (see ``watchlist``);
+    ``digest`` is the list's (``watchlist_digest``)."""
     watches = [w for w in map(watchlist.get, request.watches) if w is not None]
-    full = request.model_copy(update={"watchlist": compiled_part(watchlist, watches)})
+    part = compiled_part(watchlist, watches)
+    full = request.model_copy(update={"watchlist": part, "digest": digest})
     return full if len(full.body().encode()) <= CARRY_MAX_BYTES else request
 
 
@@ -79,9 +84,12 @@ def due_by_slot(watchlist: Watchlist, start: float, end: float) -> list[Watch]:
 
 
 def watchlist_digest(watchlist: Watchlist) -> str:
-    """Changes when a watch is added or edited: the scheduler then reads every state once,
-    to find the watches never checked or edited since (due at once, whatever their slot)."""
+    """Changes when a watch is added or edited, or the settings are: the scheduler then
+    reads every state once, to find the watches never checked or edited since (due at
+    once, whatever their slot), and checkers stop using the watches that messages queued
+    before carry."""
     h = hashlib.sha256()
+    h.update(json.dumps(watchlist.settings.model_dump(mode="json"), sort_keys=True).encode())
     for w in watchlist.watches:
         h.update(f"{w.id}\0{w.settings_hash}\n".encode())
     return h.hexdigest()
@@ -135,15 +143,17 @@ def _shared(remainders: list[tuple[str, list[str]]], per_message: int) -> list[C
     return [CheckRequest(host=",".join(h), watches=tuple(i)) for h, i in messages]
 
 
-def batches(requests: list[CheckRequest]) -> list[list[CheckRequest]]:
-    """SendMessageBatch takes 10 entries and 256 KB in all."""
-    out: list[list[CheckRequest]] = []
+def batches(bodies: Iterable[str]) -> Iterator[list[str]]:
+    """Message bodies in SendMessageBatch calls: 10 entries and 256 KB in all (made as
+    they are sent: 100,000 watches' messages at once would not fit a scheduler)."""
+    batch: list[str] = []
     size = 0
-    for request in requests:
-        body = len(request.body().encode())
-        if not out or len(out[-1]) >= SQS_BATCH_ENTRIES or size + body > SQS_MAX_BYTES:
-            out.append([])
-            size = 0
-        out[-1].append(request)
-        size += body
-    return out
+    for body in bodies:
+        length = len(body.encode())
+        if batch and (len(batch) >= SQS_BATCH_ENTRIES or size + length > SQS_MAX_BYTES):
+            yield batch
+            batch, size = [], 0
+        batch.append(body)
+        size += length
+    if batch:
+        yield batch

@@ -13,7 +13,8 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from collections.abc import Sequence
+import math
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -47,7 +48,7 @@ class WitnessRequest(BaseModel):
     url: str
     capture_all: bool  # a page gone: its error answer is archived too
     event_id: str
-    evidence: str | None  # the evidence (WARC) URI of the version the capture goes with
+    evidence: str  # the evidence (WARC) URI of the version the capture goes with
     asked_at: str
     # The list's settings for the Archive, so the witness function reads no list.
     endpoint: str = "https://web.archive.org"
@@ -57,11 +58,9 @@ class WitnessRequest(BaseModel):
         return json.dumps(self.model_dump(by_alias=True), separators=(",", ":"))
 
     def result_key(self) -> str:
-        """Beside the version's evidence; for an event without one, by the event id."""
-        if self.evidence and self.evidence.endswith(".warc.gz"):
-            key = self.evidence.split("/", 3)[3]  # s3://bucket/<key>
-            return key.removesuffix(".warc.gz") + ".witness.json"
-        return f"evidence/{self.watch}/{self.event_id}.witness.json"
+        """Beside the version's evidence (``s3://bucket/<key>.warc.gz``)."""
+        key = self.evidence.split("/", 3)[3]
+        return key.removesuffix(".warc.gz") + ".witness.json"
 
 
 def requests_for(events: Sequence[Event], watchlist: Watchlist) -> list[WitnessRequest]:
@@ -71,13 +70,19 @@ def requests_for(events: Sequence[Event], watchlist: Watchlist) -> list[WitnessR
         watch = watchlist.get(event.watch)
         if watch is None or not witness_wanted(watch, event):
             continue
+        evidence = event.current.evidence if event.current else None
+        if not (evidence and evidence.startswith("s3://")):
+            # Nothing was kept to go with it (a name that no longer resolves, say): the
+            # Archive could capture nothing either.
+            log.info("%s: no capture to witness for this %s", watch.id, event.kind)
+            continue
         out.append(
             WitnessRequest(
                 watch=watch.id,
                 url=watch.url,
                 capture_all=event.kind == "gone",
                 event_id=event.event_id,
-                evidence=event.current.evidence if event.current else None,
+                evidence=evidence,
                 asked_at=now,
                 endpoint=str(watchlist.settings.wayback_endpoint),
                 per_minute=watchlist.settings.wayback_per_minute,
@@ -105,29 +110,69 @@ def send(requests: Sequence[WitnessRequest], sqs: Any = None) -> None:
             log.error("witness request not queued: %s", chunk[int(f["Id"])].watch)
 
 
-def capture(requests: Sequence[tuple[WitnessRequest, int]], s3: Any = None) -> list[int]:
+# The longest one capture takes: the request and the last status poll (30 s each, the
+# client's timeout) around 2 minutes of polling. None is started with less time left.
+CAPTURE_MAX_S = 200.0
+# When this container last asked the Archive (time.monotonic()): the spacing holds across
+# invocations, not only within one.
+_last_asked = [0.0]
+
+
+def forget() -> None:
+    """A cold start (tests)."""
+    _last_asked[0] = 0.0
+
+
+def capture(
+    requests: Sequence[tuple[WitnessRequest, int]],
+    s3: Any = None,
+    time_left: Callable[[], float] = lambda: math.inf,
+) -> list[int]:
     """Has the Archive capture each (request, receive count) and keeps each result; the
-    indexes of the requests to try again (failed, attempts left)."""
+    indexes of the requests to try again (failed with attempts left, or not started for
+    want of ``time_left``, in seconds)."""
     if not requests:
         return []
-    return asyncio.run(_capture(requests, s3 or clients.client("s3")))
+    return asyncio.run(_capture(requests, s3 or clients.client("s3"), time_left))
 
 
-async def _capture(requests: Sequence[tuple[WitnessRequest, int]], s3: Any) -> list[int]:
+async def _capture(
+    requests: Sequence[tuple[WitnessRequest, int]], s3: Any, time_left: Callable[[], float]
+) -> list[int]:
     first = requests[0][0]  # one list's settings: they are the same in every request
-    wayback = Wayback.from_env(first.endpoint, max(1, first.per_minute // CONCURRENCY))
-    retry = []
+    # CONCURRENCY functions at once, each at its share of the rate, keep to the rate.
+    wayback = Wayback.from_env(first.endpoint, first.per_minute / CONCURRENCY)
+    wayback.last_asked = _last_asked[0]
+    retry: list[int] = []
     try:
         for n, (request, received) in enumerate(requests):
-            result = await wayback.capture(request.url, capture_all=request.capture_all)
-            if result.status == "failed" and received < ATTEMPTS:
-                log.warning("%s: capture failed, tried again later: %s", request.watch, result)
+            if time_left() < CAPTURE_MAX_S:
+                retry.extend(range(n, len(requests)))  # back to the queue, not started
+                break
+            if not await _one(wayback, request, received, s3):
                 retry.append(n)
-                continue
-            _keep(request, result, s3)
     finally:
+        _last_asked[0] = wayback.last_asked
         await wayback.aclose()
     return retry
+
+
+async def _one(wayback: Wayback, request: WitnessRequest, received: int, s3: Any) -> bool:
+    """One capture, kept; False when it is to be tried again. A failure of any kind is
+    this request's, never the batch's: the captures already kept are not asked again."""
+    try:
+        result = await wayback.capture(request.url, capture_all=request.capture_all)
+    except Exception as exc:  # the Archive's answer, however odd, is this request's
+        result = Capture("failed", detail=f"{type(exc).__name__}: {exc}")
+    if result.status == "failed" and received < ATTEMPTS:
+        log.warning("%s: capture failed, tried again later: %s", request.watch, result.detail)
+        return False
+    try:
+        _keep(request, result, s3)
+    except Exception:
+        log.exception("%s: witness result not kept; tried again later", request.watch)
+        return False
+    return True
 
 
 def _keep(request: WitnessRequest, result: Capture, s3: Any) -> None:

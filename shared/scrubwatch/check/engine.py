@@ -193,7 +193,7 @@ class Engine:
         # its fetch deadline (a slow host's last watches would time out unasked) and would
         # hold run slots that other hosts could use.
         per_host = self.watchlist.settings.per_host
-        hosts: defaultdict[tuple[str, int], asyncio.Semaphore]
+        hosts: defaultdict[str, asyncio.Semaphore]
         hosts = defaultdict(lambda: asyncio.Semaphore(per_host))
         report = self._run.report
 
@@ -879,7 +879,7 @@ class Probe:
 _UNANSWERED = Probe(Reading(kind="none", region_found=False, lines=()), None)
 
 
-def _host_key(url: str) -> tuple[str, int]:
-    """The host a watch's fetches go to, as the connection pool counts them."""
-    parts = urlsplit(url)
-    return (parts.hostname or "").lower(), parts.port or (443 if parts.scheme == "https" else 80)
+def _host_key(url: str) -> str:
+    """The host a watch's fetches go to, as the scheduler groups them (whatever the port
+    or scheme: one site, one limit)."""
+    return (urlsplit(url).hostname or "").lower()

@@ -47,7 +47,7 @@ class Wayback:
         endpoint: str = "https://web.archive.org",
         access_key: str | None = None,
         secret_key: str | None = None,
-        per_minute: int = 4,
+        per_minute: float = 4,
         poll_every: float = 5.0,
         poll_for: float = 120.0,
         client: httpx.AsyncClient | None = None,
@@ -61,10 +61,11 @@ class Wayback:
             headers["Authorization"] = f"LOW {access_key}:{secret_key}"
         self.client = client or httpx.AsyncClient(timeout=30, headers=headers)
         self._gate = asyncio.Lock()
-        self._last = 0.0
+        # time.monotonic() of the last submission (a caller may carry it from run to run).
+        self.last_asked = 0.0
 
     @classmethod
-    def from_env(cls, endpoint: str, per_minute: int) -> Wayback:
+    def from_env(cls, endpoint: str, per_minute: float) -> Wayback:
         """Keys from SCRUBWATCH_WAYBACK_ACCESS_KEY/_SECRET_KEY, or on AWS from the SSM
         SecureString that WAYBACK_KEYS_PARAM names (``ACCESS:SECRET``); none is fine."""
         access = os.environ.get("SCRUBWATCH_WAYBACK_ACCESS_KEY")
@@ -83,10 +84,10 @@ class Wayback:
     async def _spaced(self) -> None:
         """At most ``per_minute`` submissions a minute, across the whole run."""
         async with self._gate:
-            wait = self._last + 60.0 / self.per_minute - time.monotonic()
+            wait = self.last_asked + 60.0 / self.per_minute - time.monotonic()
             if wait > 0:
                 await asyncio.sleep(wait)
-            self._last = time.monotonic()
+            self.last_asked = time.monotonic()
 
     async def capture(self, url: str, capture_all: bool = False) -> Capture:
         asked = datetime.now(UTC).strftime("%Y%m%d%H%M%S")

@@ -417,6 +417,11 @@ def cmd_verify(args: argparse.Namespace, root: Path) -> int:
     if report.ok:
         head = report.head[:16] + "…" if report.head else "none"
         print(f"OK: {where}: {report.versions} version(s) verified; chain intact, head {head}")
+        if report.witnessed:
+            print(
+                f"note: {report.witnessed} Internet Archive answer(s) (.witness.json) sit beside "
+                "their versions, outside the chain: check their web.archive.org addresses there"
+            )
         return 0
     for problem in report.problems:
         print(f"BROKEN: {problem}", file=sys.stderr)

@@ -53,16 +53,22 @@ def unpack(data: bytes) -> dict[str, bytes] | None:
 
     parts: dict[str, bytes] = {}
     start: int | None = None
+    order = list(PARTS)
     try:
         records = ArchiveIterator(io.BytesIO(data), check_digests=False)
         for record in records:
             part = record.rec_headers.get_header(PART_HEADER)
-            if part in PARTS and part not in parts:
-                parts[part] = record.content_stream().read()
-                if start is None:
-                    start = records.get_record_offset()
+            if part is None and start is None:
+                continue  # the WARC's own records
+            # The parts, once and in order, and nothing after the manifest: a record slipped
+            # in anywhere else would be read by WARC tools but checked by nothing.
+            if len(parts) == len(order) or part != order[len(parts)]:
+                return None
+            parts[part] = record.content_stream().read()
+            if start is None:
+                start = records.get_record_offset()
     except (ArchiveLoadFailed, OSError, ValueError, EOFError):
         return None
-    if start is None or set(parts) != set(PARTS):
+    if start is None or len(parts) != len(order):
         return None
     return {"warc": data[:start], **parts}

@@ -176,6 +176,11 @@ def _check_witness(path: Path, versions: set[str]) -> list[str]:
         return [f"{path.name}: not JSON"]
     if not isinstance(result, dict) or result.get("service") != "wayback":
         return [f"{path.name}: not a witness result"]
+    if result.get("status") not in ("archived", "stale", "failed"):
+        return [f"{path.name}: not a witness result (status {result.get('status')!r})"]
+    url = result.get("url")
+    if url is not None and not str(url).startswith("https://web.archive.org/web/"):
+        return [f"{path.name}: its capture is not on web.archive.org: {str(url)[:100]}"]
     return []
 
 
