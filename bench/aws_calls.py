@@ -103,6 +103,7 @@ def main() -> int:
             SLACK_WEBHOOK_PARAM="",
             EMAIL_QUEUE_ARN=stack.email_queue_arn,
             EMAIL_TOPIC_ARN=stack.email_topic_arn,
+            WITNESS_QUEUE_URL=stack.witness_queue_url,
         )
         import logging
 
@@ -158,8 +159,14 @@ def main() -> int:
                 "seconds": round(seconds, 1),
             }
             stack.unhook("before-call", stack._hooks[-1][1])
+        # As DynamoDB bills an item: attribute names and values (the state is binary).
         item_sizes = [
-            len(json.dumps(i))
+            sum(
+                len(name) + len(next(iter(v.values())))
+                if "B" in v
+                else len(name) + len(str(next(iter(v.values()))).encode())
+                for name, v in i.items()
+            )
             for i in stack.ddb.scan(TableName=stack.table)["Items"]
             if i["sk"]["S"] == "STATE"
         ]

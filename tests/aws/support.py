@@ -7,6 +7,7 @@ import copy
 import functools
 import importlib.util
 import json
+import zlib
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -297,7 +298,8 @@ class Stack:
     def state(self, watch_id: str) -> dict[str, Any]:
         item = self.state_item(watch_id)
         assert item is not None, f"no state for {watch_id}"
-        data: dict[str, Any] = json.loads(item["state"]["S"])
+        raw = item["state"]
+        data: dict[str, Any] = json.loads(zlib.decompress(raw["B"]) if "B" in raw else raw["S"])
         data["_rev"] = int(item["rev"]["N"])
         return data
 

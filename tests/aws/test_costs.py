@@ -63,3 +63,46 @@ def test_an_unchanged_tick_writes_nothing_and_a_change_writes_once(
     assert changed["sns.Publish"] == 1
     assert aws.state("ad-3")["_rev"] == 2
     assert aws.state("ad-4")["_rev"] == 1
+
+
+def item_bytes(item: dict[str, Any]) -> int:
+    """An item's size as DynamoDB bills it: attribute names and values."""
+    size = 0
+    for name, value in item.items():
+        size += len(name.encode())
+        [(kind, data)] = value.items()
+        size += len(data) if kind == "B" else len(str(data).encode())
+    return size
+
+
+def test_a_state_item_costs_one_write_unit(
+    aws: Stack, handlers: SimpleNamespace, site: Site, watchlist: Callable[..., Any]
+) -> None:
+    """Under 1 KB, with a realistic state: a version kept, its evidence URI and hashes."""
+    site.pages["/ads/7.html"] = listing(7)
+    watchlist([{"id": "urumqi-jobs-0007", "url": site.url("/ads/7.html"), "items": "p"}])
+    aws.tick(handlers)
+    item = aws.state_item("urumqi-jobs-0007")
+    assert item is not None and aws.state("urumqi-jobs-0007")["current"] is not None
+    assert item_bytes(item) < 1024
+
+
+def test_a_state_written_before_compression_is_still_read(
+    aws: Stack, handlers: SimpleNamespace, site: Site, watchlist: Callable[..., Any]
+) -> None:
+    import json
+    import zlib
+
+    site.pages["/ads/1.html"] = listing(1)
+    watchlist([{"id": "ad-1", "url": site.url("/ads/1.html")}])
+    aws.tick(handlers)
+    item = aws.state_item("ad-1")
+    assert item is not None
+    item["state"] = {"S": zlib.decompress(item["state"]["B"]).decode()}
+    aws.ddb.put_item(TableName=aws.table, Item=item)
+
+    from scrubwatch.backends.aws import DynamoStateStore
+
+    [(watch_id, state)] = DynamoStateStore(aws.table, aws.ddb).load(["ad-1"]).items()
+    assert (watch_id, state.condition, state.rev) == ("ad-1", "up", 1)
+    assert json.loads(item["state"]["S"])["watch_id"] == "ad-1"
