@@ -32,7 +32,11 @@ EDITED: set[int] = set()
 
 class Pages(BaseHTTPRequestHandler):
     def do_GET(self) -> None:
-        n = int(self.path.rsplit("/", 1)[-1].split(".")[0])
+        name = self.path.rsplit("/", 1)[-1].split(".")[0]
+        if not name.isdigit():  # the checker's probe of the site's not-found page
+            self.send_error(404)
+            return
+        n = int(name)
         state = "Closed" if n in EDITED else "Open"
         body = (
             f"<html><head><title>Ad {n}</title></head><body><main><h1>Ad {n}</h1>"
@@ -46,6 +50,24 @@ class Pages(BaseHTTPRequestHandler):
 
     def log_message(self, *_: Any) -> None:
         return None
+
+
+def _no_table_copy_per_transaction() -> None:
+    """moto copies the whole table before each transaction, to roll back one that fails:
+    a first sight of N watches then takes time and memory growing with N squared (18 GB
+    at 2,600 of 5,000 watches). No transaction fails here, so the bench skips that copy;
+    what is counted (the calls) does not change."""
+    import copy
+
+    from moto.dynamodb import models
+    from moto.dynamodb.models.table import Table
+
+    class _Copy:
+        @staticmethod
+        def deepcopy(value: Any, memo: Any = None) -> Any:
+            return value if isinstance(value, Table) else copy.deepcopy(value, memo)
+
+    models.copy = _Copy  # type: ignore[attr-defined]
 
 
 def main() -> int:
@@ -72,6 +94,7 @@ def main() -> int:
     import yaml
     from moto import mock_aws
 
+    _no_table_copy_per_transaction()
     with mock_aws():
         boto3.setup_default_session()
         from aws.support import _build_stack, _load

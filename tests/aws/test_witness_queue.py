@@ -140,7 +140,6 @@ def test_a_page_gone_with_nothing_kept_is_not_witnessed(
     spn2: HTTPServer,
     witnessed: None,
     clock: Callable[[float], None],
-    tmp_path: Path,
 ) -> None:
     """A name that stopped resolving is gone with no capture to put a witness result
     beside; the Archive could not reach it either. Nothing is queued, and the evidence

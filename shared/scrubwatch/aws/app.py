@@ -130,6 +130,8 @@ def check_batch(
     A message whose checks met a failure of the run's own (an event not published, storage
     refused) goes back to the queue, the rest stand; with no ``budget`` left for a watch, it
     is left uncommitted and named in a new message (``requeue``)."""
+    if not requests:
+        return BatchResult(RunReport(), [], [])
     wl, digest = _watchlist_for(requests, dynamodb)
     wanted = list(dict.fromkeys(i for r in requests for i in r.watches))
     unknown = [i for i in wanted if wl.get(i) is None]
