@@ -1,0 +1,177 @@
+"""Child pages of a watch (issue 13, first part): which links a listing holds, each as one
+normalised URL, and the stable id of the child watch it becomes (pure).
+
+One ad must be one child however the listing spells its link: the fragment, tracking
+parameters (``utm_*``, ``fbclid``, …), the case of scheme and host and a default port are
+not part of what the page is. Everything else in the query is kept, in its order: on many
+sites ``?id=1002`` is the ad.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import xml.etree.ElementTree as ET
+from dataclasses import dataclass
+from urllib.parse import parse_qsl, urlencode, urljoin, urlsplit, urlunsplit
+
+from selectolax.lexbor import LexborHTMLParser
+
+# Query parameters that say who sent the reader, never which page it is.
+_TRACKING = re.compile(
+    r"^(utm_[a-z]+|fbclid|gclid|dclid|gbraid|wbraid|msclkid|yclid|mc_cid|mc_eid|igshid|_ga|_gl)$",
+    re.I,
+)
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+CHILD_HASH_LENGTH = 12  # hex digits of SHA-256: a listing of a million ads collides at 1e-8
+
+
+def normalise_url(url: str) -> str:
+    """The URL as one child is known by; ValueError for one that is not http(s)."""
+    parts = urlsplit(url.strip())
+    scheme = parts.scheme.lower()
+    if scheme not in _DEFAULT_PORTS or not parts.hostname:
+        raise ValueError(f"not an http(s) URL: {url[:200]}")
+    host = parts.hostname.lower()
+    if ":" in host:
+        host = f"[{host}]"  # an IPv6 address keeps its brackets
+    port = parts.port
+    netloc = host if port in (None, _DEFAULT_PORTS[scheme]) else f"{host}:{port}"
+    query = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True)]
+    kept = [(k, v) for k, v in query if not _TRACKING.match(k)]
+    return urlunsplit((scheme, netloc, parts.path or "/", urlencode(kept), ""))
+
+
+def child_id(parent_id: str, url: str) -> str:
+    """``<parent-id>/<short hash of the normalised URL>``: the same ad, the same id, on
+    every run and on every machine."""
+    digest = hashlib.sha256(normalise_url(url).encode()).hexdigest()
+    return f"{parent_id}/{digest[:CHILD_HASH_LENGTH]}"
+
+
+@dataclass(frozen=True)
+class Link:
+    url: str  # normalised
+    text: str  # the link's text, for the child's name ("" when it has none)
+
+
+def links(html: str, selector: str, base_url: str, match: str | None = None) -> list[Link]:
+    """The links ``selector`` finds on a page (the matched elements that are links, and
+    the links inside them), absolute and normalised, each once (its first text), in page
+    order; only http(s), and only those whose normalised URL ``match`` finds, if given."""
+    tree = LexborHTMLParser(html)
+    wanted = re.compile(match) if match else None
+    seen: dict[str, Link] = {}
+    for node in tree.css(selector):
+        anchors = [node] if node.tag == "a" else node.css("a[href]")
+        for anchor in anchors:
+            href = (anchor.attributes.get("href") or "").strip()
+            if not href or href.startswith(("#", "javascript:", "mailto:", "tel:", "data:")):
+                continue
+            try:
+                url = normalise_url(urljoin(base_url, href))
+            except ValueError:
+                continue
+            if url in seen or (wanted is not None and not wanted.search(url)):
+                continue
+            text = " ".join((anchor.text(separator=" ") or "").split())
+            seen[url] = Link(url, text)
+    return list(seen.values())
+
+
+# --- sitemaps, robots.txt and feeds -------------------------------------------------------
+# Parsed with the standard library's expat (2.4 and later refuse entity expansion bombs;
+# ElementTree resolves no external entity).
+
+_SITEMAP_NS = "{http://www.sitemaps.org/schemas/sitemap/0.9}"
+_ATOM_NS = "{http://www.w3.org/2005/Atom}"
+
+
+class NotAListing(ValueError):
+    """A sitemap or feed that is not one (the message says what it is instead)."""
+
+
+@dataclass(frozen=True)
+class Sitemap:
+    kind: str  # "index": its entries are sitemaps; "urlset": its entries are pages
+    entries: tuple[tuple[str, str | None], ...]  # (normalised URL, lastmod)
+
+
+def _xml(data: bytes) -> ET.Element:
+    try:
+        return ET.fromstring(data)
+    except ET.ParseError as exc:
+        raise NotAListing(f"not XML: {exc}") from None
+
+
+def _bare(tag: str) -> str:
+    return tag.rsplit("}", 1)[-1]
+
+
+def sitemap(data: bytes, base_url: str) -> Sitemap:
+    """A sitemap index or urlset (sitemaps.org 0.9; a missing namespace is tolerated)."""
+    root = _xml(data)
+    kind = _bare(root.tag)
+    if kind not in ("sitemapindex", "urlset"):
+        raise NotAListing(f"a <{kind}> document, not a sitemap")
+    child = "sitemap" if kind == "sitemapindex" else "url"
+    entries: dict[str, str | None] = {}
+    for node in root:
+        if _bare(node.tag) != child:
+            continue
+        loc = lastmod = None
+        for field in node:
+            name = _bare(field.tag)
+            if name == "loc":
+                loc = (field.text or "").strip()
+            elif name == "lastmod":
+                lastmod = (field.text or "").strip() or None
+        if not loc:
+            continue
+        try:
+            entries.setdefault(normalise_url(urljoin(base_url, loc)), lastmod)
+        except ValueError:
+            continue
+    return Sitemap("index" if kind == "sitemapindex" else "urlset", tuple(entries.items()))
+
+
+def robots_sitemaps(text: str, base_url: str) -> list[str]:
+    """The sitemaps a robots.txt names (``Sitemap:`` lines, any case), normalised."""
+    found: dict[str, None] = {}
+    for line in text.splitlines():
+        name, _, value = line.partition(":")
+        if name.strip().lower() == "sitemap" and value.strip():
+            try:
+                found.setdefault(normalise_url(urljoin(base_url, value.strip())))
+            except ValueError:
+                continue
+    return list(found)
+
+
+def feed(data: bytes, base_url: str) -> list[Link]:
+    """The entries of an RSS 2.0 or Atom feed, each its link and title, in feed order."""
+    root = _xml(data)
+    kind = _bare(root.tag)
+    found: dict[str, Link] = {}
+
+    def add(href: str | None, title: str | None) -> None:
+        if not href or not href.strip():
+            return
+        try:
+            url = normalise_url(urljoin(base_url, href.strip()))
+        except ValueError:
+            return
+        found.setdefault(url, Link(url, " ".join((title or "").split())))
+
+    if kind == "rss":
+        for item in root.iter("item"):
+            add(item.findtext("link"), item.findtext("title"))
+    elif kind == "feed":
+        for entry in root.iter(f"{_ATOM_NS}entry"):
+            links_ = entry.findall(f"{_ATOM_NS}link")
+            chosen = [x for x in links_ if x.get("rel", "alternate") == "alternate"]
+            href = (chosen or links_ or [ET.Element("link")])[0].get("href")
+            add(href, entry.findtext(f"{_ATOM_NS}title"))
+    else:
+        raise NotAListing(f"a <{kind}> document, not an RSS or Atom feed")
+    return list(found.values())
