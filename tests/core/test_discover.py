@@ -3,7 +3,15 @@
 from __future__ import annotations
 
 import pytest
-from scrubwatch.core.discover import child_id, links, normalise_url
+from scrubwatch.core.discover import (
+    Link,
+    child_id,
+    compare,
+    links,
+    normalise_url,
+    removal_summary,
+    selective,
+)
 
 
 @pytest.mark.parametrize(
@@ -159,3 +167,46 @@ def test_a_feed_lists_its_entries(data: bytes) -> None:
         ("https://careers.example.com/jobs/1002", "Firmware Engineer, Urumqi"),
         ("https://careers.example.com/jobs/1003", "R&D Lead"),
     ]
+
+
+def _link(n: int) -> Link:
+    return Link(f"https://careers.example.com/jobs/{n}", f"Ad {n}")
+
+
+def test_a_look_at_the_children_says_what_came_and_went() -> None:
+    known = {_link(1).url: True, _link(2).url: True, _link(3).url: False}
+    found = [_link(2), _link(3), _link(4)]
+    seen = compare(found, known, max_children=500)
+    assert seen.added == (_link(4),)
+    assert seen.relinked == (_link(3).url,)
+    assert seen.unlinked == (_link(1).url,)
+    assert seen.over_limit == ()
+
+
+def test_children_past_the_limit_are_named_not_dropped() -> None:
+    known = {_link(1).url: True}
+    seen = compare([_link(n) for n in range(1, 6)], known, max_children=3)
+    assert seen.added == (_link(2), _link(3))
+    assert seen.over_limit == (_link(4), _link(5))
+
+
+def test_a_selective_removal_is_said_with_its_keyword() -> None:
+    removed = {f"ad-{n}": {"Urumqi", "Xinjiang"} for n in range(23)}
+    removed["ad-0"] = {"Urumqi"}
+    remaining = {f"ad-{n}": {"Hangzhou"} for n in range(23, 31)}
+    remaining["ad-30"] = {"Hangzhou", "Xinjiang"}
+    assert selective(removed, remaining) == ["Urumqi"]
+    line = removal_summary([f"Ad {n}" for n in range(23)], 31, removed, remaining)
+    assert line.startswith("23 of 31 children gone: Ad 0, Ad 1, ")
+    assert "Ad 9 and 13 more" in line
+    assert line.endswith("; all mention Urumqi, none of the 8 remaining do")
+
+
+def test_a_removal_that_is_not_selective_says_only_what_went() -> None:
+    removed = {"ad-1": {"Urumqi"}, "ad-2": {"Hangzhou"}}
+    remaining = {"ad-3": {"Urumqi"}}
+    assert selective(removed, remaining) == []
+    assert removal_summary(["Ad 1", "Ad 2"], 3, removed, remaining) == (
+        "2 of 3 children gone: Ad 1, Ad 2"
+    )
+    assert selective({}, remaining) == []

@@ -175,3 +175,61 @@ def feed(data: bytes, base_url: str) -> list[Link]:
     else:
         raise NotAListing(f"a <{kind}> document, not an RSS or Atom feed")
     return list(found.values())
+
+
+# --- what a run of discovery found, and what the removed children share ------------------
+
+
+@dataclass(frozen=True)
+class Discovery:
+    """One look at a parent's children, against the children it had."""
+
+    added: tuple[Link, ...]  # linked now, never seen before
+    relinked: tuple[str, ...]  # urls linked again after being unlinked
+    unlinked: tuple[str, ...]  # urls linked before and not now (not concluded: rechecked)
+    over_limit: tuple[Link, ...]  # new links past max_children, not taken (said once)
+
+
+def compare(
+    found: list[Link],
+    known: dict[str, bool],
+    max_children: int,
+) -> Discovery:
+    """``known``: every child url the parent ever had, and whether it is linked now.
+    New links are taken in page order up to ``max_children`` children in all; the rest are
+    named, never silently dropped."""
+    linked_now = {link.url for link in found}
+    room = max(max_children - len(known), 0)
+    fresh = [link for link in found if link.url not in known]
+    return Discovery(
+        added=tuple(fresh[:room]),
+        relinked=tuple(url for url, linked in known.items() if not linked and url in linked_now),
+        unlinked=tuple(url for url, linked in known.items() if linked and url not in linked_now),
+        over_limit=tuple(fresh[room:]),
+    )
+
+
+def selective(removed: dict[str, set[str]], remaining: dict[str, set[str]]) -> list[str]:
+    """The keywords every removed child had and no remaining child has (each child id to
+    the keywords found on it): "the 23 removed ads all mention Urumqi; none of the 8
+    remaining do". Empty when the removal was not selective by any keyword."""
+    if not removed:
+        return []
+    shared = set.intersection(*(set(k) for k in removed.values()))
+    left = set().union(*remaining.values()) if remaining else set()
+    return sorted(shared - left)
+
+
+def removal_summary(
+    gone: list[str], total: int, removed: dict[str, set[str]], remaining: dict[str, set[str]]
+) -> str:
+    """One line for a parent's digest: "23 of 31 children gone: A, B, … — all mention
+    Urumqi; none of the 8 remaining do"."""
+    names = ", ".join(gone[:10]) + (f" and {len(gone) - 10} more" if len(gone) > 10 else "")
+    line = f"{len(gone)} of {total} children gone: {names}"
+    keywords = selective(removed, remaining)
+    if keywords:
+        said = " and ".join(keywords)
+        rest = total - len(gone)
+        line += f"; all mention {said}, none of the {rest} remaining do"
+    return line
