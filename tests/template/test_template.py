@@ -670,3 +670,16 @@ def test_the_internet_archive_is_asked_off_the_check_path(cfn: dict[str, Any]) -
     ]
     assert puts == [{"Fn::Sub": "${EvidenceBucket.Arn}/evidence/*.witness.json"}]
     assert queue["MessageRetentionPeriod"] == 1209600
+
+
+def test_tracing_is_a_choice_and_passthrough_switches_the_tracer_off(cfn: dict[str, Any]) -> None:
+    """Lambda samples traces at its own rate (X-Ray sampling rules do not apply to it):
+    `Tracing` keeps that (Active) or records none (PassThrough), and then the functions'
+    Powertools tracer is off too, so it costs nothing at cold start or per call."""
+    assert cfn["Parameters"]["Tracing"]["AllowedValues"] == ["Active", "PassThrough"]
+    assert cfn["Conditions"]["Traced"] == {"Fn::Equals": [{"Ref": "Tracing"}, "Active"]}
+    for name, function in of_type(cfn, "AWS::Lambda::Function").items():
+        variables = function["Properties"]["Environment"]["Variables"]
+        assert variables["POWERTOOLS_TRACE_DISABLED"] == {"Fn::If": ["Traced", "false", "true"]}, (
+            name
+        )
