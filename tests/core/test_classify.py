@@ -290,6 +290,17 @@ def test_soft_404_by_phrase_in_title_or_h1(title: str, body: str) -> None:
     assert outcome.reason == "soft_404"
 
 
+@pytest.mark.parametrize(
+    "title",
+    ["404", "404 | Agency", "404 error", "Error 404", "Agency - 404", "Oops! 404", "404 - Agency"],
+)
+def test_a_404_status_in_the_title_is_a_soft_404(title: str) -> None:
+    page = html(f"<html><head><title>{title}</title></head><body><p>x</p></body></html>")
+    assert classify(fetch(200), page, WATCHED) == Outcome(
+        "gone", "soft_404", f"page titled {title!r}"
+    )
+
+
 def test_soft_404_phrase_only_in_the_body_is_not_gone() -> None:
     page = html(
         "<html><head><title>Research engineer</title></head><body><h1>Research engineer</h1>"
@@ -305,6 +316,12 @@ def test_soft_404_phrase_only_in_the_body_is_not_gone() -> None:
         "Job 1404: Research engineer",
         "Room 404B - Campus map",
         "Reference 24049 - Tender notice",
+        # The number is the name: an ad, a room, an address.
+        "Ad 404",
+        "Room 404",
+        "Job 404: Research engineer",
+        "404 Main Street - Apartments",
+        "Meeting Room 404 booking",
     ],
 )
 def test_a_number_containing_404_in_the_title_is_not_a_soft_404(title: str) -> None:

@@ -66,10 +66,15 @@ class Outcome:
         return self.reason in _ERRORS_NOW
 
 
-# "404" on its own, not inside a number or a name such as "24049" or "Room 404B".
-# ... and only at either end of the title ("404 | Example", "Example - 404", "Error 404"),
-# so "Meeting Room 404 booking" stays a page.
-_STATUS_404 = re.compile(r"^\W*(?:error\W*)?404(?!\w)|(?<!\w)404\W*$")
+# "404" as a status, at either end of the title and set off as one: "404", "404 | Example",
+# "404 error", "Error 404", "Example - 404", "Oops! 404". Not inside a number or a name
+# ("24049", "Room 404B"), and not a number that is part of the name: "Ad 404", "Room 404",
+# "404 Main Street - Apartments" and "Meeting Room 404 booking" stay pages.
+_SEPARATOR = r"[-|:–—·•/!.]"
+_STATUS_404 = re.compile(
+    rf"^\W*(?:error\W*)?404\s*(?:$|{_SEPARATOR}|error\b|not\b)"
+    rf"|(?:{_SEPARATOR}|\berror|^)\s*404\W*$"
+)
 
 
 def looks_not_found(reading: Reading) -> bool:
