@@ -61,3 +61,19 @@ def test_on_aws_a_watch_written_away_from_its_slot_is_still_checked_at_the_next(
     suspect = replace(checked, gone_streak=1)
     assert not due_on_aws(w, suspect, 1000.0 + 300, 600.0)  # its recheck is not yet due
     assert due_on_aws(w, suspect, 1000.0 + 600, 600.0)
+
+
+def test_one_site_is_one_host_whatever_the_port_or_scheme() -> None:
+    """What the scheduler groups messages by and the engine limits `per_host` by."""
+    listed = parse_watchlist(
+        "watches:\n"
+        "  - {id: a, url: 'http://Jobs.Example.com:8080/a'}\n"
+        "  - {id: b, url: 'https://jobs.example.com/b'}\n"
+        "  - {id: c, url: 'https://cdn.example.com/c'}\n",
+        "w.yaml",
+    )
+    assert [w.host for w in listed.watches] == [
+        "jobs.example.com",
+        "jobs.example.com",
+        "cdn.example.com",
+    ]

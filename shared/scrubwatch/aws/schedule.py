@@ -15,7 +15,6 @@ import json
 from collections import defaultdict
 from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
-from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -65,7 +64,7 @@ def carrying(request: CheckRequest, watchlist: Watchlist, digest: str) -> CheckR
 
 
 def host_of(watch: Watch) -> str:
-    return (urlsplit(watch.url).hostname or "").lower()
+    return watch.host
 
 
 def due_watches(watchlist: Watchlist, states: Mapping[str, WatchState], now: float) -> list[Watch]:

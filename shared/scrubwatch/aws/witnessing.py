@@ -26,6 +26,7 @@ from ..core.config import Watchlist
 from ..core.events import Event
 from . import clients
 from .environment import stack
+from .schedule import batches
 
 log = logging.getLogger("scrubwatch")
 
@@ -98,16 +99,17 @@ def send(requests: Sequence[WitnessRequest], sqs: Any = None) -> None:
     if not queue or not requests:
         return
     sqs = sqs or clients.client("sqs")
-    for start in range(0, len(requests), 10):
-        chunk = requests[start : start + 10]
-        entries = [{"Id": str(i), "MessageBody": r.body()} for i, r in enumerate(chunk)]
+    watches = iter([r.watch for r in requests])
+    for batch in batches(r.body() for r in requests):  # SQS's 10 entries and 256 KB
+        named = [next(watches) for _ in batch]
+        entries = [{"Id": str(i), "MessageBody": body} for i, body in enumerate(batch)]
         try:
             failed = sqs.send_message_batch(QueueUrl=queue, Entries=entries).get("Failed", [])
         except Exception:
-            log.exception("witness requests not queued: %s", [r.watch for r in chunk])
+            log.exception("witness requests not queued: %s", named)
             continue
         for f in failed:
-            log.error("witness request not queued: %s", chunk[int(f["Id"])].watch)
+            log.error("witness request not queued: %s", named[int(f["Id"])])
 
 
 # The longest one capture takes: the request and the last status poll (30 s each, the

@@ -198,7 +198,7 @@ class Engine:
         report = self._run.report
 
         async def one(watch: Watch) -> None:
-            async with hosts[_host_key(watch.url)], gate:
+            async with hosts[watch.host], gate:
                 try:
                     self._fair_try_left()
                     commit = await self._check(fetcher, pool, watch, states[watch.id])
@@ -877,9 +877,3 @@ class Probe:
 
 
 _UNANSWERED = Probe(Reading(kind="none", region_found=False, lines=()), None)
-
-
-def _host_key(url: str) -> str:
-    """The host a watch's fetches go to, as the scheduler groups them (whatever the port
-    or scheme: one site, one limit)."""
-    return (urlsplit(url).hostname or "").lower()

@@ -407,6 +407,12 @@ class Watch:
     items_order: str = "ignore"
 
     @cached_property
+    def host(self) -> str:
+        """The site its fetches go to, as politeness counts it (whatever the port or
+        scheme): the scheduler groups messages by it, the engine limits `per_host` by it."""
+        return (urlsplit(self.url).hostname or "").lower()
+
+    @cached_property
     def reading_settings(self) -> dict[str, Any]:
         """How the page is read; kept in each capture's manifest, so that after an edit the
         run can say what changed in the watch, not only that something did."""

@@ -37,7 +37,7 @@ def normalise_url(url: str) -> str:
         host = f"[{host}]"  # an IPv6 address keeps its brackets
     port = parts.port
     netloc = host if port in (None, _DEFAULT_PORTS[scheme]) else f"{host}:{port}"
-    query = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True)]
+    query = parse_qsl(parts.query, keep_blank_values=True)
     kept = [(k, v) for k, v in query if not _TRACKING.match(k)]
     return urlunsplit((scheme, netloc, parts.path or "/", urlencode(kept), ""))
 
