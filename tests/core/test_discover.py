@@ -197,7 +197,7 @@ def test_a_selective_removal_is_said_with_its_keyword() -> None:
     remaining["ad-30"] = {"Hangzhou", "Xinjiang"}
     assert selective(removed, remaining) == ["Urumqi"]
     line = removal_summary([f"Ad {n}" for n in range(23)], 31, removed, remaining)
-    assert line.startswith("23 of 31 children gone: Ad 0, Ad 1, ")
+    assert line.startswith("23 of 31 pages gone: Ad 0, Ad 1, ")
     assert "Ad 9 and 13 more" in line
     assert line.endswith("; all mention Urumqi, none of the 8 remaining do")
 
@@ -207,6 +207,6 @@ def test_a_removal_that_is_not_selective_says_only_what_went() -> None:
     remaining = {"ad-3": {"Urumqi"}}
     assert selective(removed, remaining) == []
     assert removal_summary(["Ad 1", "Ad 2"], 3, removed, remaining) == (
-        "2 of 3 children gone: Ad 1, Ad 2"
+        "2 of 3 pages gone: Ad 1, Ad 2"
     )
     assert selective({}, remaining) == []

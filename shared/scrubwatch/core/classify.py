@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Literal
 from urllib.parse import urlsplit
 
+from .discover import normalise_url
 from .exchange import Fetch
 from .reader import Reading
 from .reasons import BLOCKED_STATUS, GONE_STATUS, Reason
@@ -107,8 +108,24 @@ def is_ancestor_redirect(watched: str, final: str) -> bool:
     return path.startswith(parent)
 
 
-def classify(fetch: Fetch, reading: Reading | None, previous_final_url: str | None) -> Outcome:
-    """``previous_final_url``: where the last good check ended; None before the first one."""
+def _is_page(url: str, listing: str | None) -> bool:
+    if listing is None:
+        return False
+    try:
+        return normalise_url(url) == normalise_url(listing)
+    except ValueError:
+        return False
+
+
+def classify(
+    fetch: Fetch,
+    reading: Reading | None,
+    previous_final_url: str | None,
+    listing: str | None = None,
+) -> Outcome:
+    """``previous_final_url``: where the last good check ended; None before the first one.
+    ``listing``: for a discovered child, its parent's page: a redirect there is a removal
+    (an ad that now sends readers back to the job list)."""
     if fetch.error:
         if fetch.error == "dns":
             return Outcome("gone", "dns", fetch.error_detail)
@@ -131,7 +148,7 @@ def classify(fetch: Fetch, reading: Reading | None, previous_final_url: str | No
     if (
         fetch.hops
         and previous_final_url is not None
-        and is_ancestor_redirect(fetch.url, fetch.final_url)
+        and (is_ancestor_redirect(fetch.url, fetch.final_url) or _is_page(fetch.final_url, listing))
         and urlsplit(previous_final_url).path != urlsplit(fetch.final_url).path
     ):
         return Outcome("gone", "redirect", f"redirected to {fetch.final_url}")

@@ -52,8 +52,15 @@ def compiled_part(watchlist: Watchlist, watches: Sequence[Watch]) -> dict[str, A
         "schema": SCHEMA,
         "source": watchlist.path,
         "settings": settings,
-        "watches": [asdict(w) for w in watches],
+        "watches": [_plain(w) for w in watches],
     }
+
+
+def _plain(watch: Watch) -> dict[str, Any]:
+    data = asdict(watch)
+    if watch.discover is not None:
+        data["discover"] = watch.discover.model_dump(mode="json")
+    return data
 
 
 def watchlist_from_compiled(raw: bytes, path: str) -> Watchlist:

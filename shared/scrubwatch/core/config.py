@@ -302,6 +302,8 @@ class Settings(_Strict):
     wayback_per_minute: int = Field(4, ge=1, le=6000)
     # Every check goes through this proxy (http, https, socks5 or socks5h://host:port).
     proxy: ProxyUrl | None = None
+    # Children discovered by all watches together (each watch: discover.max_children).
+    max_discovered: int = Field(5000, ge=0, le=1_000_000)
 
     @model_validator(mode="before")
     @classmethod
@@ -352,6 +354,55 @@ class Defaults(_Strict):
     ignore: tuple[Regex, ...] = ()
 
 
+class ChildSpec(_Strict):
+    """What a discovered child reads and how often, over its parent's own settings."""
+
+    select: Selector | None = None
+    exclude: tuple[Selector, ...] | None = None
+    ignore: tuple[Regex, ...] | None = None
+    items: Selector | None = None
+    keywords: tuple[Annotated[str, Field(min_length=1)], ...] | None = None
+    every: Duration | None = None
+    notify: tuple[Channel, ...] | None = None
+    tags: tuple[str, ...] | None = None
+    witness: Literal["wayback", "none"] | None = None
+    items_order: Literal["ignore", "report"] | None = None
+
+
+class DiscoverSpec(_Strict):
+    """Where a watch finds its children: links on its own page, a sitemap, or a feed."""
+
+    links: Selector | None = None
+    sitemap: HttpUrl | None = None
+    feed: HttpUrl | None = None
+    match: Regex | None = None
+    # Children on the parent's registrable domain only (careers.example.com may link
+    # jobs.example.com, not an ad network).
+    same_site: bool = True
+    max_children: int = Field(500, ge=1, le=100_000)
+    child: ChildSpec = ChildSpec()
+
+    @model_validator(mode="after")
+    def _one_source(self) -> DiscoverSpec:
+        given = [k for k in ("links", "sitemap", "feed") if getattr(self, k) is not None]
+        if len(given) != 1:
+            raise ValueError(
+                "give exactly one of links (CSS for links on this page), sitemap or feed"
+                + (f" (got {' and '.join(given)})" if given else "")
+            )
+        return self
+
+    @property
+    def source(self) -> str:
+        return "links" if self.links else "sitemap" if self.sitemap else "feed"
+
+    @property
+    def spec_hash(self) -> str:
+        """Changes whenever what is discovered changes (not how children are read)."""
+        found = [self.links, self.sitemap, self.feed, self.match, self.same_site]
+        return hashlib.sha256(json.dumps(found).encode()).hexdigest()[:16]
+
+
 class WatchSpec(_Strict):
     id: str | None = None
     name: str | None = None
@@ -369,6 +420,7 @@ class WatchSpec(_Strict):
     proxy: ProxyUrl | None = None
     # With `items`: whether a list that only changed order is reported (low severity).
     items_order: Literal["ignore", "report"] = "ignore"
+    discover: DiscoverSpec | None = None
 
     @field_validator("id")
     @classmethod
@@ -405,6 +457,8 @@ class Watch:
     user_agent: str | None = None  # None: settings.user_agent
     proxy: str | None = None  # None: settings.proxy
     items_order: str = "ignore"
+    discover: DiscoverSpec | None = None
+    parent: str | None = None  # a discovered child: its parent's id
 
     @cached_property
     def host(self) -> str:
@@ -844,6 +898,33 @@ def _watch(spec: WatchSpec, watch_id: str, parsed: WatchlistFile) -> Watch:
         user_agent=spec.user_agent,
         proxy=spec.proxy if spec.proxy is not None else settings.proxy,
         items_order=spec.items_order,
+        discover=spec.discover,
+    )
+
+
+def child_watch(parent: Watch, child_id: str, url: str, name: str) -> Watch:
+    """A discovered page as a watch: its parent's settings, with ``discover.child`` over
+    them (a child discovers nothing itself)."""
+    assert parent.discover is not None
+    over = parent.discover.child
+    witness = parent.witness if over.witness is None else over.witness
+    return Watch(
+        id=child_id,
+        name=name or url,
+        url=url,
+        select=over.select,
+        exclude=over.exclude if over.exclude is not None else parent.exclude,
+        ignore=over.ignore if over.ignore is not None else parent.ignore,
+        items=over.items,
+        keywords=over.keywords if over.keywords is not None else parent.keywords,
+        every=over.every if over.every is not None else parent.every,
+        notify=over.notify if over.notify is not None else parent.notify,
+        tags=over.tags if over.tags is not None else parent.tags,
+        witness=None if witness == "none" else witness,
+        user_agent=parent.user_agent,
+        proxy=parent.proxy,
+        items_order=over.items_order or parent.items_order,
+        parent=parent.id,
     )
 
 

@@ -45,6 +45,12 @@ class WatchState:
     seq: int = 0  # events emitted so far: part of every event id
     last_success: float = 0.0  # when a check last got an answer with content (or a 304)
     last_event: dict[str, str] | None = None  # {kind, event_id, detected_at} of the newest
+    # A watch that discovers children: DiscoverSpec.spec_hash its children were last found
+    # with, and how many links past max_children were last said (said once, not each run).
+    discovered_with: str | None = None
+    children_over: int = 0
+    # Its sitemap's or feed's documents: url -> [etag, last_modified], for a conditional GET.
+    sources: dict[str, list[str | None]] | None = None
     rev: int = 0  # bumped on every commit; stores refuse a commit on a stale rev
 
     def to_json(self) -> dict[str, Any]:

@@ -223,13 +223,59 @@ def selective(removed: dict[str, set[str]], remaining: dict[str, set[str]]) -> l
 def removal_summary(
     gone: list[str], total: int, removed: dict[str, set[str]], remaining: dict[str, set[str]]
 ) -> str:
-    """One line for a parent's digest: "23 of 31 children gone: A, B, … — all mention
+    """One line for a parent's digest: "23 of 31 pages gone: A, B, … — all mention
     Urumqi; none of the 8 remaining do"."""
     names = ", ".join(gone[:10]) + (f" and {len(gone) - 10} more" if len(gone) > 10 else "")
-    line = f"{len(gone)} of {total} children gone: {names}"
+    line = f"{len(gone)} of {total} pages gone: {names}"
     keywords = selective(removed, remaining)
     if keywords:
         said = " and ".join(keywords)
         rest = total - len(gone)
         line += f"; all mention {said}, none of the {rest} remaining do"
     return line
+
+
+# --- a child as the state store keeps it --------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Child:
+    """A page a watch discovered: the state store keeps one per child id, beside (not in)
+    the child's own watch state, so the parent's run knows every child it ever had."""
+
+    id: str
+    parent: str
+    url: str
+    name: str
+    first_linked: str  # rfc3339: the parent check that first found it
+    linked: bool = True
+    # When the parent (or its sitemap, feed) stopped linking it, and the parent's
+    # versions either side: the scrub's context, said with the child's gone or unlinked.
+    unlinked_at: str | None = None
+    linked_in: str | None = None  # evidence of the parent's last version that linked it
+    unlinked_in: str | None = None  # evidence of the parent's first version that did not
+    # The unlinking was concluded (an `unlinked` or `gone` event said it): nothing more.
+    said: bool = False
+    # The keywords on the child's last reading, for "all mention Urumqi" in a digest.
+    keywords: tuple[str, ...] = ()
+    # Checked at least once: the stack's scheduler queues a child never checked at once.
+    seen: bool = False
+
+    def to_json(self) -> dict[str, object]:
+        data = dict(self.__dict__)
+        data["keywords"] = list(self.keywords)
+        return data
+
+    @classmethod
+    def from_json(cls, data: dict[str, object]) -> Child:
+        known = {k: v for k, v in data.items() if k in _CHILD_FIELDS}
+        known["keywords"] = tuple(known.get("keywords") or ())  # type: ignore[arg-type]
+        return cls(**known)  # type: ignore[arg-type]
+
+    @property
+    def waiting(self) -> bool:
+        """Unlinked and not yet concluded: checked at `recheck`, not at its `every`."""
+        return not self.linked and not self.said
+
+
+_CHILD_FIELDS = frozenset(Child.__dataclass_fields__)

@@ -7,15 +7,12 @@ import json
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 from .reasons import REORDERED
 
 SCHEMA = "scrubwatch.event/1"
 EventKind = Literal[
-    "first_seen", "changed", "element_missing", "gone", "restored", "moved", "error"
-]
-KINDS: tuple[EventKind, ...] = (
     "first_seen",
     "changed",
     "element_missing",
@@ -23,7 +20,11 @@ KINDS: tuple[EventKind, ...] = (
     "restored",
     "moved",
     "error",
-)
+    "children_found",
+    "children_added",
+    "unlinked",
+]
+KINDS: tuple[EventKind, ...] = get_args(EventKind)
 SEVERITY = {
     "gone": "high",
     "element_missing": "high",
@@ -32,7 +33,14 @@ SEVERITY = {
     "moved": "low",
     "error": "low",
     "first_seen": "info",
+    # A watch's first look at its children: a record, like first_seen.
+    "children_found": "info",
+    "children_added": "low",
+    # A child no longer linked by its parent, still online with its content.
+    "unlinked": "low",
 }
+# Records, never alerts: what was there when watching began.
+RECORDS = frozenset({"first_seen", "children_found"})
 
 SEVERITY_RANK = {"info": 0, "low": 1, "medium": 2, "high": 3}
 
@@ -97,6 +105,9 @@ class Event:
     previous: VersionRef | None = None
     current: VersionRef | None = None
     diff: str = ""
+    # A discovered child's event: its parent, and when and where the parent stopped
+    # linking it (ParentNote.to_json); None for a listed watch.
+    parent: dict[str, Any] | None = None
     schema: str = SCHEMA
 
     @property
@@ -120,7 +131,7 @@ class Event:
         ordered = {"schema": data.pop("schema"), "event_id": data.pop("event_id")}
         ordered.update(data)
         # Written only when a list was cut: an uncut event reads as it did before the counts.
-        for key in _COUNTS:
+        for key in _OPTIONAL:
             if ordered[key] is None:
                 del ordered[key]
         return ordered
@@ -136,7 +147,7 @@ class Event:
         return cls(**data)
 
 
-_COUNTS = ("removed_count", "added_count")
+_OPTIONAL = ("removed_count", "added_count", "parent")
 
 
 def capped(entries: Sequence[str]) -> tuple[list[str], int | None]:

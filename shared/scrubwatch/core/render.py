@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from . import reasons, terminal
+from .discover import removal_summary
 from .events import Event
 
 LABELS = {
@@ -22,6 +23,9 @@ LABELS = {
     "restored": "RESTORED",
     "moved": "MOVED",
     "error": "ERROR",
+    "children_found": "FOUND",
+    "children_added": "NEW PAGES",
+    "unlinked": "UNLINKED",
 }
 _EMOJI = {
     "first_seen": ":new:",
@@ -31,6 +35,9 @@ _EMOJI = {
     "restored": ":leftwards_arrow_with_hook:",
     "moved": ":arrow_right:",
     "error": ":warning:",
+    "children_found": ":card_index_dividers:",
+    "children_added": ":heavy_plus_sign:",
+    "unlinked": ":link:",
 }
 SHOWN = 10  # entries of a list shown before "... and N more"
 DIFF_LINES = 30
@@ -103,6 +110,8 @@ def email_text(event: Event, shown: int = SHOWN, diff_lines: int = DIFF_LINES) -
     ]
     if event.current and event.current.final_url != event.url and event.kind != "error":
         lines.append(f"Now:   {event.current.final_url} (HTTP {event.current.status})")
+    if listing := _parent_line(event):
+        lines.append(f"From:  {listing}")
     lines.append("")
     for title, entries, total in counted_lists(event):
         lines += _listing(title, entries, total, shown)
@@ -122,6 +131,8 @@ def email_text(event: Event, shown: int = SHOWN, diff_lines: int = DIFF_LINES) -
         if event.current.manifest_sha256:
             # The chain head: what `scrubwatch history` and an exported bundle's HEAD show.
             lines.append(f"          manifest sha256 {event.current.manifest_sha256}")
+    for label, where in _parent_evidence(event):
+        lines.append(f"  {label} {where}")
     if not (event.previous or event.current):
         lines.append("  (none kept)")
     lines += [
@@ -134,6 +145,30 @@ def email_text(event: Event, shown: int = SHOWN, diff_lines: int = DIFF_LINES) -
     return "\n".join(lines) + "\n"
 
 
+def _parent_line(event: Event) -> str:
+    """For a discovered child: its listing, and since when it no longer links the child."""
+    note = event.parent
+    if not note:
+        return ""
+    name = terminal.one_line(str(note.get("name") or note.get("id") or ""))
+    line = f"{_clip(name, 200)} ({_clip(str(note.get('url') or ''), 500)})"
+    unlinked = note.get("unlinked_at")
+    if isinstance(unlinked, str) and unlinked:
+        line += f", which stopped linking it {unlinked.replace('T', ' ').replace('Z', ' UTC')}"
+    return line
+
+
+def _parent_evidence(event: Event) -> list[tuple[str, str]]:
+    """The listing's versions either side of the unlinking, as evidence links."""
+    note = event.parent or {}
+    out = []
+    for label, key in (("listing before:", "linked_in"), ("listing after: ", "unlinked_in")):
+        where = note.get(key)
+        if isinstance(where, str) and where:
+            out.append((label, _clip(where, 500)))
+    return out
+
+
 def console_text(event: Event, shown: int = 5) -> str:
     """A short block for a person at a terminal, safe to print there: page text can carry
     escape sequences that a terminal would obey (``ConsolePublisher.render``)."""
@@ -141,6 +176,8 @@ def console_text(event: Event, shown: int = 5) -> str:
     label = LABELS[event.kind]
     summary = event.summary.removeprefix(f"{label}: ")
     out = [f"[{label}] {summary}", f"    {event.url}"]
+    if listing := _parent_line(event):
+        out.append(f"    from {listing}")
     for title, entries, total in counted_lists(event):
         if total:
             out.append(f"    {title.lower()}:")
@@ -203,6 +240,8 @@ def slack_message(event: Event, shown: int = SHOWN) -> dict[str, Any]:
             f"{_clip(_link(event.url), 1200)}"
         ),
     ]
+    if listing := _parent_line(event):
+        blocks.append(_section(f"From {_clip(escape(listing), 1200)}"))
     for title, entries, total in counted_lists(event):
         if total:
             blocks.append(_section(_bullets(title, entries, total, shown)))
@@ -213,6 +252,7 @@ def slack_message(event: Event, shown: int = SHOWN) -> dict[str, Any]:
         context.append(f"now: {escape(event.current.evidence)}")
     if event.current and event.current.manifest_sha256 and event.kind != "error":
         context.append(f"manifest sha256 {escape(event.current.manifest_sha256)}")
+    context += [f"{label.strip()} {escape(where)}" for label, where in _parent_evidence(event)]
     context.append(f"`scrubwatch diff {escape(event.watch)}` · event {event.event_id[:12]}")
     blocks.append(
         {
@@ -228,10 +268,56 @@ def slack_message(event: Event, shown: int = SHOWN) -> dict[str, Any]:
 DIGEST_OVER = 3
 
 
+def scrubs(events: Sequence[Event]) -> list[tuple[str, list[Event]]]:
+    """The discovered children gone together, by parent, each with the parent's headline:
+    "Urumqi jobs: 23 of 31 pages gone: A, B, … ; all mention Urumqi, none of the 8
+    remaining do". Only parents with more than one child gone among ``events``."""
+    groups: dict[str, list[Event]] = {}
+    for e in events:
+        if e.kind == "gone" and e.parent and isinstance(e.parent.get("id"), str):
+            groups.setdefault(e.parent["id"], []).append(e)
+    out = []
+    for group in groups.values():
+        if len(group) < 2:
+            continue
+        group.sort(key=lambda e: (e.name, e.watch))  # in the order a reader looks them up
+        note = group[-1].parent or {}
+        total = max([len(group), *(_count(e.parent, "children") for e in group)])
+        removed = {e.watch: set(_words(e.parent, "keywords")) for e in group}
+        remaining = {"rest": set(_words(note, "remaining_keywords"))}
+        names = [terminal.one_line(e.name) for e in group]
+        head = f"{terminal.one_line(str(note.get('name') or note.get('id')))}: "
+        out.append((head + removal_summary(names, total, removed, remaining), group))
+    return out
+
+
+def _count(note: dict[str, Any] | None, key: str) -> int:
+    value = (note or {}).get(key)
+    return value if isinstance(value, int) else 0
+
+
+def _words(note: dict[str, Any] | None, key: str) -> list[str]:
+    value = (note or {}).get(key)
+    return [v for v in value if isinstance(v, str)] if isinstance(value, list) else []
+
+
+def _together(events: Sequence[Event]) -> bool:
+    """Alerts told as one digest: a burst, or a listing's pages gone together."""
+    return len(events) > DIGEST_OVER or bool(scrubs(events))
+
+
+def _digest_title(events: Sequence[Event]) -> str:
+    found = scrubs(events)
+    if len(found) == 1 and len(found[0][1]) == len(events):
+        return f"scrubwatch: {found[0][0]}"  # one listing scrubbed: its headline says it
+    return f"scrubwatch: {len(events)} alerts ({_tally(events)})"
+
+
 def slack_posts(events: Sequence[Event]) -> list[tuple[dict[str, Any], list[Event]]]:
     """The Slack messages for alerts that arrive together, each with the events it tells
-    of: one digest past DIGEST_OVER (it shows or counts every one), else one each."""
-    if len(events) > DIGEST_OVER:
+    of: one digest past DIGEST_OVER (it shows or counts every one), or when a listing's
+    pages went together, else one each."""
+    if _together(events):
         return [(slack_digest(events), list(events))]
     return [(slack_message(e), [e]) for e in events]
 
@@ -241,11 +327,13 @@ def slack_digest(events: Sequence[Event], shown: int = 3) -> dict[str, Any]:
 
     Every alert is either shown or counted in the closing "... and N more" line.
     """
-    title = f"scrubwatch: {len(events)} alerts ({_tally(events)})"
+    title = _digest_title(events)
     blocks: list[dict[str, Any]] = [
         {"type": "header", "text": {"type": "plain_text", "text": _clip(title, 150)}}
     ]
-    size = len(title) * 2
+    for headline, _ in scrubs(events):
+        blocks.append(_section(_clip(f"*{escape(headline)}*", 1500)))
+    size = len(title) * 2 + sum(len(b["text"]["text"]) for b in blocks[1:])
     reserve = 200  # room for the closing count
     for i, e in enumerate(events):
         lines = [
@@ -293,8 +381,9 @@ EMAIL_DIGEST_BYTES = 100_000
 
 def email_posts(events: Sequence[Event]) -> list[tuple[str, str, list[Event]]]:
     """The emails (subject, body) for alerts that arrive together, each with the events it
-    tells of: one digest past DIGEST_OVER, as for Slack, else one each."""
-    if len(events) > DIGEST_OVER:
+    tells of: one digest past DIGEST_OVER or for a listing's pages gone together, as for
+    Slack, else one each."""
+    if _together(events):
         title, body = email_digest(events)
         return [(title, body, list(events))]
     return [(subject(e), email_text(e), [e]) for e in events]
@@ -310,8 +399,9 @@ def _tally(events: Sequence[Event]) -> str:
 def email_digest(events: Sequence[Event], limit: int = EMAIL_DIGEST_BYTES) -> tuple[str, str]:
     """One email for a burst: every alert's summary first, then each alert in full for as
     long as the digest stays under ``limit`` bytes of UTF-8; the rest are counted."""
-    title = _clip(f"scrubwatch: {len(events)} alerts ({_tally(events)})", 99)
-    lines = [f"{len(events)} alerts arrived together:", ""]
+    title = _clip(_digest_title(events), 99)
+    lines = [_clip(headline, 2000) for headline, _ in scrubs(events)]
+    lines += [*([""] if lines else []), f"{len(events)} alerts arrived together:", ""]
     lines += [f"  - {_clip(terminal.one_line(e.summary), 300)}" for e in events[: SHOWN * 10]]
     if len(events) > SHOWN * 10:
         lines.append(f"  ... and {len(events) - SHOWN * 10} more")

@@ -28,6 +28,8 @@ class RunReport:
     delivered_late: int = 0  # events from an earlier run delivered by this one
     unfinished: list[str] = field(default_factory=list)  # not started: the budget ran out
     crashed: list[str] = field(default_factory=list)  # hit by a failure of the run's own
+    # A watch whose sitemap or feed could not be read: its children concluded nothing.
+    discovery_failed: dict[str, str] = field(default_factory=dict)  # watch id -> why
 
     @property
     def failed(self) -> list[str]:

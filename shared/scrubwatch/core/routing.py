@@ -5,13 +5,13 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 
 from .config import Watchlist
-from .events import SEVERITY_RANK, Event
+from .events import RECORDS, SEVERITY_RANK, Event
 
 
 class Route:
     """Whether an event is for a channel: the watch asks for it and it is severe enough.
 
-    A first sighting is a record, never an alert.
+    A first sighting (of a page, or of a watch's children) is a record, never an alert.
     """
 
     def __init__(self, channel: str, notify_of: Callable[[str], Sequence[str]], minimum: str):
@@ -21,7 +21,7 @@ class Route:
 
     def wants(self, event: Event) -> bool:
         return (
-            event.kind != "first_seen"
+            event.kind not in RECORDS
             and self.channel in self.notify_of(event.watch)
             and SEVERITY_RANK[event.severity] >= self.minimum
         )
@@ -32,8 +32,19 @@ def routes(watchlist: Watchlist) -> list[Route]:
         watch = watchlist.get(watch_id)
         return watch.notify if watch else ()
 
+    def notify_of_any(watch_id: str) -> tuple[str, ...]:
+        # A discovered child (``parent/…``) is told of as its parent's notify says.
+        if "/" in watch_id and watchlist.get(watch_id) is None:
+            parent = watchlist.get(watch_id.split("/", 1)[0])
+            if parent is not None and parent.discover is not None:
+                return parent.discover.child.notify or parent.notify
+        return notify_of(watch_id)
+
     minimum = watchlist.settings.min_severity
-    return [Route("email", notify_of, minimum.email), Route("slack", notify_of, minimum.slack)]
+    return [
+        Route("email", notify_of_any, minimum.email),
+        Route("slack", notify_of_any, minimum.slack),
+    ]
 
 
 def channels_for(event: Event, all_routes: Sequence[Route]) -> list[str]:

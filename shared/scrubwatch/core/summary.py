@@ -18,6 +18,9 @@ _FOUND = {
     "restored": ("page back", "pages back"),
     "moved": ("page moved", "pages moved"),
     "error": ("error reported", "errors reported"),
+    "children_found": ("watch found its pages", "watches found their pages"),
+    "children_added": ("watch found new pages", "watches found new pages"),
+    "unlinked": ("page unlinked but online", "pages unlinked but online"),
 }
 
 
@@ -68,6 +71,10 @@ def _trouble(report: RunReport) -> list[str]:
     if report.failed or report.suspected:
         out.append("See scrubwatch status.")
     out.extend(f"{i} was re-baselined ({why})." for i, why in report.rebaselined.items())
+    out.extend(
+        f"{i}: its children could not be listed ({why}); nothing concluded of them."
+        for i, why in report.discovery_failed.items()
+    )
     return out
 
 
