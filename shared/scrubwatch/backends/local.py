@@ -14,6 +14,7 @@ from typing import Any
 
 from ..check.ports import Commit
 from ..core.decide import WatchState
+from ..core.discover import Child
 from ..core.events import Event
 from ..core.reader import Reading
 from ..evidence.build import Evidence
@@ -51,6 +52,13 @@ CREATE TABLE IF NOT EXISTS pending (
     channel TEXT NOT NULL,
     PRIMARY KEY (event_id, channel)
 );
+-- The pages watches discovered (issue 13): their states are in watch_state, by child id.
+CREATE TABLE IF NOT EXISTS child (
+    id TEXT PRIMARY KEY,
+    parent TEXT NOT NULL,
+    record TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS child_by_parent ON child (parent, id);
 -- Rows that could not be read (a torn write, a bad edit), kept for inspection instead of
 -- stopping every run; the watch they belonged to starts afresh.
 CREATE TABLE IF NOT EXISTS set_aside (
@@ -135,6 +143,8 @@ class SqliteStateStore:
         why = f"{type(exc).__name__}: {exc}"[:300]
         if source == "watch_state":
             what = f"{key}: its saved state is unreadable ({why}); it starts afresh"
+        elif source == "child":
+            what = f"{key}: its discovery record is unreadable ({why}); it is found again"
         else:
             what = f"event {key} in the outbox is unreadable ({why}); it is not delivered"
         if self._readonly:
@@ -150,6 +160,8 @@ class SqliteStateStore:
             )
             if source == "watch_state":
                 self._db.execute("DELETE FROM watch_state WHERE watch_id = ?", (key,))
+            elif source == "child":
+                self._db.execute("DELETE FROM child WHERE id = ?", (key,))
             else:
                 self._db.execute("DELETE FROM outbox WHERE event_id = ?", (key,))
                 self._db.execute("DELETE FROM pending WHERE event_id = ?", (key,))
@@ -197,22 +209,46 @@ class SqliteStateStore:
                 " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                 (state.watch_id, *(getattr(v, column) for column in _VERSION_COLUMNS)),
             )
-        added = (
-            c.event is not None
-            and db.execute(
+        for event in c.events:
+            added = db.execute(
                 "INSERT OR IGNORE INTO outbox (event_id, watch_id, event) VALUES (?, ?, ?)",
-                (c.event.event_id, state.watch_id, c.event.dumps()),
+                (event.event_id, state.watch_id, event.dumps()),
             ).rowcount
-            == 1
+            if added == 1:
+                # Only a new event is owed to the channels; one seen before was owed already.
+                db.executemany(
+                    "INSERT OR IGNORE INTO pending (event_id, channel) VALUES (?, ?)",
+                    [(event.event_id, channel) for channel in c.channels],
+                )
+        db.executemany(
+            "INSERT OR REPLACE INTO child (id, parent, record) VALUES (?, ?, ?)",
+            [(k.id, k.parent, json.dumps(k.to_json(), ensure_ascii=False)) for k in c.children],
         )
-        if added and c.event is not None:
-            # Only a new event is owed to the channels; one seen before was owed already.
-            db.executemany(
-                "INSERT OR IGNORE INTO pending (event_id, channel) VALUES (?, ?)",
-                [(c.event.event_id, channel) for channel in c.channels],
-            )
         db.execute("RELEASE one")
         return True
+
+    def children(self, parents: Iterable[str]) -> dict[str, list[Child]]:
+        wanted = list(dict.fromkeys(parents))
+        out: dict[str, list[Child]] = {p: [] for p in wanted}
+        if not wanted or not self._has_table("child"):
+            return out
+        for parent in wanted:
+            rows = self._db.execute(
+                "SELECT id, record FROM child WHERE parent = ? ORDER BY id", (parent,)
+            ).fetchall()
+            for child_id, record in rows:
+                try:
+                    out[parent].append(Child.from_json(json.loads(record)))
+                except Exception as exc:  # a torn row: that child is found again
+                    self._set_aside("child", child_id, record, exc)
+        return out
+
+    def _has_table(self, name: str) -> bool:
+        # A read-only state folder of an older release has no child table.
+        found = self._db.execute(
+            "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (name,)
+        ).fetchone()
+        return found is not None
 
     def undelivered(self, channel: str) -> list[Event]:
         rows = self._db.execute(

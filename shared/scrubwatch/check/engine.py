@@ -28,7 +28,7 @@ from urllib.parse import urlsplit
 
 from .. import __version__
 from ..core.classify import Outcome, classify, same_as_missing_page
-from ..core.config import Watch, Watchlist
+from ..core.config import Watch, Watchlist, child_watch
 from ..core.decide import Observation, Transition, WatchState, decide
 from ..core.due import DueRule, edited, is_due
 from ..core.events import Event, VersionRef, rfc3339
@@ -38,6 +38,9 @@ from ..core.report import RunReport
 from ..core.terminal import one_line
 from ..evidence.build import build_evidence, manifest, sha256
 from .analyse import Analysis, analyse, read_probe, reread, unabridged
+from .children import Discovered, RunChildren
+from .discovery import SourceFailed, Unchanged, find_children
+from .family import Family, Seen
 from .fetch import FetchOptions, HttpFetcher
 from .netguard import ForbiddenAddress, Resolver, vet_unresolved
 from .pool import READ_DEADLINE, WorkerDied, WorkerPool, WorkersUnavailable
@@ -58,6 +61,7 @@ _DISK_FULL = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EROFS})
 # of max_bytes takes a few seconds on a slow core.
 _READ_FLOOR = 10.0
 _WITNESSED = ("first_seen", "changed", "gone")
+_UP = ("ok", "not_modified")  # a page that answered with its content
 
 
 class PublishFailed(Exception):
@@ -97,6 +101,7 @@ class Engine:
         read_deadline: float = READ_DEADLINE,
         due: DueRule = is_due,
         witness_inline: bool = True,
+        children_with_parent: bool = True,
     ) -> None:
         self.watchlist = watchlist
         self.state = state
@@ -122,13 +127,30 @@ class Engine:
         # whoever runs the engine (on AWS, a queue and a function of its own: a capture
         # can take minutes, which a checker's time budget cannot spare).
         self.witness_inline = witness_inline
+        # Whether a watch asked for by id brings the children it discovered (the command
+        # line); on AWS the scheduler queues each child as a watch of its own.
+        self.children_with_parent = children_with_parent
         self._run = _Run()
         self._deadline = watchlist.settings.deadline  # for each watch's fetch and reading
 
     def _due(self, only: Sequence[str], force: bool) -> tuple[list[Watch], dict[str, WatchState]]:
         """The watches to check now, and the states of all those asked about (read once)."""
         wanted = set(only)
-        watches = [w for w in self.watchlist.watches if not wanted or w.id in wanted]
+        listed = self.watchlist.watches
+        # The children of the discovering watches, and of the parents of listed children
+        # (a check message on AWS carries a child and its parent, not its siblings).
+        parents = [w.id for w in listed if w.discover is not None]
+        parents += [w.parent for w in listed if w.parent is not None]
+        parents = list(dict.fromkeys(parents))
+        kids = RunChildren(self.watchlist, self.state.children(parents) if parents else {})
+        self._run.family = Family(kids, self.clock)
+        found = kids.watches(skip={w.id for w in listed})
+        bring = self.children_with_parent
+        watches = [
+            w
+            for w in (*listed, *found)
+            if not wanted or w.id in wanted or (bring and w.parent in wanted)
+        ]
         states = self.state.load(w.id for w in watches)
         if not force:
             now = self.clock().timestamp()
@@ -140,6 +162,16 @@ class Engine:
                 self._run.report.not_due.extend(w.id for w in watches if w not in due)
             watches = due
         return watches, states
+
+    def watch(self, watch_id: str) -> Watch | None:
+        """A watch of the list, or a page the list's watches discovered (this run's)."""
+        listed = self.watchlist.get(watch_id)
+        family = self._run.family
+        record = family.kids.records.get(watch_id) if family and listed is None else None
+        parent = self.watchlist.get(record.parent) if record is not None else None
+        if record is None or parent is None or parent.discover is None:
+            return listed
+        return child_watch(parent, record.id, record.url, record.name)
 
     @property
     def report(self) -> RunReport:
@@ -198,6 +230,8 @@ class Engine:
         report = self._run.report
 
         async def one(watch: Watch) -> None:
+            if watch.id not in states:  # a child found by this run: checked in it
+                states.update(self.state.load([watch.id]))
             async with hosts[watch.host], gate:
                 try:
                     self._fair_try_left()
@@ -209,30 +243,38 @@ class Engine:
             # None: nothing to commit, the check is repeated next run.
             if commit is not None and self.publish_first:
                 self._publish_then_commit(commit)
+            elif commit is not None and _held(watch, commit):
+                self._run.held.append(commit)  # told with its siblings when the run ends
             elif commit is not None:
                 self._run.pending.append(commit)
+            for child in self._run.family.take_found() if self._run.family else ():
+                checks.append(asyncio.ensure_future(one(child)))
+                checking.append(child)
             report.checked += 1
             if self.progress:
-                self.progress(report.checked, len(watches))
+                self.progress(report.checked, len(checking))
             if len(self._run.pending) >= _FLUSH_EVERY:
                 self.flush()
 
         # Every check finishes before a failure is raised, so one bad watch does not
         # abandon the others half-way.
+        checking = list(watches)  # grows as parents find children to check in this run
+        checks = [asyncio.ensure_future(one(w)) for w in watches]
         flusher = asyncio.ensure_future(self._flush_events_soon())
         try:
-            results = await asyncio.gather(*(one(w) for w in watches), return_exceptions=True)
+            while running := [t for t in checks if not t.done()]:
+                await asyncio.wait(running)
         finally:
             flusher.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await flusher  # a flush that failed raises here
-        failures = [r for r in results if isinstance(r, BaseException)]
-        if failures:
+            self._release_held()
+        failures = [(w, t.exception()) for w, t in zip(checking, checks, strict=True)]
+        crashed = [(w, exc) for w, exc in failures if exc is not None]
+        if crashed:
             # Which checks the run's own failure hit (the checker returns their messages).
-            report.crashed.extend(
-                w.id for w, r in zip(watches, results, strict=True) if isinstance(r, BaseException)
-            )
-            raise failures[0]
+            report.crashed.extend(w.id for w, _ in crashed)
+            raise crashed[0][1]
 
     async def _stop_helpers(self, pool: WorkerPool | None) -> None:
         """Stops the workers and the witness; what was checked is committed whatever
@@ -248,11 +290,11 @@ class Engine:
             self.flush()
 
     def _publish_then_commit(self, commit: Commit) -> None:
-        if commit.event is not None:
+        for event in commit.events:
             for publisher in self.publishers:
-                if commit.event.event_id not in publisher.publish([commit.event]):
+                if event.event_id not in publisher.publish([event]):
                     raise PublishFailed(f"{commit.state.watch_id}: event not published")
-            self._run.report.events.append(commit.event)
+            self._run.report.events.append(event)
         self.evidence.sync()
         stale = self.state.commit([commit])
         if stale:
@@ -264,7 +306,7 @@ class Engine:
         the others run."""
         while True:
             await asyncio.sleep(_FLUSH_SECONDS)
-            if any(c.event is not None for c in self._run.pending):
+            if any(c.events for c in self._run.pending):
                 self.flush()
 
     def flush(self) -> None:
@@ -276,7 +318,7 @@ class Engine:
                 log.warning("another run changed %s meanwhile; not applied", ", ".join(stale))
                 self._run.report.stale.extend(stale)
             self._run.report.events.extend(
-                c.event for c in batch if c.event and c.state.watch_id not in stale
+                e for c in batch if c.state.watch_id not in stale for e in c.events
             )
         self.deliver()
 
@@ -337,6 +379,7 @@ class Engine:
         analysis, outcome = await self._read(pool, watch, state, fetch)
         reading = analysis.reading if analysis else None
         outcome = await self._look_closer(fetcher, pool, watch, state, fetch, reading, outcome)
+        discovered = await self._discover(fetcher, watch, state, fetch, outcome)
         log.debug(
             "%s: %s %s in %.2fs: %s%s",
             watch.id,
@@ -346,7 +389,41 @@ class Engine:
             outcome.kind,
             f" ({outcome.reason})" if outcome.reason else "",
         )
-        return Looked(fetch, body_sha256, analysis, outcome)
+        return Looked(fetch, body_sha256, analysis, outcome, discovered)
+
+    async def _discover(
+        self, fetcher: HttpFetcher, watch: Watch, state: WatchState, fetch: Fetch, outcome: Outcome
+    ) -> Discovered | None:
+        """The watch's children as its source lists them now; None when it discovers none,
+        or its page or source says nothing this time (a page down, blocked or unchanged:
+        no child is concluded unlinked from a listing that was not read)."""
+        spec = watch.discover
+        if spec is None or outcome.kind not in _UP or self._run.family is None:
+            return None
+        if spec.links and (fetch.status != 200 or outcome.kind != "ok"):
+            return None  # the same bytes as last time: the same links
+
+        async def fetch_source(url: str, etag: str | None, modified: str | None) -> Fetch:
+            deadline = self._fetch_deadline()
+            return await fetcher.fetch(url, etag, modified, deadline=deadline, **_via(watch))
+
+        allow = self.watchlist.settings.allow_networks
+        try:
+            # After an edit of `discover`, read afresh: a 304 would keep the old links.
+            last = None if _discovery_due(watch, state) else state.sources
+            found = await find_children(watch, fetch, fetch_source, allow, last)
+        except Unchanged:
+            return None  # the same links as last time
+        except SourceFailed as exc:
+            log.warning("%s: its children could not be listed: %s", watch.id, exc)
+            self._run.report.discovery_failed[watch.id] = one_line(exc, 300)
+            return None
+        return self._run.family.kids.look(watch, found, state)
+
+    def _listing(self, watch: Watch) -> str | None:
+        """A discovered child's parent page: a redirect there removes the child."""
+        parent = self.watchlist.get(watch.parent) if watch.parent else None
+        return parent.url if parent else None
 
     async def _decide(
         self, pool: WorkerPool | None, watch: Watch, state: WatchState, looked: Looked
@@ -383,7 +460,10 @@ class Engine:
         if capture is not None and capture.status == "archived" and event and event.current:
             event = replace(event, current=replace(event.current, witness=capture.url))
         kept = None
-        if transition.keep_version and looked.analysis is not None:
+        # A look that changed the children is kept even when the watched text did not
+        # change (a link's address changed, say): its evidence is what it decided.
+        found = looked.discovered is not None and looked.discovered.changed
+        if (transition.keep_version or found) and looked.analysis is not None:
             try:
                 kept = self._keep(watch, state, looked, capture)
             except OSError as exc:
@@ -397,12 +477,26 @@ class Engine:
             new_state, event = _pointing_at(kept, new_state, event)
         if event:
             log.info("%s: %s", watch.id, event.summary)
-        return Commit(
+        commit = Commit(
             state=new_state,
             version=(event.current if event and event.current else kept),
             event=event,
             channels=tuple(p.name for p in self.publishers),
         )
+        family = self._run.family
+        if family is not None and looked.discovered is not None:
+            commit = family.parent_commit(watch, state, looked.discovered, commit, kept)
+        elif family is not None and watch.parent is not None:
+            commit = family.child_commit(watch, Seen(looked.outcome.kind, looked.reading), commit)
+        return commit
+
+    def _release_held(self) -> None:
+        """Pages' `gone` events, held while the run checked, are committed together, so a
+        listing scrubbed at once is told at once (one digest), each saying how many of its
+        siblings went and what they share."""
+        held, self._run.held = self._run.held, []
+        family = self._run.family
+        self._run.pending += [family.renoted(c) if family else c for c in held]
 
     async def _fetch(
         self, fetcher: HttpFetcher, watch: Watch, state: WatchState
@@ -413,6 +507,7 @@ class Engine:
             state.condition == "up"
             and not state.gone_streak
             and state.settings_hash in (None, watch.settings_hash)
+            and not _discovery_due(watch, state)
         )
         fetch = await fetcher.fetch(
             watch.url,
@@ -427,6 +522,7 @@ class Engine:
             body_sha256 is not None
             and body_sha256 == state.body_sha256
             and _settled(watch, state, fetch)
+            and not _discovery_due(watch, state)
         ):
             # The same bytes as last time read the same way: as good as a 304, for servers
             # that never send one, and no parsing.
@@ -438,7 +534,7 @@ class Engine:
     ) -> tuple[Analysis | None, Outcome]:
         previous_final = state.current.final_url if state.current else None
         if fetch.error is not None or fetch.status in (None, 304):
-            return None, classify(fetch, None, previous_final)
+            return None, classify(fetch, None, previous_final, self._listing(watch))
         spec = ReadSpec.of(watch.reading_settings)
         known = None
         if state.region_digest and state.fingerprint and _settled(watch, state, fetch):
@@ -464,7 +560,7 @@ class Engine:
             # ends): a failure of this check like a timeout, not of the whole run.
             log.warning("%s: reading %s failed: %s", watch.id, fetch.final_url, exc)
             return None, Outcome("error", "read_failed", str(exc))
-        return analysis, classify(fetch, analysis.reading, previous_final)
+        return analysis, classify(fetch, analysis.reading, previous_final, self._listing(watch))
 
     async def _look_closer(
         self,
@@ -647,6 +743,7 @@ class Engine:
             __version__,
             capture.to_json() if capture else None,
             watch.reading_settings,
+            looked.discovered.record() if looked.discovered else None,
         )
         stored = self.evidence.put(watch.id, analysis.capture, evidence, record)
         # The capture id follows the chain head, so a manifest already on file under it was
@@ -738,6 +835,17 @@ class Engine:
 
             self._run.probes[key] = asyncio.ensure_future(probe())
         return await self._run.probes[key]
+
+
+def _held(watch: Watch, commit: Commit) -> bool:
+    """A discovered child's `gone` waits for the run's end, to be told with its siblings'."""
+    return watch.parent is not None and commit.event is not None and commit.event.kind == "gone"
+
+
+def _discovery_due(watch: Watch, state: WatchState) -> bool:
+    """The watch's children were never listed with its `discover` as it is now: its page
+    is read whole, never answered by a validator or the same bytes."""
+    return watch.discover is not None and state.discovered_with != watch.discover.spec_hash
 
 
 def _pointing_at(
@@ -854,6 +962,8 @@ class _Run:
     wayback: Wayback | None = None  # started with the first capture asked for
     stop_at: float | None = None  # time.monotonic() by which the run must be over
     read_here: bool = False  # workers could not be started: pages are read in this process
+    family: Family | None = None  # the pages the list's watches discovered
+    held: list[Commit] = field(default_factory=list)  # pages' gone, told together
 
 
 @dataclass(frozen=True)
@@ -864,6 +974,7 @@ class Looked:
     body_sha256: str | None  # of a 200's body, before any shortcut emptied it
     analysis: Analysis | None  # None when there was nothing to read
     outcome: Outcome
+    discovered: Discovered | None = None  # what a watch that discovers found of its children
 
     @property
     def reading(self) -> Reading | None:

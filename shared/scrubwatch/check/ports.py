@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from ..core.decide import WatchState
+from ..core.discover import Child
 from ..core.events import Event, VersionRef
 from ..core.reader import Reading
 from ..evidence.build import Evidence
@@ -20,6 +21,14 @@ class Commit:
     version: VersionRef | None = None  # a new version row for the history
     event: Event | None = None
     channels: tuple[str, ...] = ()  # publishers that must still deliver the event
+    # What a check of a watch that discovers children adds: the children it found or lost
+    # (kept beside the watch states), and the event that tells of them (after ``event``).
+    children: tuple[Child, ...] = ()
+    extra: tuple[Event, ...] = ()
+
+    @property
+    def events(self) -> list[Event]:
+        return [e for e in (self.event, *self.extra) if e is not None]
 
 
 class StateStore(Protocol):
@@ -36,6 +45,10 @@ class StateStore(Protocol):
     def delivered(self, event_ids: Iterable[str], channel: str) -> None: ...
 
     def history(self, watch_id: str) -> list[dict[str, Any]]: ...
+
+    def children(self, parents: Iterable[str]) -> dict[str, list[Child]]:
+        """Every child each of ``parents`` ever discovered (unlinked and gone included)."""
+        ...
 
     def close(self) -> None: ...
 

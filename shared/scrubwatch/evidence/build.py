@@ -60,8 +60,11 @@ def manifest(
     scrubwatch_version: str,
     witness: dict[str, Any] | None = None,
     reading_settings: dict[str, Any] | None = None,
+    discovery: dict[str, Any] | None = None,
 ) -> bytes:
-    """The manifest's bytes; their SHA-256 is what the next version's manifest points at."""
+    """The manifest's bytes; their SHA-256 is what the next version's manifest points at.
+    ``discovery``: what a watch that discovers children decided on this version's check
+    (what it read, the children added, unlinked and skipped, and why)."""
     body = {
         "schema": MANIFEST_SCHEMA,
         **evidence.facts,
@@ -81,6 +84,8 @@ def manifest(
         "prev_manifest_sha256": previous,
         "witness": witness,
     }
+    if discovery is not None:
+        body["discovery"] = discovery
     return (json.dumps(body, ensure_ascii=False, indent=1, sort_keys=True) + "\n").encode()
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -149,6 +150,8 @@ def verify_folder(
     for path in sorted(folder.iterdir()):
         if path.name in named | left_out | BUNDLE_FILES or path.name.startswith("."):
             continue
+        if path.is_dir() and CHILD_FOLDER.match(path.name):
+            continue  # a page this watch discovered: its own chain, verified by its own id
         if path.name.endswith(WITNESS_SUFFIX):
             report.problems.extend(_check_witness(path, versions))
             report.witnessed += 1
@@ -161,6 +164,9 @@ def verify_folder(
         )
     return report
 
+
+# A watch's folder also holds one folder per page it discovered (core.discover.child_id).
+CHILD_FOLDER = re.compile(r"^[0-9a-f]{12}$")
 
 # What the Internet Archive said of a version, asked after it was kept (on AWS: the
 # witness queue), so named by no manifest: it must belong to a version here, and say so.

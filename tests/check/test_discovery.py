@@ -1,0 +1,478 @@
+"""Watching a site, not a page (issue 13): children discovered from a listing, a sitemap
+or a feed, kept at first sight, and their scrub told once. Real server, engine, stores."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from typing import Any
+
+from scrubwatch.core.discover import child_id
+from scrubwatch.core.events import Event
+from support import Harness, Page, Site, page
+
+Make = Callable[..., Harness]
+
+CITIES = {1001: "Urumqi", 1002: "Urumqi", 1003: "Shenzhen", 1004: "Urumqi", 1005: "Hangzhou"}
+CHILD = {"select": "#job", "keywords": ["Urumqi"]}
+
+
+def listing(site: Site, ids: list[int], extra: str = "") -> None:
+    # Links as sites write them: a tracking parameter and a fragment that name no page.
+    items = "".join(
+        f'<li class="job"><a href="/jobs/{i}?utm_source=list#apply">Engineer {i}, '
+        f"{CITIES.get(i, 'Beijing')}</a></li>"
+        for i in ids
+    )
+    site.set("/jobs", page("Jobs", f'<ul id="jobs">{items}</ul>{extra}'))
+
+
+def ad(site: Site, i: int) -> None:
+    city = CITIES.get(i, "Beijing")
+    site.set(
+        f"/jobs/{i}",
+        page(f"Engineer {i}", f'<div id="job">Engineer {i}. Based in {city}. Apply now.</div>'),
+    )
+
+
+def parent(site: Site, **discover: Any) -> dict[str, Any]:
+    return {
+        "id": "jobs",
+        "name": "Jobs",
+        "url": site.url("/jobs"),
+        "items": "li.job",
+        "discover": {"links": "li.job a", "child": CHILD, **discover},
+    }
+
+
+def kid(site: Site, i: int) -> str:
+    return child_id("jobs", site.url(f"/jobs/{i}"))
+
+
+def of_kind(events: list[Event], kind: str) -> list[Event]:
+    return [e for e in events if e.kind == kind]
+
+
+def ads_site(site: Site, ids: list[int]) -> None:
+    for i in ids:
+        ad(site, i)
+    listing(site, ids)
+
+
+def manifest(h: Harness, watch: str, version: str) -> dict[str, Any]:
+    data: dict[str, Any] = json.loads(h.evidence.manifest(watch, version) or b"{}")
+    return data
+
+
+def test_first_look_keeps_every_ad_and_is_one_record(site: Site, harness: Make) -> None:
+    ads_site(site, [1001, 1002, 1003])
+    h = harness([parent(site)])
+
+    events = h.run()
+
+    (found,) = of_kind(events, "children_found")
+    assert found.watch == "jobs"
+    assert found.added == [
+        "Engineer 1001, Urumqi",
+        "Engineer 1002, Urumqi",
+        "Engineer 1003, Shenzhen",
+    ]
+    assert sorted(e.watch for e in of_kind(events, "first_seen")) == sorted(
+        ["jobs", kid(site, 1001), kid(site, 1002), kid(site, 1003)]
+    )
+    assert {e.kind for e in events} == {"first_seen", "children_found"}
+    for i in (1001, 1002, 1003):
+        # Fetched once, by its normalised URL, and kept: its first version is evidence.
+        assert [s.path for s in site.seen(f"/jobs/{i}")] == [f"/jobs/{i}"]
+        (row,) = h.history(kid(site, i))
+        text = h.evidence.text(kid(site, i), row["version"])
+        assert text is not None and f"Engineer {i}. Based in" in text
+    # What the look decided is in the listing's own evidence.
+    (row,) = h.history("jobs")
+    decided = manifest(h, "jobs", row["version"])["discovery"]
+    assert decided["added"] == [site.url(f"/jobs/{i}") for i in (1001, 1002, 1003)]
+    assert decided["unlinked"] == [] and decided["skipped"] == []
+    # Nothing new: nothing said, nothing fetched again but the listing and the ads.
+    assert h.run() == []
+
+
+def test_a_new_ad_is_kept_the_run_it_appears_and_told_once(site: Site, harness: Make) -> None:
+    ads_site(site, [1001, 1002])
+    h = harness([parent(site)])
+    h.run()
+    ad(site, 1003)
+    listing(site, [1001, 1002, 1003])
+
+    events = h.run()
+
+    (added,) = of_kind(events, "children_added")
+    assert added.added == ["Engineer 1003, Shenzhen"]
+    assert added.severity == "low"
+    assert "NEW PAGES: Jobs links 1 page not seen before: Engineer 1003" in added.summary
+    assert [e.watch for e in of_kind(events, "first_seen")] == [kid(site, 1003)]
+    assert len(h.history(kid(site, 1003))) == 1
+    assert of_kind(h.run(), "children_added") == []
+
+
+def test_an_ad_unlinked_but_online_is_one_low_event(site: Site, harness: Make) -> None:
+    ads_site(site, [1001, 1002])
+    h = harness([parent(site)])
+    h.run()
+    listing(site, [1002])  # off the listing, still online
+
+    events = h.runs(3)
+
+    (unlinked,) = of_kind(events, "unlinked")
+    assert unlinked.watch == kid(site, 1001)
+    assert unlinked.severity == "low"
+    assert "still online, but its listing, Jobs, stopped linking it" in unlinked.summary
+    assert unlinked.parent is not None and unlinked.parent["id"] == "jobs"
+    assert of_kind(events, "gone") == []
+
+
+def test_an_ad_unlinked_then_404_is_one_gone_saying_so(site: Site, harness: Make) -> None:
+    ads_site(site, [1001, 1002, 1003, 1004, 1005])
+    h = harness([parent(site)])
+    h.run()
+    # The Urumqi office goes: off the listing, and its ads answer 404.
+    listing(site, [1003, 1005])
+    for i in (1001, 1002, 1004):
+        site.pages.pop(f"/jobs/{i}")
+
+    events = h.runs(3)
+
+    gone = of_kind(events, "gone")
+    assert sorted(e.watch for e in gone) == sorted(kid(site, i) for i in (1001, 1002, 1004))
+    listing_rows = h.history("jobs")
+    assert len(listing_rows) == 2  # the listing before and after
+    for e in gone:
+        assert e.reason == "http_404"
+        assert "Its listing, Jobs, stopped linking it" in e.summary
+        note = e.parent
+        assert note is not None
+        assert note["children"] == 5
+        assert note["keywords"] == ["Urumqi"]
+        assert note["remaining_keywords"] == []
+        assert note["linked_in"] == listing_rows[0]["evidence"]
+        assert note["unlinked_in"] == listing_rows[1]["evidence"]
+        # The ad as it was, and the 404 that replaced it.
+        assert e.previous is not None and e.previous.status == 200
+        assert e.current is not None and e.current.status == 404
+    (changed,) = of_kind(events, "changed")  # the listing's own change, once
+    assert changed.watch == "jobs" and changed.removed_total == 3
+    assert {e.kind for e in events} == {"gone", "changed"}
+    decided = manifest(h, "jobs", listing_rows[1]["version"])["discovery"]
+    assert sorted(decided["unlinked"]) == sorted(site.url(f"/jobs/{i}") for i in (1001, 1002, 1004))
+
+
+def test_an_ad_redirected_to_the_listing_is_gone(site: Site, harness: Make) -> None:
+    ads_site(site, [1001, 1002])
+    # The listing is not a parent folder of the ads: only "it is the listing" says gone.
+    site.set("/careers", site.pages["/jobs"])
+    h = harness([{**parent(site), "url": site.url("/careers")}])
+    h.run()
+    listing(site, [1002])
+    site.set("/careers", site.pages["/jobs"])
+    site.set("/jobs/1001", Page("", status=302, headers={"Location": "/careers"}))
+
+    events = h.runs(3)
+
+    (gone,) = of_kind(events, "gone")
+    assert gone.reason == "redirect"
+    assert gone.watch == child_id("jobs", site.url("/jobs/1001"))
+
+
+def test_a_listing_that_is_down_unlinks_nothing(site: Site, harness: Make) -> None:
+    ads_site(site, [1001, 1002])
+    h = harness([parent(site)])
+    h.run()
+    site.set("/jobs", Page(page("Busy", "<p>Try later</p>"), status=503))
+
+    events = h.runs(2)
+
+    assert of_kind(events, "unlinked") == []
+    assert all(c.linked for c in h.state.children(["jobs"])["jobs"])
+
+
+def test_a_sitemap_index_with_two_sitemaps(site: Site, harness: Make) -> None:
+    for i in (1001, 1002, 1003):
+        ad(site, i)
+    site.set("/jobs", page("Jobs", "<p>Search our jobs</p>"))
+    index = (
+        '<?xml version="1.0"?><sitemapindex xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">'
+        f"<sitemap><loc>{site.url('/sitemap-1.xml')}</loc></sitemap>"
+        f"<sitemap><loc>{site.url('/sitemap-2.xml')}</loc></sitemap></sitemapindex>"
+    )
+
+    def urlset(*ids: int) -> Page:
+        urls = "".join(
+            f"<url><loc>{site.url(f'/jobs/{i}')}</loc><lastmod>2026-12-01</lastmod></url>"
+            for i in ids
+        )
+        body = f'<urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">{urls}</urlset>'
+        return Page(body, content_type="application/xml")
+
+    site.set("/sitemap.xml", Page(index, content_type="application/xml"))
+    site.set("/sitemap-1.xml", urlset(1001, 1002))
+    site.set("/sitemap-2.xml", urlset(1003))
+    watch = {
+        "id": "jobs",
+        "url": site.url("/jobs"),
+        "discover": {"sitemap": site.url("/sitemap.xml"), "match": r"/jobs/\d+", "child": CHILD},
+    }
+    h = harness([watch])
+
+    (found,) = of_kind(h.run(), "children_found")
+
+    assert sorted(found.added) == sorted(site.url(f"/jobs/{i}") for i in (1001, 1002, 1003))
+    site.set("/sitemap-2.xml", urlset())
+    site.pages.pop("/jobs/1003")
+    (gone,) = of_kind(h.runs(3), "gone")
+    assert gone.watch == child_id("jobs", site.url("/jobs/1003"))
+
+
+def test_an_atom_feed(site: Site, harness: Make) -> None:
+    ads_site(site, [1001, 1002])
+    entries = "".join(
+        f'<entry><title>Engineer {i}</title><link href="{site.url(f"/jobs/{i}")}"/></entry>'
+        for i in (1001, 1002)
+    )
+    feed = f'<feed xmlns="http://www.w3.org/2005/Atom"><title>Jobs</title>{entries}</feed>'
+    site.set("/jobs.atom", Page(feed, content_type="application/atom+xml"))
+    watch = {"id": "jobs", "url": site.url("/jobs"), "discover": {"feed": site.url("/jobs.atom")}}
+    h = harness([watch])
+
+    (found,) = of_kind(h.run(), "children_found")
+
+    assert found.added == ["Engineer 1001", "Engineer 1002"]
+
+
+def test_a_sitemap_that_fails_concludes_nothing(site: Site, harness: Make) -> None:
+    ads_site(site, [1001])
+    feed = (
+        '<feed xmlns="http://www.w3.org/2005/Atom">'
+        f'<entry><title>Ad</title><link href="{site.url("/jobs/1001")}"/></entry></feed>'
+    )
+    site.set("/jobs.atom", Page(feed, content_type="application/atom+xml"))
+    watch = {"id": "jobs", "url": site.url("/jobs"), "discover": {"feed": site.url("/jobs.atom")}}
+    h = harness([watch])
+    h.run()
+    site.set("/jobs.atom", Page("overloaded", status=500))
+
+    events = h.runs(2)
+
+    assert of_kind(events, "unlinked") == []
+    assert h.reports[-1].discovery_failed == {"jobs": f"{site.url('/jobs.atom')}: HTTP 500"}
+    assert all(c.linked for c in h.state.children(["jobs"])["jobs"])
+
+
+def test_more_links_than_max_children_are_said_once_never_cut_silently(
+    site: Site, harness: Make
+) -> None:
+    ads_site(site, [1001, 1002, 1003, 1004])
+    h = harness([parent(site, max_children=2)])
+
+    (found,) = of_kind(h.run(), "children_found")
+
+    assert len(found.added) == 2
+    assert "2 more links not taken (max_children 2" in found.summary
+    assert len(h.state.children(["jobs"])["jobs"]) == 2
+    listing(site, [1001, 1002, 1003, 1004], extra="<p>Updated today</p>")
+    assert of_kind(h.run(), "children_added") == []  # read again, and said once
+    ads_site(site, [1001, 1002, 1003, 1004, 1005])
+    (again,) = of_kind(h.run(), "children_added")  # one more past the limit: said again
+    assert "3 more links not taken" in again.summary
+
+
+def test_settings_max_discovered_caps_every_watch_together(site: Site, harness: Make) -> None:
+    ads_site(site, [1001, 1002, 1003])
+    h = harness([parent(site)], max_discovered=1)
+
+    (found,) = of_kind(h.run(), "children_found")
+
+    assert found.added == ["Engineer 1001, Urumqi"]
+    assert "2 more links not taken" in found.summary
+
+
+def test_a_forbidden_link_is_skipped_and_recorded(site: Site, harness: Make) -> None:
+    ads_site(site, [1001])
+    extra = '<ul><li class="job"><a href="http://169.254.169.254/latest/">Meta</a></li></ul>'
+    listing(site, [1001], extra=extra)
+    h = harness([parent(site, same_site=False)])
+
+    (found,) = of_kind(h.run(), "children_found")
+
+    assert found.added == ["Engineer 1001, Urumqi"]
+    assert "1 link skipped (see its evidence)" in found.summary
+    (row,) = h.history("jobs")
+    (skipped,) = manifest(h, "jobs", row["version"])["discovery"]["skipped"]
+    assert skipped["url"] == "http://169.254.169.254/latest/"
+    assert skipped["why"].startswith("forbidden address")
+    assert h.history(child_id("jobs", "http://169.254.169.254/latest/")) == []
+
+
+def test_same_site_keeps_children_on_the_listings_site(site: Site, harness: Make) -> None:
+    ads_site(site, [1001])
+    foreign = site.url("/jobs/2001").replace("127.0.0.1", "localhost")
+    listing(site, [1001], extra=f'<ul><li class="job"><a href="{foreign}">Else</a></li></ul>')
+    h = harness([parent(site)])
+
+    (found,) = of_kind(h.run(), "children_found")
+
+    assert found.added == ["Engineer 1001, Urumqi"]
+    (row,) = h.history("jobs")
+    (skipped,) = manifest(h, "jobs", row["version"])["discovery"]["skipped"]
+    assert skipped == {"url": foreign, "why": "not on 127.0.0.1 (same_site)"}
+
+
+def test_one_ad_linked_twice_with_tracking_parameters_is_one_child(
+    site: Site, harness: Make
+) -> None:
+    ads_site(site, [1001])
+    twice = (
+        f'<ul><li class="job"><a href="{site.url("/jobs/1001")}?utm_campaign=x">Again</a></li></ul>'
+    )
+    listing(site, [1001], extra=twice)
+    h = harness([parent(site)])
+
+    (found,) = of_kind(h.run(), "children_found")
+
+    assert found.added == ["Engineer 1001, Urumqi"]
+    assert len(site.seen("/jobs/1001")) == 1
+
+
+def test_removing_discover_stops_checking_children_and_keeps_history(
+    site: Site, harness: Make
+) -> None:
+    ads_site(site, [1001])
+    h = harness([parent(site)])
+    h.run()
+    plain = {k: v for k, v in parent(site).items() if k != "discover"}
+    h2 = harness([plain], state=h.state)
+    h2.evidence = h.evidence
+    mark = site.mark()
+
+    h2.run()
+
+    assert [s.path for s in site.seen(since=mark)] == ["/jobs"]
+    assert len(h.history(kid(site, 1001))) == 1
+
+
+def test_an_unlinked_ad_is_rechecked_soon_not_at_its_every(site: Site, harness: Make) -> None:
+    from scrubwatch.check.children import RunChildren
+
+    ads_site(site, [1001, 1002])
+    h = harness([parent(site, child={**CHILD, "every": "6h"})], recheck="10m")
+    h.run()
+    listing(site, [1002])
+    h.run()
+
+    loaded = h.state.children(["jobs"])
+    every = {w.id: w.every for w in RunChildren(h.watchlist, loaded).watches()}
+
+    assert every == {kid(site, 1001): 600.0, kid(site, 1002): 6 * 3600.0}
+
+
+def test_a_child_the_edited_discover_no_longer_takes_is_not_told_unlinked(
+    site: Site, harness: Make
+) -> None:
+    ads_site(site, [1001, 1002])
+    h = harness([parent(site)])
+    h.run()
+    h2 = harness([parent(site, match="/jobs/1002")], state=h.state)
+    h2.evidence = h.evidence
+
+    events = h2.runs(3)
+
+    assert of_kind(events, "unlinked") == [] and of_kind(events, "children_added") == []
+    (dropped,) = [c for c in h.state.children(["jobs"])["jobs"] if not c.linked]
+    assert dropped.url == site.url("/jobs/1001") and dropped.said
+
+
+def test_a_first_look_that_finds_nothing_says_what_to_check(site: Site, harness: Make) -> None:
+    ads_site(site, [1001])
+    h = harness([parent(site, links="li.advert a")])
+
+    (found,) = of_kind(h.run(), "children_found")
+
+    assert found.added == []
+    assert "links no page that discover takes (check its links, match and same_site" in (
+        found.summary
+    )
+
+
+def test_a_link_that_moved_under_the_same_text_is_kept_as_evidence(
+    site: Site, harness: Make
+) -> None:
+    ads_site(site, [1001, 1002])
+    h = harness([parent(site)])
+    h.run()
+    # The same titles; the first ad now lives at another address.
+    moved = site.pages["/jobs"].body.replace("/jobs/1001?", "/jobs/2001?")  # type: ignore[union-attr]
+    site.set("/jobs", moved)
+    ad(site, 2001)
+
+    events = h.run()
+
+    assert of_kind(events, "changed") == []  # the listing reads the same
+    (added,) = of_kind(events, "children_added")
+    assert added.added == ["Engineer 1001, Urumqi"]  # its new address, under the old text
+    rows = h.history("jobs")
+    assert len(rows) == 2  # what the look decided is kept all the same
+    decided = manifest(h, "jobs", rows[1]["version"])["discovery"]
+    assert decided["added"] == [site.url("/jobs/2001")]
+    assert decided["unlinked"] == [site.url("/jobs/1001")]
+    unlinked = next(c for c in h.state.children(["jobs"])["jobs"] if not c.linked)
+    assert unlinked.linked_in == rows[0]["evidence"] and unlinked.unlinked_in == rows[1]["evidence"]
+
+
+def test_a_feed_is_asked_conditionally_and_a_304_concludes_nothing(
+    site: Site, harness: Make
+) -> None:
+    ads_site(site, [1001, 1002])
+    entries = "".join(
+        f'<entry><title>Ad {i}</title><link href="{site.url(f"/jobs/{i}")}"/></entry>'
+        for i in (1001, 1002)
+    )
+    body = f'<feed xmlns="http://www.w3.org/2005/Atom">{entries}</feed>'
+
+    def answer(request: Any) -> Any:
+        from werkzeug import Response
+
+        if request.headers.get("If-None-Match") == '"v1"':
+            return Response(status=304, headers={"ETag": '"v1"'})
+        return Response(body, headers={"ETag": '"v1"', "Content-Type": "application/atom+xml"})
+
+    site.set("/jobs.atom", answer)
+    watch = {"id": "jobs", "url": site.url("/jobs"), "discover": {"feed": site.url("/jobs.atom")}}
+    h = harness([watch])
+    h.run()
+
+    events = h.runs(2)
+
+    assert events == []
+    asked = site.seen("/jobs.atom")
+    assert [s.headers.get("if-none-match") for s in asked] == [None, '"v1"', '"v1"']
+    assert all(c.linked for c in h.state.children(["jobs"])["jobs"])
+
+
+def test_a_sitemap_over_max_children_is_said_not_cut_silently(site: Site, harness: Make) -> None:
+    ads_site(site, [1001, 1002, 1003])
+    urls = "".join(f"<url><loc>{site.url(f'/jobs/{i}')}</loc></url>" for i in (1001, 1002, 1003))
+    body = f'<urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">{urls}</urlset>'
+    site.set("/sitemap.xml", Page(body, content_type="application/xml"))
+    watch = {
+        "id": "jobs",
+        "url": site.url("/jobs"),
+        "discover": {"sitemap": site.url("/sitemap.xml"), "max_children": 2},
+    }
+    h = harness([watch])
+
+    (found,) = of_kind(h.run(), "children_found")
+
+    assert len(found.added) == 2
+    assert "1 more link not taken (max_children 2" in found.summary
+    (row,) = h.history("jobs")
+    assert manifest(h, "jobs", row["version"])["discovery"]["over_limit"] == [
+        site.url("/jobs/1003")
+    ]
