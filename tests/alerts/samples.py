@@ -231,6 +231,100 @@ def error() -> Event:
     )
 
 
+LISTING_URL = "https://jobs.example.org/agency/urumqi/"
+CHILD = "urumqi-jobs/4f9c2a61d0b3"
+CHILD_URL = "https://jobs.example.org/agency/ads/1002.html"
+CHILD_V1 = version(CHILD, "71c0de5a9b8e7f6d5c4b3a29", "2024-05-01T06:00:00.000Z", 200, CHILD_URL)
+LISTING_BEFORE = EVIDENCE.format(watch="urumqi-jobs", version="0a1b2c3d4e5f607182930a1b")
+LISTING_AFTER = EVIDENCE.format(watch="urumqi-jobs", version="1b2c3d4e5f607182930a1b2c")
+
+
+def listing_note(children: int = 31, keywords: tuple[str, ...] = ("Urumqi",)) -> dict[str, object]:
+    return {
+        "id": "urumqi-jobs",
+        "name": "Agency jobs, Urumqi office",
+        "url": LISTING_URL,
+        "unlinked_at": "2024-05-03T03:00:04.100Z",
+        "linked_in": LISTING_BEFORE,
+        "unlinked_in": LISTING_AFTER,
+        "children": children,
+        "keywords": list(keywords),
+        "remaining_keywords": [],
+    }
+
+
+def children_found() -> Event:
+    return Event(
+        event_id="8b9c0d1e2f3a4b5c6d7e8f9a0b1c2d3e",
+        watch="urumqi-jobs",
+        name="Agency jobs, Urumqi office",
+        url=LISTING_URL,
+        kind="children_found",
+        reason=None,
+        detected_at="2024-05-01T06:00:02.000Z",
+        summary="FOUND: Agency jobs, Urumqi office links 3 pages; each was kept as first seen",
+        added=["Firmware Engineer (Urumqi)", "Test Technician (Urumqi)", "Optical Engineer"],
+        current=version(
+            "urumqi-jobs", "0a1b2c3d4e5f607182930a1b", "2024-05-01T06:00:00.000Z", 200, LISTING_URL
+        ),
+    )
+
+
+def children_added() -> Event:
+    return Event(
+        event_id="9c0d1e2f3a4b5c6d7e8f9a0b1c2d3e4f",
+        watch="urumqi-jobs",
+        name="Agency jobs, Urumqi office",
+        url=LISTING_URL,
+        kind="children_added",
+        reason=None,
+        detected_at="2024-05-02T06:00:02.000Z",
+        summary="NEW PAGES: Agency jobs, Urumqi office links 2 pages not seen before: "
+        "Data Annotator, Uyghur language (Urumqi), Translator, Uyghur-Mandarin (Urumqi)",
+        added=["Data Annotator, Uyghur language (Urumqi)", "Translator, Uyghur-Mandarin (Urumqi)"],
+        current=version(
+            "urumqi-jobs", "0a1b2c3d4e5f607182930a1b", "2024-05-02T06:00:00.000Z", 200, LISTING_URL
+        ),
+    )
+
+
+def unlinked() -> Event:
+    return Event(
+        event_id="a0d1e2f3a4b5c6d7e8f9a0b1c2d3e4f5",
+        watch=CHILD,
+        name="Test Technician (Urumqi)",
+        url=CHILD_URL,
+        kind="unlinked",
+        reason=None,
+        detected_at="2024-05-03T03:10:00.500Z",
+        summary="UNLINKED: Test Technician (Urumqi) is still online, but its listing, "
+        "Agency jobs, Urumqi office, stopped linking it 10 min earlier.",
+        current=CHILD_V1,
+        parent=listing_note(),
+    )
+
+
+def gone_child() -> Event:
+    return Event(
+        event_id="b1e2f3a4b5c6d7e8f9a0b1c2d3e4f5a6",
+        watch=CHILD,
+        name="Test Technician (Urumqi)",
+        url=CHILD_URL,
+        kind="gone",
+        reason="http_404",
+        detected_at="2024-05-03T03:20:00.500Z",
+        summary="GONE: Test Technician (Urumqi) now answers 404 Not Found. Its listing, "
+        "Agency jobs, Urumqi office, stopped linking it 19 min earlier.",
+        removed=["Test Technician (Urumqi)", "Posted through the Urumqi office."],
+        keywords_removed=["Urumqi"],
+        previous=CHILD_V1,
+        current=version(
+            CHILD, "404aa55bb66cc77dd88ee99f", "2024-05-03T03:20:00.000Z", 404, CHILD_URL
+        ),
+        parent=listing_note(),
+    )
+
+
 BUILDERS = {
     "first_seen": first_seen,
     "changed": changed,
@@ -240,4 +334,8 @@ BUILDERS = {
     "restored": restored,
     "moved": moved,
     "error": error,
+    "children_found": children_found,
+    "children_added": children_added,
+    "unlinked": unlinked,
+    "gone_child": gone_child,
 }

@@ -256,7 +256,7 @@ def test_each_watch_is_told_only_where_it_asks(
     assert h.state.undelivered("email") == [] and h.state.undelivered("slack") == []
 
 
-def test_a_site_scrubbed_at_once_is_one_slack_digest(
+def test_a_site_scrubbed_at_once_is_one_slack_digest_and_one_email(
     site: Site, harness: Make, smtp: SmtpServer, webhook: Webhook
 ) -> None:
     watches = [
@@ -271,6 +271,10 @@ def test_a_site_scrubbed_at_once_is_one_slack_digest(
     h.run(publishers=send)
 
     assert headers(webhook) == ["scrubwatch: 8 alerts (8 GONE)"]
-    assert len(smtp.messages) == 8
+    # Email too: one digest naming every ad, as on AWS, not eight messages.
+    (email,) = smtp.messages
+    assert email.message["Subject"] == "scrubwatch: 8 alerts (8 GONE)"
+    text = email.message.get_content()
+    assert all(f"Agency ad {n}" in text for n in range(8))
     h.run(publishers=send)
-    assert len(webhook.posts) == 1 and len(smtp.messages) == 8
+    assert len(webhook.posts) == 1 and len(smtp.messages) == 1

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import os
 import smtplib
@@ -12,9 +13,10 @@ from typing import Any, TextIO
 
 import httpx
 
+from ..core import terminal
 from ..core.config import EmailSettings
 from ..core.events import Event
-from ..core.render import console_text, email_text, slack_posts, subject
+from ..core.render import console_text, email_posts, email_text, scrubs, slack_posts, subject
 from ..core.routing import Route
 from .slack import SlackDeliveryFailed, post
 
@@ -69,6 +71,8 @@ class ConsolePublisher:
     def publish(self, events: Sequence[Event]) -> list[str]:
         if events and self.before:
             self.before()
+        for headline, _ in scrubs(events):
+            self.stream.write(terminal.safe(f"[SCRUBBED] {headline}") + "\n\n")
         for event in events:
             if event.kind == "first_seen" and not self.show_first_seen:
                 continue
@@ -81,7 +85,8 @@ class ConsolePublisher:
 
 
 class SmtpPublisher:
-    """One email per event, over one SMTP connection per delivery."""
+    """One email per event, or one digest for a burst (as Slack and email on AWS), over one
+    SMTP connection per delivery."""
 
     name = "email"
 
@@ -113,6 +118,19 @@ class SmtpPublisher:
         msg.set_content(email_text(event))
         return msg
 
+    def digest(self, title: str, body: str, told: Sequence[Event]) -> EmailMessage:
+        msg = EmailMessage()
+        msg["Subject"] = title
+        msg["From"] = self.settings.from_
+        msg["To"] = ", ".join(self.settings.to)
+        msg["Date"] = formatdate(usegmt=True)
+        # The same alerts told together again have the same Message-ID.
+        ids = hashlib.sha256("\n".join(e.event_id for e in told).encode()).hexdigest()[:32]
+        msg["Message-ID"] = f"<digest-{ids}@scrubwatch>"
+        msg["X-Scrubwatch-Kind"] = "digest"
+        msg.set_content(body)
+        return msg
+
     def publish(self, events: Sequence[Event]) -> list[str]:
         done = [e.event_id for e in events if not self.route.wants(e)]
         wanted = [e for e in events if self.route.wants(e)]
@@ -125,10 +143,14 @@ class SmtpPublisher:
                     smtp.starttls()
                 if s.username:
                     smtp.login(s.username, self.password or "")
-                for event in wanted:
-                    smtp.send_message(self.message(event))
-                    self.mark([event.event_id])
-                    done.append(event.event_id)
+                for title, body, told in email_posts(wanted):
+                    one = len(told) == 1
+                    smtp.send_message(
+                        self.message(told[0]) if one else self.digest(title, body, told)
+                    )
+                    ids = [e.event_id for e in told]
+                    self.mark(ids)  # before the next message: see MarkDelivered
+                    done.extend(ids)
         except (OSError, smtplib.SMTPException) as exc:
             log.error("email delivery failed (%s); %d event(s) kept", exc, len(wanted))
         return done

@@ -16,7 +16,7 @@ from typing import Any
 import boto3
 from botocore.exceptions import BotoCoreError, ClientError
 
-from ..core.events import Event
+from ..core.events import RECORDS, Event
 from ..core.render import email_text, subject
 
 log = logging.getLogger("scrubwatch")
@@ -106,7 +106,7 @@ class SnsPublisher:
     def publish(self, events: Sequence[Event]) -> list[str]:
         delivered = []
         for event in events:
-            if event.kind == "first_seen":
+            if event.kind in RECORDS:
                 # A first sighting is a record, not news: it is kept, never alerted.
                 delivered.append(event.event_id)
                 continue
