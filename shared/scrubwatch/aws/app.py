@@ -10,15 +10,16 @@ import json
 import logging
 import time
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 
 from ..alerts.sns import SnsPublisher
 from ..backends.aws import DynamoStateStore, S3EvidenceStore
+from ..check.children import RunChildren
 from ..check.engine import Engine
 from ..core.compiled import watchlist_from_compiled
-from ..core.config import ConfigError, Watchlist
+from ..core.config import ConfigError, Watch, Watchlist
 from ..core.due import due_on_aws, is_due, rechecking, unseen
 from ..core.events import Event
 from ..core.report import RunReport
@@ -65,7 +66,11 @@ def schedule(now: float | None = None, sqs: Any = None, dynamodb: Any = None) ->
     )
     tick = store.last_tick()
     digest = watchlist_digest(wl)
+    # The pages the list's watches discovered are watches too, found in the table; one
+    # never checked (its first check ran out of time) is due at once.
+    wl, unseen_children = with_children(wl, store)
     due = {w.id: w for w in due_by_slot(wl, tick[0] if tick else t - FIRST_WINDOW_S, t)}
+    due.update((w.id, w) for w in unseen_children)
     waiting = [i for i in store.rechecking() if wl.get(i) is not None]
     read = len(waiting)
     recheck = wl.settings.recheck
@@ -90,6 +95,18 @@ def schedule(now: float | None = None, sqs: Any = None, dynamodb: Any = None) ->
     _send((carrying(r, wl, digest).body() for r in requests), sqs or clients.client("sqs"))
     store.save_tick(t, digest)  # after sending: a tick that failed is done again in full
     return ScheduleReport(due=len(due), messages=len(requests), states_read=read)
+
+
+def with_children(wl: Watchlist, store: DynamoStateStore) -> tuple[Watchlist, list[Watch]]:
+    """The list with the children its discovering watches found (the table has them), and
+    those never checked yet."""
+    parents = [w.id for w in wl.watches if w.discover is not None]
+    if not parents:
+        return wl, []
+    kids = RunChildren(wl, store.children(parents))
+    found = kids.watches(skip={w.id for w in wl.watches})
+    never = {c.id for c in kids.records.values() if not c.seen}
+    return replace(wl, watches=(*wl.watches, *found)), [w for w in found if w.id in never]
 
 
 def _send(bodies: Iterable[str], sqs: Any) -> None:
@@ -154,7 +171,7 @@ def check_batch(
         # A failure outside any one check (the states could not be read) breaks them all.
         broken = set(report.crashed) or set(ids)
     # The events that went out, for the Internet Archive to capture (their own queue).
-    witnessing.send(witnessing.requests_for(report.events, wl))
+    witnessing.send(witnessing.requests_for(report.events, wl, engine.watch))
     failed = [n for n, r in enumerate(requests) if broken.intersection(r.watches)]
     leftovers = _leftovers(requests, failed, report.unfinished)
     return BatchResult(report, failed, [carrying(r, wl, digest) for r in leftovers])
@@ -180,7 +197,12 @@ def _watchlist_for(requests: Sequence[CheckRequest], dynamodb: Any) -> tuple[Wat
             except ConfigError as exc:
                 log.error("%s; reading the watch list instead", exc.problems[0])
     wl = watchlist()
-    return wl, watchlist_digest(wl)
+    digest = watchlist_digest(wl)
+    if any("/" in i for r in requests for i in r.watches):
+        # Discovered pages are not in the list: the table says what they are.
+        store = DynamoStateStore(_env("TABLE_NAME"), dynamodb or clients.client("dynamodb"))
+        wl, _ = with_children(wl, store)
+    return wl, digest
 
 
 def _leftovers(
@@ -217,6 +239,7 @@ def _checker_engine(wl: Watchlist, dynamodb: Any, s3: Any, sns: Any, resolver: A
         clock=lambda: datetime.fromtimestamp(time.time(), UTC),  # the scheduler's clock
         due=due_on_aws,
         witness_inline=False,  # the witness queue asks the Archive (aws/witnessing.py)
+        children_with_parent=False,  # each child is queued by the scheduler on its own
     )
 
 

@@ -58,6 +58,10 @@ def carrying(request: CheckRequest, watchlist: Watchlist, digest: str) -> CheckR
     """The request with its watches' settings in it, when they fit (see ``watchlist``);
     ``digest`` is the list's (``watchlist_digest``)."""
     watches = [w for w in map(watchlist.get, request.watches) if w is not None]
+    # A discovered page comes with its parent (not checked): what its alerts say of it.
+    named = {w.id for w in watches}
+    parents = {w.parent for w in watches if w.parent is not None and w.parent not in named}
+    watches += [p for p in map(watchlist.get, sorted(parents)) if p is not None]
     part = compiled_part(watchlist, watches)
     full = request.model_copy(update={"watchlist": part, "digest": digest})
     return full if len(full.body().encode()) <= CARRY_MAX_BYTES else request

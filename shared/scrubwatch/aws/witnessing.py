@@ -22,7 +22,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from ..check.engine import witness_wanted
 from ..check.witness import Capture, Wayback
-from ..core.config import Watchlist
+from ..core.config import Watch, Watchlist
 from ..core.events import Event
 from . import clients
 from .environment import stack
@@ -64,11 +64,17 @@ class WitnessRequest(BaseModel):
         return key.removesuffix(".warc.gz") + ".witness.json"
 
 
-def requests_for(events: Sequence[Event], watchlist: Watchlist) -> list[WitnessRequest]:
+def requests_for(
+    events: Sequence[Event],
+    watchlist: Watchlist,
+    lookup: Callable[[str], Watch | None] | None = None,
+) -> list[WitnessRequest]:
+    """``lookup``: finds a watch by id where the list alone cannot (a page discovered in
+    the run)."""
     now = datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
     out = []
     for event in events:
-        watch = watchlist.get(event.watch)
+        watch = (lookup or watchlist.get)(event.watch)
         if watch is None or not witness_wanted(watch, event):
             continue
         evidence = event.current.evidence if event.current else None

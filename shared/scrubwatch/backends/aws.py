@@ -8,6 +8,9 @@ Same interfaces as the local backend, so the engine is the same code on both. On
 - ``pk = S#recheck``, ``sk = <watch>``: the watches waiting for a recheck (a page
   suspected gone, an error not yet confirmed), which the scheduler times from their state;
 - ``pk = S#scheduler``, ``sk = TICK``: when the scheduler last ran, and the watch list it saw;
+- ``pk = C#<watch>``, ``sk = <child id>``: each page a watch discovered (``record``: the
+  JSON of ``core.discover.Child``); the child's own state and versions are under
+  ``W#<child id>`` like any watch's;
 - ``pk = N#<channel>``: the notifier's claims (aws/notify.py).
 
 A check that finds nothing new writes nothing (``settled``): the scheduler times each watch
@@ -28,6 +31,7 @@ from botocore.exceptions import ClientError
 
 from ..check.ports import Commit
 from ..core.decide import WatchState, settled
+from ..core.discover import Child
 from ..core.due import rechecking
 from ..core.events import Event
 from ..core.reader import Reading
@@ -35,6 +39,8 @@ from ..evidence.build import Evidence
 from ..evidence.packed import PARTS, pack, unpack
 
 _BATCH_GET = 100  # DynamoDB's limit for BatchGetItem
+_BATCH_WRITE = 25  # and for BatchWriteItem
+_TRANSACTION = 100  # and items in one transaction
 
 
 def _state_json(attribute: dict[str, Any]) -> Any:
@@ -121,6 +127,11 @@ class DynamoStateStore:
             items.append({"Put": {"TableName": self.table, "Item": key}})
         elif before is None or rechecking(before):
             items.append({"Delete": {"TableName": self.table, "Key": key}})
+        records = self._child_items(c.children)
+        if len(items) + len(records) <= _TRANSACTION:
+            items += [{"Put": {"TableName": self.table, "Item": r}} for r in records]
+        else:
+            self._put_children(records)
         written = self._write(items)
         if written:
             self._read[state.watch_id] = WatchState(**{**state.__dict__, "rev": state.rev + 1})
@@ -129,7 +140,7 @@ class DynamoStateStore:
     @staticmethod
     def _quiet(before: WatchState | None, c: Commit) -> bool:
         """A check that kept nothing, told nothing and moved nothing that matters."""
-        if before is None or c.version is not None or c.event is not None:
+        if before is None or c.version is not None or c.events or c.children:
             return False
         return before.rev == c.state.rev > 0 and settled(before, c.state)
 
@@ -174,6 +185,45 @@ class DynamoStateStore:
                     return False
             raise
         return True
+
+    def children(self, parents: Iterable[str]) -> dict[str, list[Child]]:
+        out: dict[str, list[Child]] = {}
+        for parent in dict.fromkeys(parents):
+            kwargs: dict[str, Any] = {
+                "TableName": self.table,
+                "KeyConditionExpression": "pk = :pk",
+                "ExpressionAttributeValues": {":pk": {"S": f"C#{parent}"}},
+                "ConsistentRead": self.consistent,
+            }
+            found: list[Child] = []
+            while True:
+                reply = self.db.query(**kwargs)
+                found += [Child.from_json(json.loads(i["record"]["S"])) for i in reply["Items"]]
+                if "LastEvaluatedKey" not in reply:
+                    break
+                kwargs["ExclusiveStartKey"] = reply["LastEvaluatedKey"]
+            out[parent] = found
+        return out
+
+    def _child_items(self, children: Sequence[Child]) -> list[dict[str, Any]]:
+        return [
+            {
+                "pk": {"S": f"C#{child.parent}"},
+                "sk": {"S": child.id},
+                "record": {"S": json.dumps(child.to_json(), ensure_ascii=False)},
+            }
+            for child in children
+        ]
+
+    def _put_children(self, items: list[dict[str, Any]]) -> None:
+        """Puts child records outside the state's transaction (a first look at hundreds of
+        children is more than a transaction's 100 items): before it, and idempotent, so a
+        commit that then fails leaves records the next look finds again, not lost ones."""
+        for start in range(0, len(items), _BATCH_WRITE):
+            request = {self.table: [{"PutRequest": {"Item": i}} for i in items[start:][:25]]}
+            while request:
+                reply = self.db.batch_write_item(RequestItems=request)
+                request = reply.get("UnprocessedItems") or {}
 
     def rechecking(self) -> list[str]:
         """The ids of the watches waiting for a recheck."""
