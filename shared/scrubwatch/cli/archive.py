@@ -18,7 +18,7 @@ from warcio.archiveiterator import ArchiveIterator
 from ..core import terminal
 from ..core.decode import content_type, decode_content, decode_text
 from ..evidence.packed import PARTS, unpack
-from ..evidence.verify import verify_folder
+from ..evidence.verify import CHILD_FOLDER, verify_folder
 from .state_folder import UsageError, open_backend, pick
 
 log = logging.getLogger("scrubwatch")
@@ -158,6 +158,9 @@ class AwsArchive:
             for item in page.get("Contents", []):
                 key: str = item["Key"]
                 name = key.removeprefix(prefix)
+                head, _, rest = name.partition("/")
+                if rest and CHILD_FOLDER.match(head) and _not_a_file_name(rest) is None:
+                    continue  # a page this watch discovered: its own folder, its own id
                 # Whoever can write to the bucket picks the keys, and a key is any string:
                 # only a plain file name is saved, so nothing lands outside ``target``.
                 if (problem := _not_a_file_name(name)) is not None:
@@ -362,22 +365,36 @@ def cmd_export(args: argparse.Namespace, root: Path) -> int:
     return 0
 
 
+def _state_of(folder: Path) -> tuple[Path | None, str]:
+    """The state folder an evidence folder belongs to, and its watch id: ``.scrubwatch/
+    evidence/<watch>`` or, for a page a watch discovered, ``evidence/<watch>/<page>``."""
+    for depth, watch_id in ((1, folder.name), (2, f"{folder.parent.name}/{folder.name}")):
+        evidence = folder.parents[depth - 1] if len(folder.parents) >= depth else None
+        if evidence is None or evidence.name != "evidence":
+            continue
+        if depth == 2 and not CHILD_FOLDER.match(folder.name):
+            continue
+        if (evidence.parent / "state.sqlite3").exists():
+            return evidence.parent, watch_id
+    return None, folder.name
+
+
 def cmd_verify(args: argparse.Namespace, root: Path) -> int:
     given = Path(args.target)
     if given.is_dir():
         # The newest manifest is named by nothing in the chain; something outside it must
         # vouch for it: a bundle's HEAD, or the state the folder belongs to.
         head_file = given / "HEAD"
-        state_root = given.resolve().parent.parent
+        state_root, watch_id = _state_of(given.resolve())
         expected: str | None = None
         committed: set[str] | None = None  # a bundle holds only committed captures
         anchored = True
         if head_file.exists():
             expected = head_file.read_text().strip() or None
-        elif given.resolve().parent.name == "evidence" and (state_root / "state.sqlite3").exists():
+        elif state_root is not None:
             local = LocalArchive(state_root)
-            expected = local.chain_head(given.resolve().name)
-            committed = {row["version"] for row in local.history(given.resolve().name)}
+            expected = local.chain_head(watch_id)
+            committed = {row["version"] for row in local.history(watch_id)}
         else:
             anchored = False
         report = verify_folder(given, expected, committed)

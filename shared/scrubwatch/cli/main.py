@@ -24,7 +24,7 @@ from .. import __version__
 from ..backends.local import FolderEvidenceStore, SqliteStateStore
 from ..check.watchlist_file import load_watchlist
 from ..core import terminal
-from ..core.config import ConfigError, Watchlist
+from ..core.config import ConfigError, Watch, Watchlist
 from ..core.diff import unified
 from .state_folder import DATABASE, LocalBackend, UsageError, open_backend, pick
 
@@ -123,6 +123,11 @@ def _run_commands(
         "status", parents=[common, deployed], help="every watch: state, last success, next due"
     )
     status.add_argument("--json", action="store_true", help="one JSON object per watch")
+    status.add_argument(
+        "--children",
+        action="store_true",
+        help="list each page a watch discovered (the table folds them into one line)",
+    )
     check = sub.add_parser("check", parents=[common], help="check the watches that are due")
     check.add_argument("--force", action="store_true", help="check every watch, due or not")
     check.add_argument("--only", nargs="+", metavar="ID", default=[], help="check only these")
@@ -253,7 +258,18 @@ class _Progress:
             self.shown = False
 
 
-def _not_due(watchlist: Watchlist, state: SqliteStateStore, ids: list[str]) -> list[str]:
+def _discovered(watchlist: Watchlist, watch_id: str) -> bool:
+    """``watch_id`` names a page one of the list's watches discovers (``parent/…``)."""
+    parent = watchlist.get(watch_id.split("/", 1)[0]) if "/" in watch_id else None
+    return parent is not None and parent.discover is not None
+
+
+def _not_due(
+    watchlist: Watchlist,
+    lookup: Callable[[str], Watch | None],
+    state: SqliteStateStore,
+    ids: list[str],
+) -> list[str]:
     """``ID is not due until HH:MM``, for each watch asked for by --only that was skipped."""
     import time
 
@@ -263,7 +279,7 @@ def _not_due(watchlist: Watchlist, state: SqliteStateStore, ids: list[str]) -> l
     out = []
     states = state.load(ids)
     for watch_id in ids:
-        watch = watchlist.get(watch_id)
+        watch = lookup(watch_id)
         if watch is None:
             continue
         due = next_due(watch, states[watch_id], watchlist.settings.recheck)
@@ -368,7 +384,7 @@ def cmd_check(args: argparse.Namespace, watchlist: Watchlist, root: Path) -> int
     if problems:
         raise ConfigError(problems)
 
-    unknown = [i for i in args.only if watchlist.get(i) is None]
+    unknown = [i for i in args.only if watchlist.get(i) is None and not _discovered(watchlist, i)]
     if unknown:
         raise UsageError(f"{watchlist.path}: no watch with id {', '.join(map(repr, unknown))}")
     with _run_lock(root) as locked:
@@ -383,7 +399,7 @@ def cmd_check(args: argparse.Namespace, watchlist: Watchlist, root: Path) -> int
                 watchlist, backend.state, backend.evidence, publishers, progress=progress
             )
             report = engine.run(args.only, args.force)
-            not_due = _not_due(watchlist, backend.state, report.not_due)
+            not_due = _not_due(watchlist, engine.watch, backend.state, report.not_due)
         except Exception as exc:
             problem = _disk_problem(exc, root / DATABASE)
             if problem is None:

@@ -11,11 +11,14 @@ import json
 import sys
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from ..check.children import RunChildren
+from ..check.ports import StateStore
+from ..core import terminal
 from ..core.config import Settings, Watch, Watchlist
 from ..core.decide import WatchState
 from ..core.due import is_due, next_due, next_due_on_aws
@@ -87,23 +90,37 @@ def lines(
 # --- loading the states ------------------------------------------------------------------
 
 
-def _local_states(root: Path, ids: list[str]) -> dict[str, WatchState]:
+def _load(store: StateStore, watchlist: Watchlist) -> tuple[Watchlist, dict[str, WatchState]]:
+    """The list with the children its watches discovered (after their parent), and the
+    state of every watch in it."""
+    parents = [w.id for w in watchlist.watches if w.discover is not None]
+    found = RunChildren(watchlist, store.children(parents) if parents else {}).watches()
+    by_parent: dict[str | None, list[Watch]] = {}
+    for child in found:
+        by_parent.setdefault(child.parent, []).append(child)
+    watches = [w for p in watchlist.watches for w in (p, *by_parent.get(p.id, []))]
+    every = replace(watchlist, watches=tuple(watches))
+    return every, store.load(w.id for w in watches)
+
+
+def _local_states(root: Path, watchlist: Watchlist) -> tuple[Watchlist, dict[str, WatchState]]:
     from .state_folder import open_backend
 
     if not root.is_file() and not (root / "state.sqlite3").exists():
         # Never checked: every watch shows "not checked yet". Said, so that a mistyped
         # --state is not taken for a fresh start.
         print(f"scrubwatch: no state in {root} yet (nothing checked there)", file=sys.stderr)
-        return {}
+        return watchlist, {}
     backend = open_backend(root)  # a file where the folder should be is a usage error
     try:
-        return backend.state.load(ids)
+        return _load(backend.state, watchlist)
     finally:
         backend.close()
 
 
-def _states(args: argparse.Namespace, watchlist: Watchlist, root: Path) -> dict[str, WatchState]:
-    ids = [w.id for w in watchlist.watches]
+def _states(
+    args: argparse.Namespace, watchlist: Watchlist, root: Path
+) -> tuple[Watchlist, dict[str, WatchState]]:
     stack, table = getattr(args, "stack", None), getattr(args, "table", None)
     if stack or table:
         from ..backends.aws import DynamoStateStore
@@ -111,8 +128,8 @@ def _states(args: argparse.Namespace, watchlist: Watchlist, root: Path) -> dict[
 
         if stack:
             _, table = stack_outputs(stack)
-        return DynamoStateStore(str(table)).load(ids)
-    return _local_states(root, ids)
+        return _load(DynamoStateStore(str(table)), watchlist)
+    return _local_states(root, watchlist)
 
 
 # --- rendering ---------------------------------------------------------------------------
@@ -161,10 +178,17 @@ def _last_event(state: WatchState, now: float) -> str:
     return f"{event.get('kind', '?')} {when(stamp, now)}"
 
 
+def _clip(text: str, limit: int) -> str:
+    # A discovered page is named by its link's text: a page's words, made safe to print.
+    text = terminal.safe(terminal.one_line(text))
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
 def _row(line: Line, now: float) -> list[str]:
     s = line.state
     return [
-        line.watch.id,
+        # A discovered page's id says nothing to a reader: its name goes with it.
+        f"{line.watch.id} {_clip(line.watch.name, 40)}" if line.watch.parent else line.watch.id,
         line.words,
         when(s.last_success, now),
         when(s.last_checked, now),
@@ -177,18 +201,46 @@ def _row(line: Line, now: float) -> list[str]:
 HEADERS = ["WATCH", "STATE", "LAST SUCCESS", "LAST CHECK", "FAILURES", "NEXT DUE", "LAST EVENT"]
 
 
-def table(rows: list[Line], now: float) -> str:
-    cells = [HEADERS, *(_row(line, now) for line in rows)]
+def folded(rows: list[Line]) -> list[Line | str]:
+    """The table's rows with each watch's discovered pages folded into one line under it:
+    "  + 31 pages: 28 ok, 2 gone, 1 suspected_gone" (``--children`` lists each)."""
+    out: list[Line | str] = []
+    pages: dict[str, list[Line]] = {}
+    for line in rows:
+        if line.watch.parent is not None:
+            pages.setdefault(line.watch.parent, []).append(line)
+    for line in rows:
+        if line.watch.parent is not None:
+            continue
+        out.append(line)
+        if kids := pages.get(line.watch.id):
+            counts: dict[str, int] = {}
+            for kid in kids:
+                counts[kid.status] = counts.get(kid.status, 0) + 1
+            tally = ", ".join(f"{n} {status}" for status, n in sorted(counts.items()))
+            out.append(f"  + {len(kids)} pages found: {tally} (status --children lists them)")
+    return out
+
+
+def table(rows: list[Line | str], now: float) -> str:
+    lines_ = [line for line in rows if isinstance(line, Line)]
+    cells = [HEADERS, *(_row(line, now) for line in lines_)]
     widths = [max(len(r[i]) for r in cells) for i in range(len(HEADERS))]
-    return "\n".join(
-        "  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in cells
-    )
+
+    def text(cell: list[str]) -> str:
+        return "  ".join(c.ljust(w) for c, w in zip(cell, widths, strict=True)).rstrip()
+
+    out = [text(HEADERS)]
+    for line in rows:
+        out.append(text(_row(line, now)) if isinstance(line, Line) else line)
+    return "\n".join(out)
 
 
 def as_json(line: Line, settings: Settings) -> dict[str, Any]:
     s = line.state
     return {
         "watch": line.watch.id,
+        "parent": line.watch.parent,
         "name": line.watch.name,
         "url": line.watch.url,
         "state": line.status,
@@ -208,12 +260,14 @@ def as_json(line: Line, settings: Settings) -> dict[str, Any]:
 def cmd_status(args: argparse.Namespace, watchlist: Watchlist, root: Path) -> int:
     now = time.time()
     on_aws = bool(getattr(args, "stack", None) or getattr(args, "table", None))
-    rows = lines(watchlist, _states(args, watchlist, root), now, on_aws)
+    every, states = _states(args, watchlist, root)
+    rows = lines(every, states, now, on_aws)
     if args.json:
         for line in rows:
             print(json.dumps(as_json(line, watchlist.settings), ensure_ascii=False))
     else:
-        print(table(rows, now))
+        shown: list[Line | str] = list(rows) if args.children else folded(rows)
+        print(table(shown, now))
         if on_aws:
             print(
                 "\nOn AWS a check that finds nothing new writes nothing: LAST CHECK is the last"
