@@ -102,11 +102,13 @@ def write_watchlist(path: Path, port: int, ads: int, discover: bool) -> None:
 
 def alerts_of(events_file: Path) -> dict[str, int]:
     """The emails and Slack messages the run's events make (core.render), and gone count."""
-    from scrubwatch.core.events import RECORDS, Event
+    from scrubwatch.core.events import RECORDS, SEVERITY_RANK, Event
     from scrubwatch.core.render import email_posts, slack_posts
 
     events = [Event.from_json(json.loads(line)) for line in events_file.read_text().splitlines()]
-    alerted = [e for e in events if e.kind not in RECORDS]
+    # As routed with the default min_severity (low): records and info are never sent.
+    low = SEVERITY_RANK["low"]
+    alerted = [e for e in events if e.kind not in RECORDS and SEVERITY_RANK[e.severity] >= low]
     return {
         "gone": sum(e.kind == "gone" for e in events),
         "emails": len(email_posts(alerted)) if alerted else 0,

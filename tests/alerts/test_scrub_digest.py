@@ -51,7 +51,7 @@ def test_a_city_removed_at_once_is_one_alert_per_channel(
         "notify": ["email", "slack"],
         "discover": {"links": "li.job a", "child": {"select": "#job", "keywords": ["Urumqi"]}},
     }
-    h = harness([watch], email=smtp.settings(), min_severity={"email": "high", "slack": "high"})
+    h = harness([watch], email=smtp.settings())
     console = io.StringIO()
     send = publishers(h.watchlist, webhook, console)
     h.run(publishers=send)
@@ -62,8 +62,8 @@ def test_a_city_removed_at_once_is_one_alert_per_channel(
     h.runs(3, publishers=send)
 
     headline = (
-        "Jobs: 3 of 5 pages gone: Engineer 1001, Urumqi, Engineer 1002, Urumqi, "
-        "Engineer 1004, Urumqi; all mention Urumqi, none of the 2 remaining do"
+        "Jobs: 3 of 5 pages gone: Engineer 1001, Urumqi; Engineer 1002, Urumqi; "
+        "Engineer 1004, Urumqi — all mention Urumqi, none of the 2 remaining do"
     )
     (email,) = smtp.messages
     assert email.message["Subject"] == f"scrubwatch: {headline}"[:98] + "…"

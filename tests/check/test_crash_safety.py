@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 from scrubwatch.backends.local import FolderEvidenceStore, SqliteStateStore
+from scrubwatch.check.engine import Engine
 from scrubwatch.check.ports import Commit
 from scrubwatch.core.events import Event
 from scrubwatch.evidence.build import Evidence
@@ -186,3 +187,50 @@ def test_evidence_is_written_past_a_link_left_at_its_temporary_name(tmp_path: Pa
     written = folder / "v1.txt"
     assert not written.is_symlink() and written.read_text() == "hello\n"
     assert stat.S_IMODE(written.stat().st_mode) == 0o600  # the owner's only, as mkstemp made it
+
+
+def test_an_interrupted_run_records_no_failure_for_the_checks_it_cut_off(
+    site: Site, harness: Make
+) -> None:
+    """Ctrl-C cancels the run: a check whose fetch was under way commits nothing (it is
+    not the site's failure), and the checks already done stand."""
+    import asyncio
+    import threading
+
+    from werkzeug import Response
+
+    asked, release = threading.Event(), threading.Event()
+
+    def slow(request: Any) -> Response:
+        asked.set()
+        release.wait(10)
+        return Response(page("Slow", "<p>late</p>"), content_type="text/html")
+
+    site.set("/quick.html", page("Quick", "<p>here</p>"))
+    site.set("/slow.html", slow)
+    h = harness(
+        [
+            {"id": "quick", "url": site.url("/quick.html")},
+            {"id": "slow", "url": site.url("/slow.html")},
+        ]
+    )
+    # With a worker process, stopping the run awaits it: the window in which a fetch cut
+    # off by the closing client could finish its check, as a failure, and be committed.
+    engine = Engine(h.watchlist, h.state, h.evidence, [h.collector], workers=2)
+
+    async def interrupt() -> None:
+        run = asyncio.ensure_future(engine.run_async(force=True))
+        await asyncio.get_running_loop().run_in_executor(None, asked.wait, 10)
+        while not h.state.load(["quick"])["quick"].last_checked:
+            await asyncio.sleep(0.01)  # the quick page's commit, flushed within a second
+        run.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await run
+
+    try:
+        asyncio.run(interrupt())
+    finally:
+        release.set()
+    states = h.state.load(["quick", "slow"])
+    assert states["quick"].condition == "up"
+    assert states["slow"].last_checked == 0 and states["slow"].error_streak == 0

@@ -59,6 +59,19 @@ def ads_site(site: Site, ids: list[int]) -> None:
     listing(site, ids)
 
 
+def atom(site: Site, ids: list[int]) -> str:
+    """An Atom feed of the ads ``ids``, titled "Engineer <id>"."""
+    entries = "".join(
+        f'<entry><title>Engineer {i}</title><link href="{site.url(f"/jobs/{i}")}"/></entry>'
+        for i in ids
+    )
+    return f'<feed xmlns="http://www.w3.org/2005/Atom"><title>Jobs</title>{entries}</feed>'
+
+
+def feed_watch(site: Site) -> dict[str, Any]:
+    return {"id": "jobs", "url": site.url("/jobs"), "discover": {"feed": site.url("/jobs.atom")}}
+
+
 def manifest(h: Harness, watch: str, version: str) -> dict[str, Any]:
     data: dict[str, Any] = json.loads(h.evidence.manifest(watch, version) or b"{}")
     return data
@@ -160,6 +173,9 @@ def test_an_ad_unlinked_then_404_is_one_gone_saying_so(site: Site, harness: Make
         assert e.current is not None and e.current.status == 404
     (changed,) = of_kind(events, "changed")  # the listing's own change, once
     assert changed.watch == "jobs" and changed.removed_total == 3
+    # A record, not an alert: what became of the pages is the news, once known.
+    assert changed.reason == "pages_unlinked" and changed.severity == "info"
+    assert "Its 3 pages no longer linked are checked again" in changed.summary
     assert {e.kind for e in events} == {"gone", "changed"}
     decided = manifest(h, "jobs", listing_rows[1]["version"])["discovery"]
     assert sorted(decided["unlinked"]) == sorted(site.url(f"/jobs/{i}") for i in (1001, 1002, 1004))
@@ -233,14 +249,8 @@ def test_a_sitemap_index_with_two_sitemaps(site: Site, harness: Make) -> None:
 
 def test_an_atom_feed(site: Site, harness: Make) -> None:
     ads_site(site, [1001, 1002])
-    entries = "".join(
-        f'<entry><title>Engineer {i}</title><link href="{site.url(f"/jobs/{i}")}"/></entry>'
-        for i in (1001, 1002)
-    )
-    feed = f'<feed xmlns="http://www.w3.org/2005/Atom"><title>Jobs</title>{entries}</feed>'
-    site.set("/jobs.atom", Page(feed, content_type="application/atom+xml"))
-    watch = {"id": "jobs", "url": site.url("/jobs"), "discover": {"feed": site.url("/jobs.atom")}}
-    h = harness([watch])
+    site.set("/jobs.atom", Page(atom(site, [1001, 1002]), content_type="application/atom+xml"))
+    h = harness([feed_watch(site)])
 
     (found,) = of_kind(h.run(), "children_found")
 
@@ -249,13 +259,8 @@ def test_an_atom_feed(site: Site, harness: Make) -> None:
 
 def test_a_sitemap_that_fails_concludes_nothing(site: Site, harness: Make) -> None:
     ads_site(site, [1001])
-    feed = (
-        '<feed xmlns="http://www.w3.org/2005/Atom">'
-        f'<entry><title>Ad</title><link href="{site.url("/jobs/1001")}"/></entry></feed>'
-    )
-    site.set("/jobs.atom", Page(feed, content_type="application/atom+xml"))
-    watch = {"id": "jobs", "url": site.url("/jobs"), "discover": {"feed": site.url("/jobs.atom")}}
-    h = harness([watch])
+    site.set("/jobs.atom", Page(atom(site, [1001]), content_type="application/atom+xml"))
+    h = harness([feed_watch(site)])
     h.run()
     site.set("/jobs.atom", Page("overloaded", status=500))
 
@@ -272,26 +277,33 @@ def test_more_links_than_max_children_are_said_once_never_cut_silently(
     ads_site(site, [1001, 1002, 1003, 1004])
     h = harness([parent(site, max_children=2)])
 
-    (found,) = of_kind(h.run(), "children_found")
+    events = h.run()
 
+    (found,) = of_kind(events, "children_found")
     assert len(found.added) == 2
-    assert "2 more links not taken (max_children 2" in found.summary
+    (cut,) = of_kind(events, "error")  # an alert, not a line in a record
+    assert cut.reason == "max_children" and cut.watch == "jobs"
+    assert cut.summary.startswith("ERROR: Jobs links 2 more pages than it may watch")
+    assert "(max_children 2)" in cut.summary
+    assert cut.added == ["Engineer 1003, Shenzhen", "Engineer 1004, Urumqi"]
     assert len(h.state.children(["jobs"])["jobs"]) == 2
     listing(site, [1001, 1002, 1003, 1004], extra="<p>Updated today</p>")
-    assert of_kind(h.run(), "children_added") == []  # read again, and said once
+    assert of_kind(h.run(), "error") == []  # read again, and said once
     ads_site(site, [1001, 1002, 1003, 1004, 1005])
-    (again,) = of_kind(h.run(), "children_added")  # one more past the limit: said again
-    assert "3 more links not taken" in again.summary
+    (again,) = of_kind(h.run(), "error")  # one more past the limit: said again
+    assert "links 3 more pages than it may watch" in again.summary
 
 
 def test_settings_max_discovered_caps_every_watch_together(site: Site, harness: Make) -> None:
     ads_site(site, [1001, 1002, 1003])
     h = harness([parent(site)], max_discovered=1)
 
-    (found,) = of_kind(h.run(), "children_found")
+    events = h.run()
 
+    (found,) = of_kind(events, "children_found")
     assert found.added == ["Engineer 1001, Urumqi"]
-    assert "2 more links not taken" in found.summary
+    (cut,) = of_kind(events, "error")
+    assert "2 more pages than it may watch (settings.max_discovered 1)" in cut.summary
 
 
 def test_a_forbidden_link_is_skipped_and_recorded(site: Site, harness: Make) -> None:
@@ -303,7 +315,7 @@ def test_a_forbidden_link_is_skipped_and_recorded(site: Site, harness: Make) -> 
     (found,) = of_kind(h.run(), "children_found")
 
     assert found.added == ["Engineer 1001, Urumqi"]
-    assert "1 link skipped (see its evidence)" in found.summary
+    assert "1 link skipped (`scrubwatch show jobs --discovery` says why)" in found.summary
     (row,) = h.history("jobs")
     (skipped,) = manifest(h, "jobs", row["version"])["discovery"]["skipped"]
     assert skipped["url"] == "http://169.254.169.254/latest/"
@@ -396,7 +408,7 @@ def test_a_first_look_that_finds_nothing_says_what_to_check(site: Site, harness:
     (found,) = of_kind(h.run(), "children_found")
 
     assert found.added == []
-    assert "links no page that discover takes (check its links, match and same_site" in (
+    assert "links no page that discover takes: check its links, match and same_site" in (
         found.summary
     )
 
@@ -418,6 +430,7 @@ def test_a_link_that_moved_under_the_same_text_is_kept_as_evidence(
     (added,) = of_kind(events, "children_added")
     assert added.added == ["Engineer 1001, Urumqi"]  # its new address, under the old text
     rows = h.history("jobs")
+    assert added.current is not None and added.current.version == rows[1]["version"]
     assert len(rows) == 2  # what the look decided is kept all the same
     decided = manifest(h, "jobs", rows[1]["version"])["discovery"]
     assert decided["added"] == [site.url("/jobs/2001")]
@@ -430,11 +443,7 @@ def test_a_feed_is_asked_conditionally_and_a_304_concludes_nothing(
     site: Site, harness: Make
 ) -> None:
     ads_site(site, [1001, 1002])
-    entries = "".join(
-        f'<entry><title>Ad {i}</title><link href="{site.url(f"/jobs/{i}")}"/></entry>'
-        for i in (1001, 1002)
-    )
-    body = f'<feed xmlns="http://www.w3.org/2005/Atom">{entries}</feed>'
+    body = atom(site, [1001, 1002])
 
     def answer(request: Any) -> Any:
         from werkzeug import Response
@@ -444,8 +453,7 @@ def test_a_feed_is_asked_conditionally_and_a_304_concludes_nothing(
         return Response(body, headers={"ETag": '"v1"', "Content-Type": "application/atom+xml"})
 
     site.set("/jobs.atom", answer)
-    watch = {"id": "jobs", "url": site.url("/jobs"), "discover": {"feed": site.url("/jobs.atom")}}
-    h = harness([watch])
+    h = harness([feed_watch(site)])
     h.run()
 
     events = h.runs(2)
@@ -468,11 +476,160 @@ def test_a_sitemap_over_max_children_is_said_not_cut_silently(site: Site, harnes
     }
     h = harness([watch])
 
-    (found,) = of_kind(h.run(), "children_found")
+    events = h.run()
 
+    (found,) = of_kind(events, "children_found")
     assert len(found.added) == 2
-    assert "1 more link not taken (max_children 2" in found.summary
+    (cut,) = of_kind(events, "error")
+    assert "links 1 more page than it may watch (max_children 2)" in cut.summary
     (row,) = h.history("jobs")
     assert manifest(h, "jobs", row["version"])["discovery"]["over_limit"] == [
         site.url("/jobs/1003")
     ]
+
+
+def test_a_listing_that_answers_with_no_links_unlinks_nothing(site: Site, harness: Make) -> None:
+    ads_site(site, [1001, 1002])
+    h = harness([parent(site)])
+    h.run()
+    site.set("/jobs", page("Jobs", "<p>We are updating our job board. Come back soon.</p>"))
+
+    events = h.runs(2)
+
+    assert of_kind(events, "unlinked") == []
+    assert all(c.linked for c in h.state.children(["jobs"])["jobs"])
+    said = [r.discovery_failed.get("jobs", "") for r in h.reports]
+    assert any("linked no page at all" in why for why in said), said
+
+
+def test_a_sitemap_index_with_one_sitemap_missing_takes_new_pages_and_unlinks_nothing(
+    site: Site, harness: Make
+) -> None:
+    for i in (1001, 1002, 1003):
+        ad(site, i)
+    site.set("/jobs", page("Jobs", "<p>Search</p>"))
+
+    def urlset(*ids: int) -> Page:
+        urls = "".join(f"<url><loc>{site.url(f'/jobs/{i}')}</loc></url>" for i in ids)
+        return Page(
+            f'<urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">{urls}</urlset>',
+            content_type="application/xml",
+        )
+
+    index = (
+        '<sitemapindex xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">'
+        f"<sitemap><loc>{site.url('/a.xml')}</loc></sitemap>"
+        f"<sitemap><loc>{site.url('/b.xml')}</loc></sitemap></sitemapindex>"
+    )
+    site.set("/sitemap.xml", Page(index, content_type="application/xml"))
+    site.set("/a.xml", urlset(1001))
+    site.set("/b.xml", urlset(1002))
+    watch = {
+        "id": "jobs",
+        "url": site.url("/jobs"),
+        "discover": {"sitemap": site.url("/sitemap.xml")},
+    }
+    h = harness([watch])
+    h.run()
+    site.pages.pop("/b.xml")  # one sitemap fails; the other gains a page
+    site.set("/a.xml", urlset(1001, 1003))
+
+    events = h.run()
+
+    (added,) = of_kind(events, "children_added")
+    assert added.added == [site.url("/jobs/1003")]
+    assert all(c.linked for c in h.state.children(["jobs"])["jobs"])  # 1002 stays
+    assert "b.xml: HTTP 404" in h.reports[-1].discovery_failed["jobs"]
+
+
+def test_gone_pages_leave_room_under_max_children(site: Site, harness: Make) -> None:
+    ads_site(site, [1001, 1002])
+    h = harness([parent(site, max_children=2)])
+    h.run()
+    listing(site, [1003, 1004])
+    ad(site, 1003)
+    ad(site, 1004)
+    for i in (1001, 1002):
+        site.pages.pop(f"/jobs/{i}")
+
+    h.runs(4)
+
+    watched = {c.url for c in h.state.children(["jobs"])["jobs"] if c.watched}
+    assert watched == {site.url("/jobs/1003"), site.url("/jobs/1004")}
+
+
+def test_a_page_gone_while_listed_then_unlinked_stops_waiting(site: Site, harness: Make) -> None:
+    ads_site(site, [1001, 1002])
+    h = harness([parent(site)])
+    h.run()
+    site.pages.pop("/jobs/1001")
+    gone = of_kind(h.runs(2), "gone")  # gone while the listing still links it
+    assert [e.watch for e in gone] == [kid(site, 1001)] and gone[0].parent is None
+    listing(site, [1002])
+
+    events = h.runs(2)
+
+    assert of_kind(events, "gone") == [] and of_kind(events, "unlinked") == []
+    (record,) = [c for c in h.state.children(["jobs"])["jobs"] if c.url.endswith("/1001")]
+    assert not record.waiting and record.gone_at is not None
+
+
+def test_the_digest_never_says_none_remaining_mention_what_an_unlinked_page_does(
+    site: Site, harness: Make
+) -> None:
+    ads_site(site, [1001, 1002, 1003, 1005])
+    h = harness([parent(site)])
+    h.run()
+    # 1002 (Urumqi) is taken off the listing but stays online; 1001 and 1003 go.
+    listing(site, [1005])
+    for i in (1001, 1003):
+        site.pages.pop(f"/jobs/{i}")
+
+    events = h.runs(3)
+
+    gone = of_kind(events, "gone")
+    assert sorted(e.watch for e in gone) == sorted([kid(site, 1001), kid(site, 1003)])
+    for e in gone:
+        assert e.parent is not None and e.parent["children"] == 4
+        assert e.parent["remaining_keywords"] == ["Urumqi"]  # the unlinked 1002 has it
+
+
+def test_editing_discover_makes_the_watch_due_and_drops_pages_quietly(
+    site: Site, harness: Make
+) -> None:
+    from scrubwatch.core.due import is_due
+
+    ads_site(site, [1001, 1002])
+    h = harness([parent(site)])
+    h.run()
+    edited = harness([parent(site, match="/jobs/1002")], state=h.state)
+    edited.evidence = h.evidence
+    (watch,) = edited.watchlist.watches
+    state = h.state.load(["jobs"])["jobs"]
+    assert is_due(watch, state, state.last_checked + 1, 600)  # not after its `every`
+
+    edited.run()
+    site.pages.pop("/jobs/1001")
+    mark = site.mark()
+    events = edited.runs(2)
+
+    assert events == []
+    assert "/jobs/1001" not in [s.path for s in site.seen(since=mark)]  # no longer checked
+
+
+def test_a_feed_that_stays_unreadable_is_one_error_after_confirm_errors(
+    site: Site, harness: Make
+) -> None:
+    ads_site(site, [1001])
+    site.set("/jobs.atom", Page(atom(site, [1001]), content_type="application/atom+xml"))
+    h = harness([feed_watch(site)], confirm_errors=3)
+    h.run()
+    site.pages.pop("/jobs.atom")  # the feed is taken down
+
+    events = h.runs(5)
+
+    (error,) = of_kind(events, "error")
+    assert error.reason == "discovery_failed" and error.watch == "jobs"
+    assert "could not be listed 3 times in a row" in error.summary
+    assert "HTTP 404" in error.summary
+    assert of_kind(events, "unlinked") == []

@@ -3,6 +3,7 @@ check take a page's id like any watch's; the terminal shows its name, made safe.
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import yaml
@@ -73,3 +74,19 @@ def test_a_page_id_of_no_discovering_watch_is_a_usage_error(site: Site, tmp_path
 
     assert result.returncode == 2
     assert "no watch with id 'nosuch/0123456789ab'" in result.stderr
+
+
+def test_show_discovery_prints_what_a_look_decided(site: Site, tmp_path: Path) -> None:
+    site_with_ads(site, {1001: "Firmware Engineer"})
+    watchlist(tmp_path, site)
+    assert run_cli("check", cwd=tmp_path).returncode == 0
+
+    shown = run_cli("show", "jobs", "--discovery", cwd=tmp_path)
+
+    assert shown.returncode == 0, shown.stderr
+    decided = json.loads(shown.stdout)
+    assert decided["added"] == [site.url("/jobs/1001")]
+    page_id = child_id("jobs", site.url("/jobs/1001"))
+    none = run_cli("show", page_id, "--discovery", cwd=tmp_path)
+    assert none.returncode == 2
+    assert "holds no discovery record" in none.stderr

@@ -176,7 +176,7 @@ def _link(n: int) -> Link:
 def test_a_look_at_the_children_says_what_came_and_went() -> None:
     known = {_link(1).url: True, _link(2).url: True, _link(3).url: False}
     found = [_link(2), _link(3), _link(4)]
-    seen = compare(found, known, max_children=500)
+    seen = compare(found, known, room=500)
     assert seen.added == (_link(4),)
     assert seen.relinked == (_link(3).url,)
     assert seen.unlinked == (_link(1).url,)
@@ -185,7 +185,7 @@ def test_a_look_at_the_children_says_what_came_and_went() -> None:
 
 def test_children_past_the_limit_are_named_not_dropped() -> None:
     known = {_link(1).url: True}
-    seen = compare([_link(n) for n in range(1, 6)], known, max_children=3)
+    seen = compare([_link(n) for n in range(1, 6)], known, room=2)
     assert seen.added == (_link(2), _link(3))
     assert seen.over_limit == (_link(4), _link(5))
 
@@ -197,9 +197,9 @@ def test_a_selective_removal_is_said_with_its_keyword() -> None:
     remaining["ad-30"] = {"Hangzhou", "Xinjiang"}
     assert selective(removed, remaining) == ["Urumqi"]
     line = removal_summary([f"Ad {n}" for n in range(23)], 31, removed, remaining)
-    assert line.startswith("23 of 31 pages gone: Ad 0, Ad 1, ")
+    assert line.startswith("23 of 31 pages gone: Ad 0; Ad 1; ")
     assert "Ad 9 and 13 more" in line
-    assert line.endswith("; all mention Urumqi, none of the 8 remaining do")
+    assert line.endswith(" — all mention Urumqi, none of the 8 remaining do")
 
 
 def test_a_removal_that_is_not_selective_says_only_what_went() -> None:
@@ -207,6 +207,42 @@ def test_a_removal_that_is_not_selective_says_only_what_went() -> None:
     remaining = {"ad-3": {"Urumqi"}}
     assert selective(removed, remaining) == []
     assert removal_summary(["Ad 1", "Ad 2"], 3, removed, remaining) == (
-        "2 of 3 pages gone: Ad 1, Ad 2"
+        "2 of 3 pages gone: Ad 1; Ad 2"
     )
     assert selective({}, remaining) == []
+
+
+def test_a_pages_name_is_its_link_text_cut_to_a_bound() -> None:
+    long = "Engineer " * 1000
+    (link,) = links(f'<a href="/jobs/1">{long}</a>', "a", "https://example.com/")
+    assert len(link.text) == 300 and link.text.endswith("…")
+
+
+def test_a_listing_is_read_up_to_max_links(monkeypatch: pytest.MonkeyPatch) -> None:
+    from scrubwatch.core import discover
+
+    monkeypatch.setattr(discover, "MAX_LINKS", 3)
+    html = "".join(f'<a href="/jobs/{i}">Ad {i}</a>' for i in range(10))
+    assert [x.url for x in links(html, "a", "https://example.com/")] == [
+        f"https://example.com/jobs/{i}" for i in range(3)
+    ]
+
+
+def test_a_pages_name_carries_no_control_or_bidi_characters() -> None:
+    html = '<a href="/jobs/1">Ad\x1b]0;pwned\x07 one\u202eevil\x1b[31m red</a>'
+    (link,) = links(html, "a", "https://example.com/")
+    assert "\x1b" not in link.text and "\u202e" not in link.text and "\x07" not in link.text
+    assert link.text.startswith("Ad") and "red" in link.text
+
+
+def test_a_child_notify_of_none_is_heard_by_nobody() -> None:
+    from scrubwatch.core.config import parse_watchlist
+    from scrubwatch.core.routing import routes
+
+    text = (
+        "watches:\n  - id: jobs\n    url: https://example.com/jobs\n    notify: [email]\n"
+        "    discover: {links: a, child: {notify: []}}\n"
+    )
+    email, _ = routes(parse_watchlist(text))
+    assert email.notify_of("jobs/0123456789ab") == ()
+    assert email.notify_of("jobs") == ("email",)

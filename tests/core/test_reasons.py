@@ -12,6 +12,7 @@ from scrubwatch.core.reasons import (
     GONE_STATUS,
     WORDING,
     BlockedReason,
+    DiscoveryReason,
     ErrorReason,
     FetchFailure,
     GoneReason,
@@ -36,9 +37,13 @@ def flat(literal: object) -> set[str]:
 
 def test_the_table_words_exactly_the_known_reasons() -> None:
     assert set(WORDING) == flat(Reason)
-    assert flat(Reason) == flat(GoneReason) | flat(BlockedReason) | flat(ErrorReason) | {
-        "reordered"
-    }
+    assert flat(Reason) == (
+        flat(GoneReason)
+        | flat(BlockedReason)
+        | flat(ErrorReason)
+        | flat(DiscoveryReason)
+        | {"reordered", "pages_unlinked"}
+    )
 
 
 def test_a_gone_reason_says_what_the_page_does_now_and_an_error_how_the_check_failed() -> None:

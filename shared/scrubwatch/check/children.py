@@ -20,6 +20,8 @@ from ..core.discover import Child, Discovery, Link, child_id, compare
 from ..core.events import Event, VersionRef, capped, event_id
 from .discovery import Found
 
+_LISTED = 1000  # URLs past the limits, or skipped, named in a look's record at most
+
 
 @dataclass(frozen=True)
 class Discovered:
@@ -28,9 +30,14 @@ class Discovered:
     found: Found
     diff: Discovery
     first: bool  # the watch's first look
-    # `discover` was edited since the last look: a child it no longer takes was dropped by
-    # the user, not by the site, and is not told of as unlinked.
+    # `discover` was edited since the last look (said in the record).
     edited: bool = False
+    limit: str = ""  # the limit that new links past it met: "max_children 500"
+    failed: str | None = None  # why the sitemap or feed could not be read (nothing else)
+
+    @classmethod
+    def failure(cls, why: str) -> Discovered:
+        return cls(Found(), Discovery((), (), (), ()), first=False, failed=why)
 
     @property
     def changed(self) -> bool:
@@ -40,14 +47,19 @@ class Discovered:
 
     def record(self) -> dict[str, Any]:
         """What goes into the parent's manifest of this version: every decision, and why."""
+        if self.failed:
+            return {"failed": self.failed}
         return {
             "read": self.found.notes,
             "linked": len(self.found.links),
             "added": [link.url for link in self.diff.added],
             "relinked": list(self.diff.relinked),
             "unlinked": list(self.diff.unlinked),
-            "over_limit": [link.url for link in self.diff.over_limit],
-            "skipped": [{"url": url, "why": why} for url, why in self.found.skipped],
+            # Named up to a bound, counted in full: the record stays readable.
+            "over_limit": [link.url for link in self.diff.over_limit[:_LISTED]],
+            "over_limit_count": len(self.diff.over_limit),
+            "skipped": [{"url": u, "why": why} for u, why in self.found.skipped[:_LISTED]],
+            "skipped_count": len(self.found.skipped),
             **({"edited": True} if self.edited else {}),
         }
 
@@ -71,7 +83,7 @@ class RunChildren:
         out = []
         recheck = self.watchlist.settings.recheck
         for child in self.records.values():
-            if child.id in skip:
+            if child.id in skip or child.dropped:
                 continue
             parent = self.watchlist.get(child.parent)
             if parent is None or parent.discover is None:
@@ -84,14 +96,31 @@ class RunChildren:
         return out
 
     def look(self, parent: Watch, found: Found, state: WatchState) -> Discovered:
-        assert parent.discover is not None
-        known = {c.url: c.linked for c in self.of(parent.id)}
-        room = self.watchlist.settings.max_discovered - len(self.records) + len(known)
-        limit = min(parent.discover.max_children, max(room, len(known)))
-        diff = compare(found.links, known, limit)
-        first = state.discovered_with != parent.discover.spec_hash and not known
-        edited = state.discovered_with not in (None, parent.discover.spec_hash)
-        return Discovered(found, diff, first, edited=edited and bool(known))
+        """What ``found`` changes in the watch's pages. New links are taken while the
+        watch has fewer than ``max_children`` pages watched (gone and dropped ones do not
+        count) and the list fewer than ``settings.max_discovered``. A look that could not
+        see the whole source (``found.partial``), or that found no link at all where
+        pages were linked, unlinks nothing: a maintenance page is not a scrub."""
+        spec = parent.discover
+        assert spec is not None
+        mine = self.of(parent.id)
+        known = {c.url: c.linked and not c.dropped for c in mine}
+        watched = sum(c.watched for c in mine)
+        everyone = sum(c.watched for c in self.records.values())
+        room = min(spec.max_children - watched, self.watchlist.settings.max_discovered - everyone)
+        diff = compare(found.links, known, room)
+        if diff.unlinked and not found.links and not found.partial:
+            found.partial = "it linked no page at all where it linked some before"
+        if found.partial:
+            diff = replace(diff, unlinked=())
+        limit = (
+            f"max_children {spec.max_children}"
+            if spec.max_children - watched <= self.watchlist.settings.max_discovered - everyone
+            else f"settings.max_discovered {self.watchlist.settings.max_discovered}"
+        )
+        first = state.discovered_with != spec.spec_hash and not mine
+        edited = state.discovered_with not in (None, spec.spec_hash)
+        return Discovered(found, diff, first, edited=edited and bool(mine), limit=limit)
 
     def apply(self, updates: Iterable[Child]) -> None:
         """Records what was committed (or is about to be) for the rest of the run."""
@@ -122,10 +151,14 @@ def updates(
         for link in discovered.diff.added
     ]
     for url in discovered.diff.relinked:
-        out.append(
-            replace(by_url[url], linked=True, unlinked_at=None, unlinked_in=None, said=False)
-        )
+        relinked = replace(by_url[url], linked=True, unlinked_in=None, said=False, dropped=False)
+        out.append(replace(relinked, unlinked_at=None, gone_at=None))
     for url in discovered.diff.unlinked:
+        if url in discovered.found.listed:
+            # Still on the page, no longer taken (`match` or `same_site` edited): the
+            # user's choice, not the site's. Not checked any more, nothing told.
+            out.append(replace(by_url[url], linked=False, said=True, dropped=True))
+            continue
         out.append(
             replace(
                 by_url[url],
@@ -133,66 +166,126 @@ def updates(
                 unlinked_at=now,
                 linked_in=before.evidence if before else by_url[url].linked_in,
                 unlinked_in=after.evidence if after else None,
-                said=discovered.edited,  # the user's edit, not the site's: nothing to tell
             )
         )
     return out
 
 
-def discovery_event(
-    parent: Watch, state: WatchState, discovered: Discovered, detected_at: str
-) -> tuple[Event | None, int]:
-    """The parent's one event of this look, if any (its first look, new children, links
-    past max_children not said before), and the count past the limit now said."""
+def discovery_events(
+    parent: Watch,
+    state: WatchState,
+    discovered: Discovered,
+    detected_at: str,
+    current: VersionRef | None,
+) -> tuple[list[Event], int]:
+    """The parent's events of this look (its first look, or new pages; and links past its
+    limits, said as an error once, and again only if there come to be more), and the count
+    past the limit now said. ``current``: the listing's version this look kept."""
     diff = discovered.diff
     over = len(diff.over_limit)
     said_over = over if over > state.children_over else (state.children_over if over else 0)
     names = [_name(link) for link in diff.added]
-    limit = parent.discover.max_children if parent.discover else 0
-    over_note = (
-        f"; {over} more {'link' if over == 1 else 'links'} not taken "
-        f"(max_children {limit}, settings.max_discovered)"
-        if over > state.children_over
-        else ""
-    )
     skipped = len(discovered.found.skipped)
-    skip_note = f"; {_links(skipped)} skipped (see its evidence)" if skipped else ""
+    skip_note = f"; {_links(skipped)} skipped ({_where(parent)} says why)" if skipped else ""
     if discovered.first and not names and not over:
         kind = "children_found"
         summary = (
-            f"FOUND: {parent.name} links no page that discover takes (check its links, "
-            "match and same_site: `scrubwatch show` has the page, its evidence what was skipped)"
+            f"FOUND: {parent.name} links no page that discover takes: check its links, "
+            f"match and same_site ({_where(parent)} says what was read and skipped)"
         )
-    elif discovered.first:
+    elif discovered.first and names:
         kind = "children_found"
         summary = f"FOUND: {parent.name} links {_pages(len(names))}; each was kept as first seen"
     elif names:
         kind = "children_added"
         summary = f"NEW PAGES: {parent.name} links {_pages(len(names))} not seen before: "
-        summary += ", ".join(names[:5]) + (f" and {len(names) - 5} more" if len(names) > 5 else "")
-    elif over_note:
-        kind = "children_added"
-        summary = f"NEW PAGES: {parent.name} links pages not taken"
+        summary += "; ".join(names[:5]) + (f" and {len(names) - 5} more" if len(names) > 5 else "")
     else:
-        return None, said_over
-    added, added_count = capped(names)
-    seq = state.seq + 1
+        kind = ""
     urls = "\n".join([link.url for link in diff.added] + [link.url for link in diff.over_limit])
-    eid = event_id(parent.id, seq, kind, None, state.discovered_with, sha256_hex(urls)[:16])
-    event = Event(
+    key = sha256_hex(urls)[:16]
+    events = []
+    seq = state.seq
+    if kind:
+        seq += 1
+        events.append(
+            _parent_event(
+                parent,
+                event_id(parent.id, seq, kind, None, state.discovered_with, key),
+                kind,
+                None,
+                detected_at,
+                summary + skip_note,
+                names,
+                current,
+            )
+        )
+    if over > state.children_over:
+        seq += 1
+        summary = (
+            f"ERROR: {parent.name} links {over} more {'page' if over == 1 else 'pages'} than "
+            f"it may watch ({discovered.limit}): they are not watched. Raise the limit to "
+            "watch them."
+        )
+        events.append(
+            _parent_event(
+                parent,
+                event_id(parent.id, seq, "error", "max_children", None, key),
+                "error",
+                "max_children",
+                detected_at,
+                summary,
+                [_name(link) for link in diff.over_limit],
+                current,
+            )
+        )
+    return events, said_over
+
+
+def _where(parent: Watch) -> str:
+    """The command that shows what a look decided (its version's manifest)."""
+    return f"`scrubwatch show {parent.id} --discovery`"
+
+
+def failure_event(parent: Watch, state: WatchState, why: str, detected_at: str) -> Event:
+    """A watch whose sitemap or feed could not be read `confirm_errors` looks in a row:
+    told once (a removed sitemap can itself be the scrub)."""
+    seq = state.seq + 1
+    summary = (
+        f"ERROR: {parent.name}: its pages could not be listed {state.sources_failing + 1} "
+        f"times in a row ({why}); nothing is concluded of them until it can be read again."
+    )
+    eid = event_id(parent.id, seq, "error", "discovery_failed", None, why[:200])
+    return _parent_event(
+        parent, eid, "error", "discovery_failed", detected_at, summary, [], state.current
+    )
+
+
+def _parent_event(
+    parent: Watch,
+    eid: str,
+    kind: str,
+    reason: str | None,
+    detected_at: str,
+    summary: str,
+    pages: list[str],
+    current: VersionRef | None,
+) -> Event:
+    """An event of a watch about its pages, ``pages`` (names) in its ``added`` list."""
+    added, added_count = capped(pages)
+    return Event(
         event_id=eid,
         watch=parent.id,
         name=parent.name,
         url=parent.url,
         kind=kind,  # type: ignore[arg-type]
-        reason=None,
+        reason=reason,
         detected_at=detected_at,
-        summary=summary + over_note + skip_note,
+        summary=summary,
         added=added,
         added_count=added_count,
-        current=state.current,
+        current=current,
     )
-    return event, said_over
 
 
 def _links(n: int) -> str:
@@ -216,7 +309,7 @@ def parent_note(
 ) -> dict[str, Any]:
     """What a child's event says of its parent (Event.parent): when and where the parent
     stopped linking it, how many children it had, and the keywords on this child and on
-    the children still there (for "all mention Urumqi; none of the 8 remaining do")."""
+    the children still there (for "all mention Urumqi, none of the 8 remaining do")."""
     return {
         "id": child.parent,
         "name": parent.name if parent else child.parent,

@@ -17,7 +17,7 @@ from urllib.parse import urlsplit
 
 from ..core.config import Watch
 from ..core.decode import content_type, decode_text
-from ..core.discover import Link, NotAListing, feed, links, robots_sitemaps, sitemap
+from ..core.discover import MAX_LINKS, Link, NotAListing, feed, links, robots_sitemaps, sitemap
 from ..core.exchange import Fetch
 from .netguard import ForbiddenAddress, IPNetwork, vet_unresolved
 
@@ -46,6 +46,12 @@ class Found:
     notes: list[str] = field(default_factory=list)  # what was read, for the record
     # The validators of the documents read, for a conditional GET next time.
     validators: Validators = field(default_factory=dict)
+    # Every address the source listed, taken or not: a page no longer taken but still
+    # listed was dropped by an edit of `discover`, not unlinked by the site.
+    listed: set[str] = field(default_factory=set)
+    # Why this look did not see the whole source (a sitemap that failed, the limits of
+    # what one look reads); None when it did. A partial look unlinks nothing.
+    partial: str | None = None
 
 
 async def find_children(
@@ -80,7 +86,7 @@ async def find_children(
         listed = links(html, spec.links, page.final_url)
         found.notes.append(f"links {spec.links!r} on {page.final_url}")
     elif spec.sitemap:
-        listed = await _sitemap_links(spec.sitemap, get, found)
+        listed = await _sitemap_links(spec.sitemap, get, found, watch)
     else:
         assert spec.feed is not None
         answer = await _fetched(spec.feed, get)
@@ -89,7 +95,12 @@ async def find_children(
         except NotAListing as exc:
             raise SourceFailed(f"{spec.feed}: {exc}") from None
         found.notes.append(f"feed {spec.feed}")
+    if len(listed) >= MAX_LINKS:
+        found.partial = f"stopped reading at {MAX_LINKS} links"
+    found.listed = {link.url for link in listed}
     found.links = sift(listed, watch, allow, found.skipped)
+    if found.partial:
+        found.notes.append(f"partial: {found.partial}; nothing unlinked")
     return found
 
 
@@ -103,9 +114,14 @@ async def _fetched(url: str, fetch: Callable[[str], Awaitable[Fetch]]) -> Fetch:
 
 
 async def _sitemap_links(
-    url: str, fetch: Callable[[str], Awaitable[Fetch]], found: Found
+    url: str, fetch: Callable[[str], Awaitable[Fetch]], found: Found, watch: Watch
 ) -> list[Link]:
-    """A sitemap, a sitemap index (its sitemaps read in turn), or a robots.txt naming them."""
+    """A sitemap, a sitemap index (its sitemaps read in turn), or a robots.txt naming them.
+    Only ``url`` must be read: a sitemap it names that cannot be read, or that is on
+    another site (with `same_site`), makes the look partial."""
+    spec = watch.discover
+    assert spec is not None
+    site = site_of(watch.url)
     queue = [url]
     if urlsplit(url).path.endswith("/robots.txt"):
         answer = await _fetched(url, fetch)
@@ -116,21 +132,34 @@ async def _sitemap_links(
     read = 0
     while queue:
         if read == MAX_SITEMAPS:
-            found.notes.append(f"{len(queue)} more sitemap(s) not read (at most {MAX_SITEMAPS})")
+            found.partial = f"{len(queue)} more sitemaps not read (at most {MAX_SITEMAPS})"
             break
         current = queue.pop(0)
-        answer = await _fetched(current, fetch)
-        read += 1
+        if read and spec.same_site and site_of(current) != site:
+            found.skipped.append((current, f"a sitemap not on {site} (same_site)"))
+            found.partial = "a sitemap it names is on another site"
+            continue
         try:
+            answer = await _fetched(current, fetch)
             listed = sitemap(answer.content, answer.final_url)
         except NotAListing as exc:
-            raise SourceFailed(f"{current}: {exc}") from None
+            if not read:
+                raise SourceFailed(f"{current}: {exc}") from None
+            found.partial = f"{current}: {exc}"
+            continue
+        except SourceFailed as exc:
+            if not read:
+                raise
+            found.partial = str(exc)  # the others are read: new pages are still taken
+            continue
+        finally:
+            read += 1
         if listed.kind == "index":
             queue.extend(loc for loc, _ in listed.entries if loc not in queue)
             found.notes.append(f"sitemap index {current}: {len(listed.entries)} sitemap(s)")
             continue
         found.notes.append(f"sitemap {current}: {len(listed.entries)} page(s)")
-        for loc, _ in listed.entries:
+        for loc, _ in listed.entries[: MAX_LINKS - len(pages)]:
             pages.setdefault(loc, Link(loc, ""))
     return list(pages.values())
 

@@ -251,6 +251,7 @@ class Engine:
                 checks.append(asyncio.ensure_future(one(child)))
                 checking.append(child)
             report.checked += 1
+            report.pages_checked += watch.parent is not None
             if self.progress:
                 self.progress(report.checked, len(checking))
             if len(self._run.pending) >= _FLUSH_EVERY:
@@ -264,6 +265,14 @@ class Engine:
         try:
             while running := [t for t in checks if not t.done()]:
                 await asyncio.wait(running)
+        except BaseException:
+            # Interrupted (Ctrl-C, the run cancelled): the checks under way stop here and
+            # commit nothing. Left running, a fetch cut off by the closing client would be
+            # recorded as the site's failure.
+            for check in checks:
+                check.cancel()
+            await asyncio.gather(*checks, return_exceptions=True)
+            raise
         finally:
             flusher.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -417,8 +426,11 @@ class Engine:
         except SourceFailed as exc:
             log.warning("%s: its children could not be listed: %s", watch.id, exc)
             self._run.report.discovery_failed[watch.id] = one_line(exc, 300)
-            return None
-        return self._run.family.kids.look(watch, found, state)
+            return Discovered.failure(one_line(exc, 300))
+        discovered = self._run.family.kids.look(watch, found, state)
+        if found.partial:
+            self._run.report.discovery_failed[watch.id] = f"{found.partial}; nothing unlinked"
+        return discovered
 
     def _listing(self, watch: Watch) -> str | None:
         """A discovered child's parent page: a redirect there removes the child."""
@@ -843,9 +855,12 @@ def _held(watch: Watch, commit: Commit) -> bool:
 
 
 def _discovery_due(watch: Watch, state: WatchState) -> bool:
-    """The watch's children were never listed with its `discover` as it is now: its page
-    is read whole, never answered by a validator or the same bytes."""
-    return watch.discover is not None and state.discovered_with != watch.discover.spec_hash
+    """The watch's pages were never listed with its `discover` as it is now, or some were
+    left out at its limits (room may have come since): its page is read whole, never
+    answered by a validator or the same bytes."""
+    return watch.discover is not None and (
+        state.discovered_with != watch.discover.spec_hash or state.children_over > 0
+    )
 
 
 def _pointing_at(

@@ -18,11 +18,31 @@ from ..core.decide import WatchState
 from ..core.discover import Child
 from ..core.events import Event, VersionRef, event_id, rfc3339
 from ..core.reader import Reading
+from ..core.reasons import PAGES_UNLINKED
 from . import children
 from .children import Discovered, RunChildren
 from .ports import Commit
 
 _UP = ("ok", "not_modified")  # a page that answered with its content
+
+
+def _folded(commit: Commit, discovered: Discovered) -> Commit:
+    """A listing that only lost items, and stopped linking pages: its `changed` is kept
+    as a record, not an alert. The pages are checked again at `recheck`, and what became
+    of them is the alert: one digest of those gone, an `unlinked` for those still up."""
+    event = commit.event
+    unlinked = len(discovered.diff.unlinked)
+    if event is None or event.kind != "changed" or not unlinked or event.reason:
+        return commit
+    if event.added_total or event.keywords_added:
+        return commit  # something came too: that is news now
+    note = (
+        f" Its {unlinked} {'page' if unlinked == 1 else 'pages'} no longer linked "
+        "are checked again; what became of them is told once known."
+    )
+    return replace(
+        commit, event=replace(event, reason=PAGES_UNLINKED, summary=event.summary + note)
+    )
 
 
 def _up(state: WatchState) -> bool:
@@ -45,7 +65,7 @@ class Family:
     kids: RunChildren
     clock: Callable[[], datetime]
     found: list[Watch] = field(default_factory=list)  # pages found, to check in this run
-    said_now: set[str] = field(default_factory=set)  # pages concluded gone in this run
+    gone_now: set[str] = field(default_factory=set)  # pages concluded gone in this run
 
     @property
     def watchlist(self) -> Watchlist:
@@ -67,23 +87,36 @@ class Family:
         unlinks and the one event of the look; the pages it found are checked this run."""
         assert watch.discover is not None
         now = rfc3339(self.clock())
+        if discovered.failed:
+            return self._source_failed(watch, discovered.failed, commit, now)
         after = kept or commit.state.current
         known = self.kids.of(watch.id)
         records = children.updates(watch, discovered, known, now, state.current, after)
-        event, said_over = children.discovery_event(watch, commit.state, discovered, now)
+        events, said_over = children.discovery_events(watch, commit.state, discovered, now, after)
         new_state = replace(
             commit.state,
             discovered_with=watch.discover.spec_hash,
             children_over=said_over,
             sources=discovered.found.validators or None,
+            sources_failing=0,
         )
-        if event is not None:
-            new_state = replace(new_state, seq=new_state.seq + 1)
+        new_state = replace(new_state, seq=new_state.seq + len(events))
         self.kids.apply(records)
+        commit = _folded(commit, discovered)
         added = {link.url for link in discovered.diff.added}
         self.found += [child_watch(watch, r.id, r.url, r.name) for r in records if r.url in added]
-        extra = (event,) if event is not None else ()
-        return replace(commit, state=new_state, children=tuple(records), extra=extra)
+        return replace(commit, state=new_state, children=tuple(records), extra=tuple(events))
+
+    def _source_failed(self, watch: Watch, why: str, commit: Commit, now: str) -> Commit:
+        """The sitemap or feed could not be read: nothing concluded, told once in a row of
+        `confirm_errors` (again only after it was read in between)."""
+        state = commit.state
+        failing = state.sources_failing + 1
+        events = []
+        if failing == self.watchlist.settings.confirm_errors:
+            events.append(children.failure_event(watch, state, why, now))
+        state = replace(state, sources_failing=failing, seq=state.seq + len(events))
+        return replace(commit, state=state, extra=tuple(events))
 
     def child_commit(self, watch: Watch, seen: Seen, commit: Commit) -> Commit:
         """A discovered page's commit: its keywords kept for the digest, and, once its
@@ -98,9 +131,16 @@ class Family:
             updated = replace(updated, keywords=reading.keywords)
         event, extra = commit.event, commit.extra
         state = commit.state
+        now = rfc3339(self.clock())
+        if event is not None and event.kind in ("gone", "restored"):
+            # Gone pages are not counted among the watch's (max_children, "of 31").
+            updated = replace(updated, gone_at=now if event.kind == "gone" else None)
         if record.waiting and event is not None and event.kind == "gone":
             updated = replace(updated, said=True)
             event = self._gone_from_listing(event, updated)
+        elif record.waiting and state.condition == "gone":
+            # Gone while still listed (told then); now unlinked too: nothing more to say.
+            updated = replace(updated, said=True, gone_at=updated.gone_at or now)
         elif record.waiting and seen.outcome in _UP and _up(state):
             updated = replace(updated, said=True)
             extra = (*extra, self._unlinked_event(watch, updated, state))
@@ -117,17 +157,21 @@ class Family:
         child = self.kids.records.get(event.watch) if event is not None else None
         if event is None or event.parent is None or child is None:
             return commit
-        return replace(commit, event=replace(event, parent=self.note(child)))
+        return replace(commit, event=replace(event, parent=self.note(child, gone=True)))
 
-    def note(self, child: Child) -> dict[str, Any]:
-        """What a page's event says of its listing (Event.parent)."""
+    def note(self, child: Child, gone: bool) -> dict[str, Any]:
+        """What a page's event says of its listing (Event.parent): how many pages it had
+        (those watched, and those gone in this run), and the keywords of the pages still
+        there, unlinked ones included: a claim that none of them mentions a word must
+        hold for every page not known to be gone."""
+        if gone:
+            self.gone_now.add(child.id)
         siblings = self.kids.of(child.parent)
-        remaining = [c for c in siblings if c.linked and c.id != child.id]
-        self.said_now.add(child.id)
-        of = sum(1 for c in siblings if c.linked or c.waiting or c.id in self.said_now)
+        had = [c for c in siblings if c.watched or c.id in self.gone_now]
+        remaining = [c for c in had if c.id not in self.gone_now and c.id != child.id]
         keywords = {k for c in remaining for k in c.keywords}
         parent = self.watchlist.get(child.parent)
-        return children.parent_note(child, parent, max(of, 1), keywords)
+        return children.parent_note(child, parent, max(len(had), 1), keywords)
 
     def _listing_name(self, child: Child) -> str:
         parent = self.watchlist.get(child.parent)
@@ -136,7 +180,7 @@ class Family:
     def _gone_from_listing(self, event: Event, child: Child) -> Event:
         after = children.since(child.unlinked_at, event.detected_at)
         note = f" Its listing, {self._listing_name(child)}, stopped linking it{after}."
-        return replace(event, summary=event.summary + note, parent=self.note(child))
+        return replace(event, summary=event.summary + note, parent=self.note(child, gone=True))
 
     def _unlinked_event(self, watch: Watch, child: Child, state: WatchState) -> Event:
         seq = state.seq + 1
@@ -157,5 +201,5 @@ class Family:
                 f"{self._listing_name(child)}, stopped linking it{since}."
             ),
             current=current,
-            parent=self.note(child),
+            parent=self.note(child, gone=False),
         )

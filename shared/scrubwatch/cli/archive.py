@@ -286,6 +286,8 @@ def cmd_show(args: argparse.Namespace, root: Path) -> int:
     if Path(version).name != version or version.startswith("."):
         # The history names the file: it may not name one outside the evidence folder.
         raise UsageError(f"the history names version {version!r}, which is not a file name")
+    if args.part == "discovery":
+        return _show_discovery(folder, version, args.id)
     if args.part == "text":
         path = folder / f"{version}.txt"
         if not path.exists():
@@ -311,6 +313,23 @@ def cmd_show(args: argparse.Namespace, root: Path) -> int:
             _write_page_text(text)
             return 0
     raise UsageError(f"{path} holds no response record")
+
+
+def _show_discovery(folder: Path, version: str, watch_id: str) -> int:
+    """What the look of a watch that discovers its pages decided on this version's check
+    (the manifest's ``discovery`` section): read, added, unlinked, skipped and why."""
+    path = folder / f"{version}.manifest.json"
+    try:
+        decided = json.loads(path.read_bytes()).get("discovery")
+    except (OSError, ValueError):
+        raise UsageError(f"the manifest of version {version} is missing or unreadable") from None
+    if decided is None:
+        raise UsageError(
+            f"version {version[:12]} of {watch_id} holds no discovery record (the watch has no "
+            "discover, or its pages did not change on that check; see --version)"
+        )
+    _write_page_text(json.dumps(decided, indent=1, ensure_ascii=False) + "\n")
+    return 0
 
 
 def _write_page_text(text: str) -> None:

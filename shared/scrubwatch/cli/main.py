@@ -154,6 +154,13 @@ def _archive_commands(
     part.add_argument("--text", dest="part", action="store_const", const="text", default="text")
     part.add_argument("--html", dest="part", action="store_const", const="html")
     part.add_argument("--headers", dest="part", action="store_const", const="headers")
+    part.add_argument(
+        "--discovery",
+        dest="part",
+        action="store_const",
+        const="discovery",
+        help="what a watch's look at its pages decided on that check (added, unlinked, skipped)",
+    )
     export = sub.add_parser(
         "export", parents=[common, deployed], help="a self-contained evidence bundle"
     )

@@ -201,6 +201,18 @@ def _row(line: Line, now: float) -> list[str]:
 HEADERS = ["WATCH", "STATE", "LAST SUCCESS", "LAST CHECK", "FAILURES", "NEXT DUE", "LAST EVENT"]
 
 
+# A status as a tally says it ("2 suspected gone").
+_WORDS = {
+    "ok": "ok",
+    "gone": "gone",
+    "suspected_gone": "suspected gone",
+    "failing": "failing",
+    "blocked": "blocked",
+    "never_reached": "never reached",
+    "not_checked": "not checked yet",
+}
+
+
 def folded(rows: list[Line]) -> list[Line | str]:
     """The table's rows with each watch's discovered pages folded into one line under it:
     "  + 31 pages: 28 ok, 2 gone, 1 suspected_gone" (``--children`` lists each)."""
@@ -217,8 +229,9 @@ def folded(rows: list[Line]) -> list[Line | str]:
             counts: dict[str, int] = {}
             for kid in kids:
                 counts[kid.status] = counts.get(kid.status, 0) + 1
-            tally = ", ".join(f"{n} {status}" for status, n in sorted(counts.items()))
-            out.append(f"  + {len(kids)} pages found: {tally} (status --children lists them)")
+            tally = ", ".join(f"{n} {_WORDS[status]}" for status, n in sorted(counts.items()))
+            found = f"{len(kids)} page{'' if len(kids) == 1 else 's'} found"
+            out.append(f"  + {found}: {tally} (status --children lists them)")
     return out
 
 

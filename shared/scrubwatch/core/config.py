@@ -700,6 +700,10 @@ def _pydantic_message(error: Any) -> str:
         return "unknown key (check the spelling)"
     if kind == "missing":
         return "required key is missing"
+    if kind in ("model_type", "model_attributes_type", "dict_type"):
+        return "expected keys with values (key: value lines, or {key: value})"
+    if kind in ("bool_type", "bool_parsing"):
+        return "expected true or false"
     message = str(error["msg"])
     return message.removeprefix("Value error, ")
 

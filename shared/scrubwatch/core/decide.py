@@ -51,6 +51,7 @@ class WatchState:
     children_over: int = 0
     # Its sitemap's or feed's documents: url -> [etag, last_modified], for a conditional GET.
     sources: dict[str, list[str | None]] | None = None
+    sources_failing: int = 0  # looks in a row whose sitemap or feed could not be read
     rev: int = 0  # bumped on every commit; stores refuse a commit on a stale rev
 
     def to_json(self) -> dict[str, Any]:

@@ -17,6 +17,8 @@ from urllib.parse import parse_qsl, urlencode, urljoin, urlsplit, urlunsplit
 
 from selectolax.lexbor import LexborHTMLParser
 
+from .terminal import one_line, safe
+
 # Query parameters that say who sent the reader, never which page it is.
 _TRACKING = re.compile(
     r"^(utm_[a-z]+|fbclid|gclid|dclid|gbraid|wbraid|msclkid|yclid|mc_cid|mc_eid|igshid|_ga|_gl)$",
@@ -24,6 +26,11 @@ _TRACKING = re.compile(
 )
 _DEFAULT_PORTS = {"http": 80, "https": 443}
 CHILD_HASH_LENGTH = 12  # hex digits of SHA-256: a listing of a million ads collides at 1e-8
+# A page's name is its link's text, which the page chooses: kept to this many characters.
+MAX_NAME = 300
+# Links read from one source at most (a hostile 10 MB page holds half a million): past it a
+# look stops reading and says so; max_children is far below it anyway.
+MAX_LINKS = 100_000
 
 
 def normalise_url(url: str) -> str:
@@ -74,9 +81,15 @@ def links(html: str, selector: str, base_url: str, match: str | None = None) -> 
                 continue
             if url in seen or (wanted is not None and not wanted.search(url)):
                 continue
-            text = " ".join((anchor.text(separator=" ") or "").split())
-            seen[url] = Link(url, text)
+            seen[url] = Link(url, _name(anchor.text(separator=" ")))
+            if len(seen) >= MAX_LINKS:
+                return list(seen.values())
     return list(seen.values())
+
+
+def _name(text: str | None) -> str:
+    # Made safe once, where it enters: it goes to terminals, email and Slack as a name.
+    return safe(one_line(text or "", MAX_NAME))
 
 
 # --- sitemaps, robots.txt and feeds -------------------------------------------------------
@@ -126,7 +139,7 @@ def sitemap(data: bytes, base_url: str) -> Sitemap:
                 loc = (field.text or "").strip()
             elif name == "lastmod":
                 lastmod = (field.text or "").strip() or None
-        if not loc:
+        if not loc or len(entries) >= MAX_LINKS:
             continue
         try:
             entries.setdefault(normalise_url(urljoin(base_url, loc)), lastmod)
@@ -161,7 +174,8 @@ def feed(data: bytes, base_url: str) -> list[Link]:
             url = normalise_url(urljoin(base_url, href.strip()))
         except ValueError:
             return
-        found.setdefault(url, Link(url, " ".join((title or "").split())))
+        if len(found) < MAX_LINKS:
+            found.setdefault(url, Link(url, _name(title)))
 
     if kind == "rss":
         for item in root.iter("item"):
@@ -190,16 +204,13 @@ class Discovery:
     over_limit: tuple[Link, ...]  # new links past max_children, not taken (said once)
 
 
-def compare(
-    found: list[Link],
-    known: dict[str, bool],
-    max_children: int,
-) -> Discovery:
+def compare(found: list[Link], known: dict[str, bool], room: int) -> Discovery:
     """``known``: every child url the parent ever had, and whether it is linked now.
-    New links are taken in page order up to ``max_children`` children in all; the rest are
-    named, never silently dropped."""
+    At most ``room`` new links are taken, in page order (the caller counts its limits:
+    the pages still watched, not every one ever seen); the rest are named, never silently
+    dropped."""
     linked_now = {link.url for link in found}
-    room = max(max_children - len(known), 0)
+    room = max(room, 0)
     fresh = [link for link in found if link.url not in known]
     return Discovery(
         added=tuple(fresh[:room]),
@@ -223,15 +234,16 @@ def selective(removed: dict[str, set[str]], remaining: dict[str, set[str]]) -> l
 def removal_summary(
     gone: list[str], total: int, removed: dict[str, set[str]], remaining: dict[str, set[str]]
 ) -> str:
-    """One line for a parent's digest: "23 of 31 pages gone: A, B, … — all mention
-    Urumqi; none of the 8 remaining do"."""
-    names = ", ".join(gone[:10]) + (f" and {len(gone) - 10} more" if len(gone) > 10 else "")
+    """One line for a parent's digest: "23 of 31 pages gone: A; B; … — all mention
+    Urumqi, none of the 8 remaining do"."""
+    # Names often hold commas ("Engineer, Urumqi"): a semicolon keeps them apart.
+    names = "; ".join(gone[:10]) + (f" and {len(gone) - 10} more" if len(gone) > 10 else "")
     line = f"{len(gone)} of {total} pages gone: {names}"
     keywords = selective(removed, remaining)
     if keywords:
         said = " and ".join(keywords)
         rest = total - len(gone)
-        line += f"; all mention {said}, none of the {rest} remaining do"
+        line += f" — all mention {said}, none of the {rest} remaining do"
     return line
 
 
@@ -260,6 +272,10 @@ class Child:
     keywords: tuple[str, ...] = ()
     # Checked at least once: the stack's scheduler queues a child never checked at once.
     seen: bool = False
+    gone_at: str | None = None  # when its `gone` concluded it
+    # Still on the listing, but no longer taken by the watch's edited `discover` (a new
+    # `match`, say): the user's choice, not the site's. No longer checked; history kept.
+    dropped: bool = False
 
     def to_json(self) -> dict[str, object]:
         data = dict(self.__dict__)
@@ -276,6 +292,12 @@ class Child:
     def waiting(self) -> bool:
         """Unlinked and not yet concluded: checked at `recheck`, not at its `every`."""
         return not self.linked and not self.said
+
+    @property
+    def watched(self) -> bool:
+        """Still one of the watch's pages: linked, or unlinked and not known to be gone
+        (what `max_children` counts, and what a listing had when its pages went)."""
+        return not self.dropped and self.gone_at is None
 
 
 _CHILD_FIELDS = frozenset(Child.__dataclass_fields__)

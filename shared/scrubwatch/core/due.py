@@ -104,7 +104,14 @@ def edited(watch: Watch, state: WatchState) -> bool:
 
 def _edited_since(watch: Watch, state: WatchState) -> bool:
     """The watch was edited since it was last checked: since its last kept capture for a
-    page that is up (`edited`), since its last failed check for a page never reached."""
+    page that is up (`edited`), since its last failed check for a page never reached; or
+    its `discover` since its pages were last listed (which pages it takes is news)."""
+    if (
+        watch.discover is not None
+        and state.discovered_with is not None
+        and state.discovered_with != watch.discover.spec_hash
+    ):
+        return True
     return state.settings_hash not in (None, watch.settings_hash) and (
         state.condition == "up" or state.current is None
     )

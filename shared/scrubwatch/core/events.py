@@ -9,7 +9,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Literal, get_args
 
-from .reasons import REORDERED
+from .reasons import PAGES_UNLINKED, REORDERED
 
 SCHEMA = "scrubwatch.event/1"
 EventKind = Literal[
@@ -114,6 +114,9 @@ class Event:
     def severity(self) -> str:
         if self.kind == "changed" and self.reason == REORDERED:
             return "low"
+        if self.kind == "changed" and self.reason == PAGES_UNLINKED:
+            # Told when its pages are concluded (their `gone` digest, or `unlinked`).
+            return "info"
         return SEVERITY[self.kind]
 
     @property

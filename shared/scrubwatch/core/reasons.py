@@ -35,9 +35,17 @@ FetchFailure = Literal[_FetchError, "dns"]
 ErrorReason = Literal[
     _FetchError, "http_4xx", "http_5xx", "read_failed", "probe_failed", "internal"
 ]
+# A watch that discovers its pages: more links than its limits let it watch, or a sitemap
+# or feed that cannot be read (an `error` event's reason, never a fetch's).
+DiscoveryReason = Literal["max_children", "discovery_failed"]
 # Only the order of a page's items or lines changed (a `changed` event's reason).
 REORDERED: Literal["reordered"] = "reordered"
-Reason = Literal[GoneReason, BlockedReason, ErrorReason, "reordered"]
+# A listing that only lost items whose links it stopped giving: its pages are checked
+# again, and what became of them is the news (a `changed` event's reason, not alerted).
+PAGES_UNLINKED: Literal["pages_unlinked"] = "pages_unlinked"
+Reason = Literal[
+    GoneReason, BlockedReason, ErrorReason, DiscoveryReason, "reordered", "pages_unlinked"
+]
 
 GONE_STATUS: dict[int, GoneReason] = {404: "http_404", 410: "http_410", 451: "http_451"}
 BLOCKED_STATUS: dict[int, BlockedReason] = {
@@ -109,6 +117,9 @@ WORDING: dict[str, Wording] = {
     "probe_failed": Wording(failed="could not be compared with the site's not-found page"),
     "internal": Wording(failed="could not be checked (an unexpected failure; see the log)"),
     "reordered": Wording(),
+    "pages_unlinked": Wording(),
+    "max_children": Wording("pages not watched"),
+    "discovery_failed": Wording("pages not listed", failed="cannot be read for its pages"),
 }
 
 

@@ -270,7 +270,7 @@ DIGEST_OVER = 3
 
 def scrubs(events: Sequence[Event]) -> list[tuple[str, list[Event]]]:
     """The discovered children gone together, by parent, each with the parent's headline:
-    "Urumqi jobs: 23 of 31 pages gone: A, B, … ; all mention Urumqi, none of the 8
+    "Urumqi jobs: 23 of 31 pages gone: A; B; … — all mention Urumqi, none of the 8
     remaining do". Only parents with more than one child gone among ``events``."""
     groups: dict[str, list[Event]] = {}
     for e in events:
@@ -284,7 +284,10 @@ def scrubs(events: Sequence[Event]) -> list[tuple[str, list[Event]]]:
         note = group[-1].parent or {}
         total = max([len(group), *(_count(e.parent, "children") for e in group)])
         removed = {e.watch: set(_words(e.parent, "keywords")) for e in group}
-        remaining = {"rest": set(_words(note, "remaining_keywords"))}
+        # Each note counts as remaining the pages not yet concluded when it was made (on
+        # AWS, as each went): their intersection is what the best-informed one said.
+        said = [set(_words(e.parent, "remaining_keywords")) for e in group]
+        remaining = {"rest": set.intersection(*said)}
         names = [terminal.one_line(e.name) for e in group]
         head = f"{terminal.one_line(str(note.get('name') or note.get('id')))}: "
         out.append((head + removal_summary(names, total, removed, remaining), group))

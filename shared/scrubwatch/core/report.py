@@ -11,6 +11,7 @@ from .events import Event
 @dataclass
 class RunReport:
     checked: int = 0
+    pages_checked: int = 0  # of ``checked``: pages that watches discovered
     outcomes: Counter[str] = field(default_factory=Counter)
     events: list[Event] = field(default_factory=list)
     undelivered: int = 0

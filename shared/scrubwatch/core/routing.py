@@ -37,7 +37,8 @@ def routes(watchlist: Watchlist) -> list[Route]:
         if "/" in watch_id and watchlist.get(watch_id) is None:
             parent = watchlist.get(watch_id.split("/", 1)[0])
             if parent is not None and parent.discover is not None:
-                return parent.discover.child.notify or parent.notify
+                child = parent.discover.child.notify
+                return child if child is not None else parent.notify
         return notify_of(watch_id)
 
     minimum = watchlist.settings.min_severity

@@ -47,6 +47,11 @@ def _head(report: RunReport) -> str:
             " --force checks them now)."
         )
     of = f"{report.checked} of {total} watches" if report.not_due_count else None
+    listed = report.checked - report.pages_checked
+    if not of and report.pages_checked:
+        # Discovered pages are counted apart: "4 watches" is what the list holds.
+        pages = _count(report.pages_checked, "page", "pages")
+        of = f"{_count(listed, 'watch', 'watches')} and {pages} they found"
     head = f"Checked {of or _count(report.checked, 'watch', 'watches')} in {report.seconds:.1f}s"
     return f"{head}: {found}." if found else head + ("." if trouble else ": no changes.")
 
