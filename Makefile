@@ -13,7 +13,7 @@ WATCHLIST ?= watchlist.yaml
 
 export SAM_CLI_TELEMETRY := 0
 
-.PHONY: install run test lint typecheck demo bench clean build build-ScrubwatchLayer lock
+.PHONY: install run test lint typecheck demo bench clean build build-ScrubwatchLayer lock openssl
 
 # constraints.txt pins every dependency to the versions the layer ships (one set for both).
 $(STAMP): pyproject.toml constraints.txt
@@ -41,8 +41,13 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
-test: lint typecheck $(SAM)
+test: lint typecheck $(SAM) openssl
 	SAM_CLI=$(abspath $(SAM)) $(BIN)/pytest
+
+# The timestamp tests run a real RFC 3161 authority: `openssl ts` (Debian's openssl).
+openssl:
+	@command -v openssl >/dev/null || { [ "$$(id -u)" = 0 ] && apt-get update -qq && \
+	  apt-get install -y -qq openssl; } || { echo "make test needs openssl: sudo apt-get install openssl" >&2; exit 1; }
 
 bench: $(STAMP)
 	$(BIN)/python bench/run.py

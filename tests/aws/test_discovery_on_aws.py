@@ -8,6 +8,7 @@ from collections.abc import Callable
 from types import SimpleNamespace
 from typing import Any
 
+from boto3.dynamodb.types import TypeDeserializer
 from scrubwatch.aws.app import watchlist as watchlist_now
 from scrubwatch.aws.app import with_children
 from scrubwatch.aws.schedule import CheckRequest
@@ -81,7 +82,7 @@ def child_records(aws: Stack) -> dict[str, dict[str, Any]]:
         KeyConditionExpression="pk = :pk",
         ExpressionAttributeValues={":pk": {"S": "C#jobs"}},
     )["Items"]
-    return {i["sk"]["S"]: json.loads(i["record"]["S"]) for i in items}
+    return {i["sk"]["S"]: TypeDeserializer().deserialize(i["record"]) for i in items}
 
 
 def test_a_checker_keeps_every_ad_it_finds_in_the_table_and_the_bucket(

@@ -633,3 +633,32 @@ def test_a_feed_that_stays_unreadable_is_one_error_after_confirm_errors(
     assert "could not be listed 3 times in a row" in error.summary
     assert "HTTP 404" in error.summary
     assert of_kind(events, "unlinked") == []
+
+
+def test_links_are_read_in_a_worker_process_as_pages_are(site: Site, harness: Make) -> None:
+    from scrubwatch.check.engine import Engine
+
+    ads_site(site, [1001, 1002])
+    h = harness([parent(site)])
+    engine = Engine(h.watchlist, h.state, h.evidence, [h.collector], workers=2)
+
+    report = engine.run(force=True)
+
+    assert report.workers == 1  # the listing (and its links) were read there
+    (found,) = of_kind(report.events, "children_found")
+    assert found.added == ["Engineer 1001, Urumqi", "Engineer 1002, Urumqi"]
+
+
+def test_the_run_summary_names_a_discovered_page(site: Site, harness: Make) -> None:
+    from scrubwatch.core.summary import summary
+
+    ads_site(site, [1001])
+    h = harness([parent(site)])
+    h.run()
+    site.pages.pop("/jobs/1001")
+
+    h.run()
+
+    line = summary(h.reports[-1])
+    assert f"1 suspected gone ({kid(site, 1001)} 'Engineer 1001, Urumqi')" in line
+    assert "Checked 1 watch and 1 page they found" in line

@@ -90,3 +90,18 @@ def test_show_discovery_prints_what_a_look_decided(site: Site, tmp_path: Path) -
     none = run_cli("show", page_id, "--discovery", cwd=tmp_path)
     assert none.returncode == 2
     assert "holds no discovery record" in none.stderr
+
+
+def test_show_says_so_when_a_version_holds_no_text(site: Site, tmp_path: Path) -> None:
+    site_with_ads(site, {1001: "Firmware Engineer"})
+    watchlist(tmp_path, site)
+    assert run_cli("check", cwd=tmp_path).returncode == 0
+    site.pages.pop("/jobs/1001")
+    page_id = child_id("jobs", site.url("/jobs/1001"))
+    for _ in range(2):
+        assert run_cli("check", "--force", "--only", page_id, cwd=tmp_path).returncode == 0
+
+    shown = run_cli("show", page_id, cwd=tmp_path)
+
+    assert shown.returncode == 0 and shown.stdout == ""
+    assert "(HTTP 404) holds no text; --headers or --html shows what was answered" in shown.stderr

@@ -8,8 +8,8 @@ Same interfaces as the local backend, so the engine is the same code on both. On
 - ``pk = S#recheck``, ``sk = <watch>``: the watches waiting for a recheck (a page
   suspected gone, an error not yet confirmed), which the scheduler times from their state;
 - ``pk = S#scheduler``, ``sk = TICK``: when the scheduler last ran, and the watch list it saw;
-- ``pk = C#<watch>``, ``sk = <child id>``: each page a watch discovered (``record``: the
-  JSON of ``core.discover.Child``); the child's own state and versions are under
+- ``pk = C#<watch>``, ``sk = <child id>``: each page a watch discovered (``record``: a map
+  of ``core.discover.Child``'s fields); the child's own state and versions are under
   ``W#<child id>`` like any watch's;
 - ``pk = N#<channel>``: the notifier's claims (aws/notify.py).
 
@@ -22,22 +22,26 @@ win), in one transaction with the history row and the recheck entry when there a
 from __future__ import annotations
 
 import json
+import time
 import zlib
 from collections.abc import Iterable, Sequence
 from typing import Any
 
 import boto3
+from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.exceptions import ClientError
 
-from ..check.ports import Commit
+from ..check.ports import Commit, StampDue
 from ..core.decide import WatchState, settled
-from ..core.discover import Child
+from ..core.discover import Child, ChildWrite
 from ..core.due import rechecking
 from ..core.events import Event
 from ..core.reader import Reading
 from ..evidence.build import Evidence
 from ..evidence.packed import PARTS, pack, unpack
 
+_SERIALIZE = TypeSerializer()
+_DESERIALIZE = TypeDeserializer()
 _BATCH_GET = 100  # DynamoDB's limit for BatchGetItem
 _BATCH_WRITE = 25  # and for BatchWriteItem
 _TRANSACTION = 100  # and items in one transaction
@@ -49,6 +53,12 @@ def _state_json(attribute: dict[str, Any]) -> Any:
     if "B" in attribute:
         return json.loads(zlib.decompress(attribute["B"]))
     return json.loads(attribute["S"])
+
+
+def _record(attribute: dict[str, Any]) -> dict[str, Any]:
+    """A page's record as stored: a map, so that each writer sets its own fields."""
+    data: dict[str, Any] = _DESERIALIZE.deserialize(attribute)
+    return data
 
 
 def _state_key(watch_id: str) -> dict[str, Any]:
@@ -127,11 +137,11 @@ class DynamoStateStore:
             items.append({"Put": {"TableName": self.table, "Item": key}})
         elif before is None or rechecking(before):
             items.append({"Delete": {"TableName": self.table, "Key": key}})
-        records = self._child_items(c.children)
+        records = [self._child_write(w) for w in c.children]
         if len(items) + len(records) <= _TRANSACTION:
-            items += [{"Put": {"TableName": self.table, "Item": r}} for r in records]
+            items += records
         else:
-            self._put_children(records)
+            self._write_children(records)
         written = self._write(items)
         if written:
             self._read[state.watch_id] = WatchState(**{**state.__dict__, "rev": state.rev + 1})
@@ -198,32 +208,67 @@ class DynamoStateStore:
             found: list[Child] = []
             while True:
                 reply = self.db.query(**kwargs)
-                found += [Child.from_json(json.loads(i["record"]["S"])) for i in reply["Items"]]
+                found += [Child.from_json(_record(i["record"])) for i in reply["Items"]]
                 if "LastEvaluatedKey" not in reply:
                     break
                 kwargs["ExclusiveStartKey"] = reply["LastEvaluatedKey"]
             out[parent] = found
         return out
 
-    def _child_items(self, children: Sequence[Child]) -> list[dict[str, Any]]:
-        return [
-            {
-                "pk": {"S": f"C#{child.parent}"},
-                "sk": {"S": child.id},
-                "record": {"S": json.dumps(child.to_json(), ensure_ascii=False)},
+    def _child_write(self, write: ChildWrite) -> dict[str, Any]:
+        """A page's record as a transaction item: put whole (a new page), or only the
+        fields this commit changed set in its map (see ChildWrite: two writers)."""
+        child = write.child
+        key = {"pk": {"S": f"C#{child.parent}"}, "sk": {"S": child.id}}
+        data = child.to_json()
+        if write.fields is None:
+            item = {**key, "record": _SERIALIZE.serialize(data)}
+            return {"Put": {"TableName": self.table, "Item": item}}
+        fields = sorted(write.fields) or ["seen"]  # nothing changed: a harmless write
+        return {
+            "Update": {
+                "TableName": self.table,
+                "Key": key,
+                "UpdateExpression": "SET "
+                + ", ".join(f"#r.#f{n} = :v{n}" for n in range(len(fields))),
+                "ExpressionAttributeNames": {
+                    "#r": "record",
+                    **{f"#f{n}": f for n, f in enumerate(fields)},
+                },
+                "ExpressionAttributeValues": {
+                    f":v{n}": _SERIALIZE.serialize(data[f]) for n, f in enumerate(fields)
+                },
             }
-            for child in children
-        ]
+        }
 
-    def _put_children(self, items: list[dict[str, Any]]) -> None:
-        """Puts child records outside the state's transaction (a first look at hundreds of
-        children is more than a transaction's 100 items): before it, and idempotent, so a
+    def _write_children(self, items: list[dict[str, Any]]) -> None:
+        """Writes page records outside the state's transaction (a first look at hundreds
+        of pages is more than a transaction's 100 items): before it, and idempotent, so a
         commit that then fails leaves records the next look finds again, not lost ones."""
-        for start in range(0, len(items), _BATCH_WRITE):
-            request = {self.table: [{"PutRequest": {"Item": i}} for i in items[start:][:25]]}
-            while request:
+        puts = [i["Put"]["Item"] for i in items if "Put" in i]
+        for start in range(0, len(puts), _BATCH_WRITE):
+            request = {self.table: [{"PutRequest": {"Item": i}} for i in puts[start:][:25]]}
+            for attempt in range(8):
                 reply = self.db.batch_write_item(RequestItems=request)
                 request = reply.get("UnprocessedItems") or {}
+                if not request:
+                    break
+                time.sleep(min(0.05 * 2**attempt, 2.0))  # throttled: back off, then again
+            if request:
+                raise RuntimeError("DynamoDB left page records unwritten after 8 tries")
+        for item in items:
+            if "Update" in item:
+                self.db.update_item(**item["Update"])
+
+    # No stamps are owed on AWS (see S3EvidenceStore.put_token).
+    def stamps_due(self) -> list[StampDue]:
+        return []
+
+    def stamp_done(self, due: StampDue) -> None:
+        pass
+
+    def stamp_failed(self, due: StampDue, why: str) -> None:
+        pass
 
     def rechecking(self) -> list[str]:
         """The ids of the watches waiting for a recheck."""
@@ -303,6 +348,16 @@ class S3EvidenceStore:
 
     def uri(self, watch_id: str, version: str) -> str:
         return f"s3://{self.bucket}/{self._key(watch_id, version, '.warc.gz')}"
+
+    # Trusted timestamps are not asked on AWS yet (`validate --for aws` refuses them):
+    # a stack keeps no token.
+    def put_token(
+        self, watch_id: str, version: str, name: str, token: bytes, ca_name: str, ca_pem: bytes
+    ) -> None:
+        raise NotImplementedError("trusted timestamps are not asked on AWS yet")
+
+    def tokens(self, watch_id: str, version: str) -> dict[str, bytes]:
+        return {}
 
     def put(self, watch_id: str, version: str, evidence: Evidence, manifest: bytes) -> bytes:
         key = self._key(watch_id, version, ".warc.gz")

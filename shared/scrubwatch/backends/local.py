@@ -12,9 +12,9 @@ from collections.abc import Callable, Collection, Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
-from ..check.ports import Commit
+from ..check.ports import Commit, StampDue
 from ..core.decide import WatchState
-from ..core.discover import Child
+from ..core.discover import Child, ChildWrite
 from ..core.events import Event
 from ..core.reader import Reading
 from ..evidence.build import Evidence
@@ -59,6 +59,16 @@ CREATE TABLE IF NOT EXISTS child (
     record TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS child_by_parent ON child (parent, id);
+-- Manifests owed a timestamp (issue 14): one row per version and authority until stamped.
+CREATE TABLE IF NOT EXISTS stamp_due (
+    watch_id TEXT NOT NULL,
+    version TEXT NOT NULL,
+    authority TEXT NOT NULL,
+    tries INTEGER NOT NULL DEFAULT 0,
+    why TEXT,
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    UNIQUE (watch_id, version, authority)
+);
 -- Rows that could not be read (a torn write, a bad edit), kept for inspection instead of
 -- stopping every run; the watch they belonged to starts afresh.
 CREATE TABLE IF NOT EXISTS set_aside (
@@ -220,12 +230,28 @@ class SqliteStateStore:
                     "INSERT OR IGNORE INTO pending (event_id, channel) VALUES (?, ?)",
                     [(event.event_id, channel) for channel in c.channels],
                 )
+        for write in c.children:
+            self._write_child(write)
         db.executemany(
-            "INSERT OR REPLACE INTO child (id, parent, record) VALUES (?, ?, ?)",
-            [(k.id, k.parent, json.dumps(k.to_json(), ensure_ascii=False)) for k in c.children],
+            "INSERT OR IGNORE INTO stamp_due (watch_id, version, authority) VALUES (?, ?, ?)",
+            [(state.watch_id, version, authority) for version, authority in c.stamps],
         )
         db.execute("RELEASE one")
         return True
+
+    def _write_child(self, write: ChildWrite) -> None:
+        """Only the fields this commit changed, over what is stored (see ChildWrite)."""
+        child = write.child
+        stored = None
+        if write.fields is not None:
+            row = self._db.execute("SELECT record FROM child WHERE id = ?", (child.id,)).fetchone()
+            with contextlib.suppress(ValueError, TypeError):
+                stored = json.loads(row[0]) if row else None
+        record = json.dumps(write.merged(stored), ensure_ascii=False)
+        self._db.execute(
+            "INSERT OR REPLACE INTO child (id, parent, record) VALUES (?, ?, ?)",
+            (child.id, child.parent, record),
+        )
 
     def children(self, parents: Iterable[str]) -> dict[str, list[Child]]:
         wanted = list(dict.fromkeys(parents))
@@ -242,6 +268,27 @@ class SqliteStateStore:
                 except Exception as exc:  # a torn row: that child is found again
                     self._set_aside("child", child_id, record, exc)
         return out
+
+    def stamps_due(self) -> list[StampDue]:
+        if not self._has_table("stamp_due"):
+            return []
+        rows = self._db.execute(
+            "SELECT watch_id, version, authority, tries, why FROM stamp_due ORDER BY seq"
+        ).fetchall()
+        return [StampDue(*row) for row in rows]
+
+    def stamp_done(self, due: StampDue) -> None:
+        self._db.execute(
+            "DELETE FROM stamp_due WHERE watch_id = ? AND version = ? AND authority = ?",
+            (due.watch_id, due.version, due.authority),
+        )
+
+    def stamp_failed(self, due: StampDue, why: str) -> None:
+        self._db.execute(
+            "UPDATE stamp_due SET tries = tries + 1, why = ?"
+            " WHERE watch_id = ? AND version = ? AND authority = ?",
+            (why, due.watch_id, due.version, due.authority),
+        )
 
     def _has_table(self, name: str) -> bool:
         # A read-only state folder of an older release has no child table.
@@ -404,6 +451,19 @@ class FolderEvidenceStore:
                     os.fsync(fd)
                 finally:
                     os.close(fd)
+
+    def put_token(
+        self, watch_id: str, version: str, name: str, token: bytes, ca_name: str, ca_pem: bytes
+    ) -> None:
+        folder = self.root / watch_id
+        if not (folder / ca_name).exists():
+            _write_atomic(folder / ca_name, ca_pem)
+        _write_atomic(folder / name, token)
+        self._unsynced += [folder / ca_name, folder / name]
+
+    def tokens(self, watch_id: str, version: str) -> dict[str, bytes]:
+        folder = self.root / watch_id
+        return {p.name: p.read_bytes() for p in sorted(folder.glob(f"{version}.*.tsr"))}
 
     def reading(self, watch_id: str, version: str) -> Reading | None:
         path = self._base(watch_id, version).with_suffix(".reading.json")

@@ -26,6 +26,8 @@ MAX_SITEMAPS = 50
 
 # (url, etag, last_modified) -> the answer: a conditional GET when a validator is given.
 FetchPage = Callable[[str, str | None, str | None], Awaitable[Fetch]]
+# (the page, the CSS) -> its links: the engine runs page_links in a reading worker.
+ReadLinks = Callable[[Fetch, str], Awaitable[list[Link]]]
 Validators = dict[str, list[str | None]]  # document url -> [etag, last_modified]
 
 
@@ -54,12 +56,24 @@ class Found:
     partial: str | None = None
 
 
+def page_links(content: bytes, headers: dict[str, str], selector: str, base: str) -> list[Link]:
+    """The links ``selector`` finds on a fetched page (run in a reading worker: a page that
+    crashes or stalls the parser is that watch's failure, not the run's)."""
+    html, _ = decode_text(content, content_type(headers)[1], html=True)
+    return links(html, selector, base)
+
+
+async def _read_here(page: Fetch, selector: str) -> list[Link]:
+    return page_links(page.content, page.header_map, selector, page.final_url)
+
+
 async def find_children(
     watch: Watch,
     page: Fetch,
     fetch: FetchPage,
     allow: Sequence[IPNetwork],
     validators: Validators | None = None,
+    read_links: ReadLinks = _read_here,
 ) -> Found:
     """The links ``watch.discover`` names: from ``page`` (already fetched) or its own
     source through ``fetch``; each once, in source order. ``allow``: the networks
@@ -82,8 +96,7 @@ async def find_children(
         return answer
 
     if spec.links:
-        html, _ = decode_text(page.content, content_type(page.header_map)[1], html=True)
-        listed = links(html, spec.links, page.final_url)
+        listed = await read_links(page, spec.links)
         found.notes.append(f"links {spec.links!r} on {page.final_url}")
     elif spec.sitemap:
         listed = await _sitemap_links(spec.sitemap, get, found, watch)

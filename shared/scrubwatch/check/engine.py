@@ -26,10 +26,13 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlsplit
 
+import httpx
+
 from .. import __version__
 from ..core.classify import Outcome, classify, same_as_missing_page
 from ..core.config import Watch, Watchlist, child_watch
 from ..core.decide import Observation, Transition, WatchState, decide
+from ..core.discover import Link
 from ..core.due import DueRule, edited, is_due
 from ..core.events import Event, VersionRef, rfc3339
 from ..core.exchange import Fetch
@@ -39,12 +42,13 @@ from ..core.terminal import one_line
 from ..evidence.build import build_evidence, manifest, sha256
 from .analyse import Analysis, analyse, read_probe, reread, unabridged
 from .children import Discovered, RunChildren
-from .discovery import SourceFailed, Unchanged, find_children
+from .discovery import SourceFailed, Unchanged, find_children, page_links
 from .family import Family, Seen
 from .fetch import FetchOptions, HttpFetcher
 from .netguard import ForbiddenAddress, Resolver, vet_unresolved
 from .pool import READ_DEADLINE, WorkerDied, WorkerPool, WorkersUnavailable
-from .ports import Commit, EvidenceStore, Publisher, StateStore
+from .ports import Commit, EvidenceStore, Publisher, StampDue, StateStore
+from .timestamp import TOKEN_SUFFIX, Authority, StampFailed, stamp
 from .witness import Capture, Wayback
 
 log = logging.getLogger("scrubwatch")
@@ -102,6 +106,7 @@ class Engine:
         due: DueRule = is_due,
         witness_inline: bool = True,
         children_with_parent: bool = True,
+        authorities: Sequence[Authority] = (),
     ) -> None:
         self.watchlist = watchlist
         self.state = state
@@ -130,6 +135,8 @@ class Engine:
         # Whether a watch asked for by id brings the children it discovered (the command
         # line); on AWS the scheduler queues each child as a watch of its own.
         self.children_with_parent = children_with_parent
+        # Trusted timestamp authorities (settings.timestamp, certificates read).
+        self.authorities = list(authorities)
         self._run = _Run()
         self._deadline = watchlist.settings.deadline  # for each watch's fetch and reading
 
@@ -203,6 +210,9 @@ class Engine:
         try:
             async with HttpFetcher(fetch_options(self.watchlist), self.resolver) as fetcher:
                 await self._check_all(fetcher, pool, watches, states)
+            if self.authorities:
+                self.flush()  # the stamps owed are committed with their versions first
+                await self._stamp()
         finally:
             await self._stop_helpers(pool)
         run.report.seconds = time.monotonic() - started
@@ -388,7 +398,7 @@ class Engine:
         analysis, outcome = await self._read(pool, watch, state, fetch)
         reading = analysis.reading if analysis else None
         outcome = await self._look_closer(fetcher, pool, watch, state, fetch, reading, outcome)
-        discovered = await self._discover(fetcher, watch, state, fetch, outcome)
+        discovered = await self._discover(fetcher, pool, watch, state, fetch, outcome)
         log.debug(
             "%s: %s %s in %.2fs: %s%s",
             watch.id,
@@ -401,7 +411,13 @@ class Engine:
         return Looked(fetch, body_sha256, analysis, outcome, discovered)
 
     async def _discover(
-        self, fetcher: HttpFetcher, watch: Watch, state: WatchState, fetch: Fetch, outcome: Outcome
+        self,
+        fetcher: HttpFetcher,
+        pool: WorkerPool | None,
+        watch: Watch,
+        state: WatchState,
+        fetch: Fetch,
+        outcome: Outcome,
     ) -> Discovered | None:
         """The watch's children as its source lists them now; None when it discovers none,
         or its page or source says nothing this time (a page down, blocked or unchanged:
@@ -416,11 +432,21 @@ class Engine:
             deadline = self._fetch_deadline()
             return await fetcher.fetch(url, etag, modified, deadline=deadline, **_via(watch))
 
+        async def read_links(page: Fetch, selector: str) -> list[Link]:
+            args = (page.content, page.header_map, selector, page.final_url)
+            try:
+                found: list[Link] = await self._in_worker(
+                    pool, self._reading_time(page), page_links, *args
+                )
+            except WorkerDied as exc:
+                raise SourceFailed(f"its links could not be read: {exc}") from None
+            return found
+
         allow = self.watchlist.settings.allow_networks
         try:
             # After an edit of `discover`, read afresh: a 304 would keep the old links.
             last = None if _discovery_due(watch, state) else state.sources
-            found = await find_children(watch, fetch, fetch_source, allow, last)
+            found = await find_children(watch, fetch, fetch_source, allow, last, read_links)
         except Unchanged:
             return None  # the same links as last time
         except SourceFailed as exc:
@@ -494,6 +520,7 @@ class Engine:
             version=(event.current if event and event.current else kept),
             event=event,
             channels=tuple(p.name for p in self.publishers),
+            stamps=tuple((kept.version, a.url) for a in self.authorities) if kept else (),
         )
         family = self._run.family
         if family is not None and looked.discovered is not None:
@@ -501,6 +528,53 @@ class Engine:
         elif family is not None and watch.parent is not None:
             commit = family.child_commit(watch, Seen(looked.outcome.kind, looked.reading), commit)
         return commit
+
+    async def _stamp(self) -> None:
+        """Asks every authority for the tokens owed (this run's versions, and those it
+        could not give before), a few at a time; a failure is kept for the next run."""
+        settings = self.watchlist.settings
+        assert settings.timestamp is not None
+        by_url = {a.url: a for a in self.authorities}
+        report = self._run.report
+        gate = asyncio.Semaphore(4)
+
+        async def one(due: StampDue, client: httpx.AsyncClient) -> None:
+            authority = by_url.get(due.authority)
+            if authority is None or due.authority in report.stamp_failures:
+                # No longer configured (kept: `status` shows it), or failing this run: one
+                # timeout an authority a run, not one a version.
+                return
+            manifest = self.evidence.manifest(due.watch_id, due.version)
+            if manifest is None:
+                self.state.stamp_done(due)  # its capture is gone: nothing left to stamp
+                return
+            name = f"{due.version}.{authority.slug}{TOKEN_SUFFIX}"
+            if name in self.evidence.tokens(due.watch_id, due.version):
+                # Kept by a run that stopped before it could say so: a new token would
+                # replace the one the next manifest may already name.
+                self.state.stamp_done(due)
+                return
+            async with gate:
+                if due.authority in report.stamp_failures:
+                    return
+                try:
+                    token = await stamp(client, authority, manifest)
+                    self.evidence.put_token(
+                        due.watch_id, due.version, name, token, authority.ca_name, authority.ca_pem
+                    )
+                    self.evidence.sync()
+                except (StampFailed, OSError) as exc:
+                    why = str(exc) if isinstance(exc, StampFailed) else f"not written: {exc}"
+                    self.state.stamp_failed(due, why)
+                    report.stamp_failures[due.authority] = why
+                    return
+            self.state.stamp_done(due)
+            report.stamped += 1
+
+        proxy = settings.proxy or None
+        timeout = settings.timestamp.timeout
+        async with httpx.AsyncClient(timeout=timeout, proxy=proxy) as client:
+            await asyncio.gather(*(one(d, client) for d in self.state.stamps_due()))
 
     def _release_held(self) -> None:
         """Pages' `gone` events, held while the run checked, are committed together, so a
@@ -620,6 +694,8 @@ class Engine:
         """What the run's summary must not hide."""
         report = self._run.report
         report.outcomes[outcome.kind] += 1
+        if watch.parent is not None:
+            report.names[watch.id] = watch.name  # a discovered page's id says nothing
         if outcome.kind in ("error", "blocked"):
             report.failures[watch.id] = outcome.reason or outcome.kind
         elif outcome.kind == "gone" and state.current is None:
@@ -756,6 +832,7 @@ class Engine:
             capture.to_json() if capture else None,
             watch.reading_settings,
             looked.discovered.record() if looked.discovered else None,
+            self._previous_tokens(watch, state),
         )
         stored = self.evidence.put(watch.id, analysis.capture, evidence, record)
         # The capture id follows the chain head, so a manifest already on file under it was
@@ -765,6 +842,19 @@ class Engine:
         return replace(
             ref, fetched_at=kept.get("fetched_at", ref.fetched_at), manifest_sha256=sha256(stored)
         )
+
+    def _previous_tokens(self, watch: Watch, state: WatchState) -> dict[str, Any] | None:
+        """The timestamp tokens of the chain head, for the next manifest to name (those
+        that came by then: a token that comes later is checked, but named by none)."""
+        version = state.head_version
+        current = state.current
+        if version is None and current is not None and current.manifest_sha256 == state.chain_head:
+            version = current.version  # a state written before head_version
+        tokens = self.evidence.tokens(watch.id, version) if version else {}
+        if not tokens:
+            return None
+        listed = [{"file": name, "sha256": sha256(data)} for name, data in tokens.items()]
+        return {"version": version, "tokens": listed}
 
     def _witness(self) -> Wayback:
         if self._run.wayback is None:
@@ -868,7 +958,7 @@ def _pointing_at(
 ) -> tuple[WatchState, Event | None]:
     """The new state and the event, chained to the capture just kept and pointing at it
     where they name it (the event keeps its witness)."""
-    state = replace(state, chain_head=kept.manifest_sha256)
+    state = replace(state, chain_head=kept.manifest_sha256, head_version=kept.version)
     if event and event.current and event.current.version == kept.version:
         event = replace(event, current=replace(kept, witness=event.current.witness))
     if state.current and state.current.version == kept.version:

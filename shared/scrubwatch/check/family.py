@@ -15,7 +15,7 @@ from typing import Any
 
 from ..core.config import Watch, Watchlist, child_watch
 from ..core.decide import WatchState
-from ..core.discover import Child
+from ..core.discover import Child, ChildWrite
 from ..core.events import Event, VersionRef, event_id, rfc3339
 from ..core.reader import Reading
 from ..core.reasons import PAGES_UNLINKED
@@ -105,7 +105,9 @@ class Family:
         commit = _folded(commit, discovered)
         added = {link.url for link in discovered.diff.added}
         self.found += [child_watch(watch, r.id, r.url, r.name) for r in records if r.url in added]
-        return replace(commit, state=new_state, children=tuple(records), extra=tuple(events))
+        by_id = {c.id: c for c in known}
+        writes = tuple(ChildWrite.of(by_id.get(r.id), r) for r in records)
+        return replace(commit, state=new_state, children=writes, extra=tuple(events))
 
     def _source_failed(self, watch: Watch, why: str, commit: Commit, now: str) -> Commit:
         """The sitemap or feed could not be read: nothing concluded, told once in a row of
@@ -148,7 +150,8 @@ class Family:
         if updated == record:
             return commit
         self.kids.apply([updated])
-        return replace(commit, state=state, event=event, extra=extra, children=(updated,))
+        write = ChildWrite.of(record, updated)
+        return replace(commit, state=state, event=event, extra=extra, children=(write,))
 
     def renoted(self, commit: Commit) -> Commit:
         """A held `gone` with its listing's note made again at the run's end, when every

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from ..core.decide import WatchState
-from ..core.discover import Child
+from ..core.discover import Child, ChildWrite
 from ..core.events import Event, VersionRef
 from ..core.reader import Reading
 from ..evidence.build import Evidence
@@ -23,12 +23,26 @@ class Commit:
     channels: tuple[str, ...] = ()  # publishers that must still deliver the event
     # What a check of a watch that discovers children adds: the children it found or lost
     # (kept beside the watch states), and the event that tells of them (after ``event``).
-    children: tuple[Child, ...] = ()
+    children: tuple[ChildWrite, ...] = ()
     extra: tuple[Event, ...] = ()
+    # (version, authority URL): manifests of this commit to have timestamped (issue 14),
+    # owed from the commit on, so a crash before stamping loses none.
+    stamps: tuple[tuple[str, str], ...] = ()
 
     @property
     def events(self) -> list[Event]:
         return [e for e in (self.event, *self.extra) if e is not None]
+
+
+@dataclass(frozen=True)
+class StampDue:
+    """A version's manifest still to be timestamped by one authority."""
+
+    watch_id: str
+    version: str
+    authority: str
+    tries: int = 0
+    why: str | None = None  # the last failure
 
 
 class StateStore(Protocol):
@@ -49,6 +63,14 @@ class StateStore(Protocol):
     def children(self, parents: Iterable[str]) -> dict[str, list[Child]]:
         """Every child each of ``parents`` ever discovered (unlinked and gone included)."""
         ...
+
+    def stamps_due(self) -> list[StampDue]:
+        """The manifests owed a timestamp, oldest first."""
+        ...
+
+    def stamp_done(self, due: StampDue) -> None: ...
+
+    def stamp_failed(self, due: StampDue, why: str) -> None: ...
 
     def close(self) -> None: ...
 
@@ -73,6 +95,16 @@ class EvidenceStore(Protocol):
 
     def warc(self, watch_id: str, version: str) -> bytes | None:
         """The capture's WARC as kept (to read it again when the watch was edited)."""
+        ...
+
+    def put_token(
+        self, watch_id: str, version: str, name: str, token: bytes, ca_name: str, ca_pem: bytes
+    ) -> None:
+        """Keeps a timestamp token beside its version, and the authority's CA with it."""
+        ...
+
+    def tokens(self, watch_id: str, version: str) -> dict[str, bytes]:
+        """The timestamp tokens kept beside a version, by file name."""
         ...
 
 

@@ -45,6 +45,10 @@ Every version of the page that scrubwatch kept is here, four files each:
                             Internet Archive said when asked to capture the page after
                             that check: its capture's address and time, or why not.
                             Asked after the version was kept, so not in its manifest
+  <version>.<id>.tsr        (with settings.timestamp) a trusted timestamp (RFC 3161) of
+                            that version's manifest, from the authority whose CA
+                            certificate is tsa-<id>.pem; the next version's manifest
+                            names it, with its SHA-256
 
 history.json lists the versions in order, oldest first. HEAD holds the SHA-256 of the
 newest manifest.
@@ -67,7 +71,15 @@ How to check that nothing was altered, with common tools (run them in this folde
      that version: compare it with the one you were sent.
      A changed byte in any manifest breaks the link after it; a deleted version leaves
      a manifest naming a hash that is no longer here.
-  4. Or, with scrubwatch: scrubwatch verify <this folder>
+  4. The trusted timestamps, if any. For each token, with openssl alone:
+         openssl ts -verify -in V.ID.tsr -data V.manifest.json -CAfile tsa-ID.pem
+     must say "Verification: OK"; `openssl ts -reply -in V.ID.tsr -text` shows its
+     time. Compare the CA's fingerprint (openssl x509 -in tsa-ID.pem -noout
+     -fingerprint -sha256) with the one the authority publishes, or use the CA file you
+     got from the authority itself as -CAfile: whoever could rewrite this folder could
+     also have put a CA of their own here. A timestamp proves when the record existed,
+     not who made it.
+  5. Or, with scrubwatch: scrubwatch verify <this folder>
 
 To read a page as it was: open the .txt, or `warcio extract --payload X.warc.gz 0`.
 """
@@ -292,7 +304,15 @@ def cmd_show(args: argparse.Namespace, root: Path) -> int:
         path = folder / f"{version}.txt"
         if not path.exists():
             raise UsageError(f"evidence for version {version} is missing")
-        _write_page_text(path.read_text("utf-8"))
+        text = path.read_text("utf-8")
+        if not text.strip():
+            # A 404, an empty page, a part that matched nothing: said, not a blank screen.
+            print(
+                f"version {version[:12]} (HTTP {row.get('status')}) holds no text; "
+                f"--headers or --html shows what was answered",
+                file=sys.stderr,
+            )
+        _write_page_text(text)
         return 0
     path = folder / f"{version}.warc.gz"
     if not path.exists():
@@ -354,7 +374,10 @@ def cmd_export(args: argparse.Namespace, root: Path) -> int:
     # Only what the history lists: a capture a stopped run never committed is not evidence.
     kept = {row["version"] for row in rows}
     for path in sorted(source.iterdir()):
-        if path.name.startswith(".") or path.name.split(".", 1)[0] not in kept:
+        authority_ca = path.name.startswith("tsa-") and path.name.endswith(".pem")
+        if path.name.startswith(".") or (
+            path.name.split(".", 1)[0] not in kept and not authority_ca
+        ):
             continue
         shutil.copy2(path, target / path.name)
         # Kept owner-only in the state folder; a bundle is made to be handed on.
@@ -398,6 +421,47 @@ def _state_of(folder: Path) -> tuple[Path | None, str]:
     return None, folder.name
 
 
+def _pinned(args: argparse.Namespace) -> frozenset[str] | None:
+    """The SHA-256 fingerprints of the CAs named by --tsa-ca (None: none named)."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes
+
+    files: list[Path] = getattr(args, "tsa_ca", None) or []
+    if not files:
+        return None
+    out = set()
+    for path in files:
+        try:
+            ca = x509.load_pem_x509_certificate(path.read_bytes())
+        except OSError as exc:
+            raise UsageError(f"--tsa-ca {path}: {exc.strerror or exc}") from None
+        except ValueError:
+            raise UsageError(f"--tsa-ca {path}: not a PEM certificate") from None
+        out.add(ca.fingerprint(hashes.SHA256()).hex())
+    return frozenset(out)
+
+
+def _print_trusted(trusted: dict[str, list[tuple[str, str, str]]], pinned: bool) -> None:
+    """Each timestamped version's trusted times, and whose CA vouches for them."""
+    if not trusted:
+        return
+    print(f"trusted timestamps: {len(trusted)} version(s) stamped, each verified offline:")
+    cas: dict[str, str] = {}
+    for version, stamps in trusted.items():
+        times = ", ".join(f"{when} ({ca})" for when, ca, _ in stamps)
+        print(f"  {version[:12]}  {times}")
+        cas.update((fingerprint, ca) for _, ca, fingerprint in stamps)
+    for fingerprint, ca in cas.items():
+        spaced = ":".join(fingerprint[i : i + 2] for i in range(0, len(fingerprint), 2)).upper()
+        print(f"  CA {ca}: SHA-256 {spaced}")
+    if not pinned:
+        print(
+            "  These CAs are the ones kept beside the tokens: compare each fingerprint with "
+            "the authority's published certificate, or name it with --tsa-ca (a timestamp "
+            "proves when the record existed, not who made it)"
+        )
+
+
 def cmd_verify(args: argparse.Namespace, root: Path) -> int:
     given = Path(args.target)
     if given.is_dir():
@@ -416,7 +480,7 @@ def cmd_verify(args: argparse.Namespace, root: Path) -> int:
             committed = {row["version"] for row in local.history(watch_id)}
         else:
             anchored = False
-        report = verify_folder(given, expected, committed)
+        report = verify_folder(given, expected, committed, _pinned(args))
         if not anchored:
             report.problems.append(
                 "no HEAD file: nothing vouches for the newest version, so its change or removal "
@@ -441,6 +505,7 @@ def cmd_verify(args: argparse.Namespace, root: Path) -> int:
             archive.folder(args.target),
             archive.chain_head(args.target),
             {row["version"] for row in rows},
+            _pinned(args),
         )
         where = f"{args.target} in {archive.where()}"
     if report.uncommitted:
@@ -458,6 +523,9 @@ def cmd_verify(args: argparse.Namespace, root: Path) -> int:
                 f"note: {report.witnessed} Internet Archive answer(s) (.witness.json) sit beside "
                 "their versions, outside the chain: check their web.archive.org addresses there"
             )
+        _print_trusted(report.trusted, pinned=bool(getattr(args, "tsa_ca", None)))
+        if report.unstamped:
+            print(f"note: {report.unstamped} version(s) carry no timestamp token")
         return 0
     for problem in report.problems:
         print(f"BROKEN: {problem}", file=sys.stderr)

@@ -172,6 +172,14 @@ def _archive_commands(
         help="recompute every digest and the chain (exit 3 if broken)",
     )
     verify.add_argument("target", metavar="PATH_OR_ID")
+    verify.add_argument(
+        "--tsa-ca",
+        metavar="PEM",
+        action="append",
+        type=Path,
+        default=[],
+        help="a timestamp authority's CA certificate: every token must be signed under one",
+    )
     push = sub.add_parser(
         "push",
         parents=[common],
@@ -390,6 +398,9 @@ def cmd_check(args: argparse.Namespace, watchlist: Watchlist, root: Path) -> int
     problems = delivery_problems(watchlist, os.environ)
     if problems:
         raise ConfigError(problems)
+    from ..check.timestamp import load_authorities
+
+    authorities = load_authorities(watchlist)  # a certificate that cannot be read: exit 2
 
     unknown = [i for i in args.only if watchlist.get(i) is None and not _discovered(watchlist, i)]
     if unknown:
@@ -403,7 +414,12 @@ def cmd_check(args: argparse.Namespace, watchlist: Watchlist, root: Path) -> int
         try:
             publishers = _publishers(watchlist, args.json, progress, backend.state)
             engine = Engine(
-                watchlist, backend.state, backend.evidence, publishers, progress=progress
+                watchlist,
+                backend.state,
+                backend.evidence,
+                publishers,
+                progress=progress,
+                authorities=authorities,
             )
             report = engine.run(args.only, args.force)
             not_due = _not_due(watchlist, engine.watch, backend.state, report.not_due)

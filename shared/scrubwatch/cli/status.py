@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from ..check.children import RunChildren
-from ..check.ports import StateStore
+from ..check.ports import StampDue, StateStore
 from ..core import terminal
 from ..core.config import Settings, Watch, Watchlist
 from ..core.decide import WatchState
@@ -101,6 +101,30 @@ def _load(store: StateStore, watchlist: Watchlist) -> tuple[Watchlist, dict[str,
     watches = [w for p in watchlist.watches for w in (p, *by_parent.get(p.id, []))]
     every = replace(watchlist, watches=tuple(watches))
     return every, store.load(w.id for w in watches)
+
+
+def stamps_waiting(root: Path) -> list[str]:
+    """One line per timestamp authority that owes tokens: how many, and its last failure."""
+    from .state_folder import open_backend
+
+    if not root.is_file() and not (root / "state.sqlite3").exists():
+        return []
+    backend = open_backend(root)
+    try:
+        due = backend.state.stamps_due()
+    finally:
+        backend.close()
+    waiting: dict[str, list[StampDue]] = {}
+    for d in due:
+        waiting.setdefault(d.authority, []).append(d)
+    out = []
+    for url, owed in waiting.items():
+        why = next((d.why for d in reversed(owed) if d.why), None)
+        last = f" (last: {why})" if why else ""
+        out.append(
+            f"timestamps: {len(owed)} version(s) wait for {url}{last}; asked again at each check"
+        )
+    return out
 
 
 def _local_states(root: Path, watchlist: Watchlist) -> tuple[Watchlist, dict[str, WatchState]]:
@@ -281,6 +305,9 @@ def cmd_status(args: argparse.Namespace, watchlist: Watchlist, root: Path) -> in
     else:
         shown: list[Line | str] = list(rows) if args.children else folded(rows)
         print(table(shown, now))
+        if not on_aws:
+            for waiting in stamps_waiting(root):
+                print(waiting)
         if on_aws:
             print(
                 "\nOn AWS a check that finds nothing new writes nothing: LAST CHECK is the last"

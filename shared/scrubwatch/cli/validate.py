@@ -38,6 +38,12 @@ _DETAIL = 200  # characters of a URL, media type or error detail quoted in a lin
 
 def aws_problems(watchlist: Watchlist) -> list[str]:
     """What a list valid locally cannot do on AWS, one line each."""
+    if watchlist.settings.timestamp is not None:
+        where = watchlist.where(("settings", "timestamp"))
+        return [
+            f"{where}: trusted timestamps are asked only by `scrubwatch check` for now, not on "
+            "AWS; remove it from the list you push"
+        ]
     if watchlist.settings.timeout > AWS_MAX_TIMEOUT:
         # A checker never starts a fetch it cannot give its whole timeout: with more than
         # its invocation has, no watch would ever be checked.
@@ -56,6 +62,9 @@ def cmd_validate(args: argparse.Namespace, watchlist: Watchlist) -> int:
             print(problem, file=sys.stderr)
         return 2
     if target != "aws":
+        from ..check.timestamp import load_authorities
+
+        load_authorities(watchlist)  # ConfigError: a certificate that cannot be read
         problems = delivery_problems(watchlist, os.environ)
         if problems:
             for problem in problems:

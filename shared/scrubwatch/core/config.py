@@ -272,6 +272,31 @@ class EmailSettings(_Strict):
     timeout: Duration = 30.0
 
 
+class Authority(_Strict):
+    """An RFC 3161 timestamp authority, and the certificate its tokens are checked with."""
+
+    url: HttpUrl
+    # PEM file of the authority's CA (relative to the watch list): `verify` checks every
+    # token's signature with it, offline, and it is kept with the evidence.
+    certificate: str = Field(min_length=1)
+
+
+def _authority(value: Any) -> Any:
+    if isinstance(value, str):
+        raise ValueError(
+            "give the authority's CA certificate too: {url: ..., certificate: ca.pem} "
+            "(verify checks each token's signature with it; the README names free authorities)"
+        )
+    return value
+
+
+class TimestampSettings(_Strict):
+    """Trusted timestamps (RFC 3161) of every new chain head, from each authority."""
+
+    authorities: tuple[Annotated[Authority, BeforeValidator(_authority)], ...] = Field(min_length=1)
+    timeout: Duration = 20.0
+
+
 class MinSeverity(_Strict):
     email: Severity = "low"
     slack: Severity = "low"
@@ -304,6 +329,8 @@ class Settings(_Strict):
     proxy: ProxyUrl | None = None
     # Children discovered by all watches together (each watch: discover.max_children).
     max_discovered: int = Field(5000, ge=0, le=1_000_000)
+    # RFC 3161 tokens of each new version's manifest (none by default).
+    timestamp: TimestampSettings | None = None
 
     @model_validator(mode="before")
     @classmethod
@@ -704,6 +731,8 @@ def _pydantic_message(error: Any) -> str:
         return "expected keys with values (key: value lines, or {key: value})"
     if kind in ("bool_type", "bool_parsing"):
         return "expected true or false"
+    if kind == "too_short":
+        return "give at least one"
     message = str(error["msg"])
     return message.removeprefix("Value error, ")
 
@@ -719,8 +748,12 @@ def _error_loc(error: Any) -> Loc:
 def _add_validation_errors(
     exc: ValidationError, empty: dict[Loc, str], problems: _Problems
 ) -> None:
-    for error in exc.errors():
+    errors = exc.errors()
+    inner = {_error_loc(e)[:-1] for e in errors if _error_loc(e)}
+    for error in errors:
         loc = _error_loc(error)
+        if error["type"] == "too_short" and any(i[: len(loc)] == loc for i in inner):
+            continue  # a list emptied by its entries' own problems, reported below
         if error["type"] == "extra_forbidden" and loc in empty:
             # `selector: #x`: the misspelt key is the mistake to fix first.
             del empty[loc]

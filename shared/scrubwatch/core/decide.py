@@ -42,6 +42,7 @@ class WatchState:
     # its last failed check used)
     settings_hash: str | None = None
     chain_head: str | None = None  # SHA-256 of the newest kept version's manifest
+    head_version: str | None = None  # that version (its capture id)
     seq: int = 0  # events emitted so far: part of every event id
     last_success: float = 0.0  # when a check last got an answer with content (or a 304)
     last_event: dict[str, str] | None = None  # {kind, event_id, detected_at} of the newest

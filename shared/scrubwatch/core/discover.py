@@ -301,3 +301,27 @@ class Child:
 
 
 _CHILD_FIELDS = frozenset(Child.__dataclass_fields__)
+
+
+@dataclass(frozen=True)
+class ChildWrite:
+    """A record as one commit writes it: whole (a new page), or only the fields that
+    commit changed. A page's record has two writers, its listing's look (linked, unlinked,
+    dropped) and its own check (seen, keywords, concluded): each writes only its fields,
+    so neither undoes the other's when both ran from the same record."""
+
+    child: Child
+    fields: frozenset[str] | None = None  # None: the whole record
+
+    @classmethod
+    def of(cls, old: Child | None, new: Child) -> ChildWrite:
+        if old is None:
+            return cls(new)
+        return cls(new, frozenset(f for f in _CHILD_FIELDS if getattr(old, f) != getattr(new, f)))
+
+    def merged(self, stored: dict[str, object] | None) -> dict[str, object]:
+        """The record to store, given what is stored (None when nothing is)."""
+        data = self.child.to_json()
+        if stored is None or self.fields is None:
+            return data
+        return {**stored, **{f: data[f] for f in self.fields}}

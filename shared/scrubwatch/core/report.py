@@ -12,6 +12,9 @@ from .events import Event
 class RunReport:
     checked: int = 0
     pages_checked: int = 0  # of ``checked``: pages that watches discovered
+    names: dict[str, str] = field(default_factory=dict)  # discovered page id -> its name
+    stamped: int = 0  # timestamp tokens kept (issue 14)
+    stamp_failures: dict[str, str] = field(default_factory=dict)  # authority -> last why
     outcomes: Counter[str] = field(default_factory=Counter)
     events: list[Event] = field(default_factory=list)
     undelivered: int = 0

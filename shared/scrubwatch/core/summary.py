@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from .report import RunReport
+from .terminal import one_line
 
 
 def _count(n: int, one: str, many: str) -> str:
@@ -56,22 +57,30 @@ def _head(report: RunReport) -> str:
     return f"{head}: {found}." if found else head + ("." if trouble else ": no changes.")
 
 
+def _who(report: RunReport, watch_id: str) -> str:
+    """A watch as the summary names it: its id, and a discovered page's name with it."""
+    name = report.names.get(watch_id)
+    return f"{watch_id} {one_line(name, 60)!r}" if name else watch_id
+
+
 def _trouble(report: RunReport) -> list[str]:
     """What did not go as it should: failures, suspicions, selectors that match nothing."""
     reasons = report.failures
     out = []
     if report.failed:
-        why = ", ".join(f"{i}: {reasons[i]}" if reasons.get(i) else i for i in report.failed)
+        why = ", ".join(
+            f"{_who(report, i)}: {reasons[i]}" if reasons.get(i) else _who(report, i)
+            for i in report.failed
+        )
         out.append(f"{len(report.failed)} failed ({why}).")
     if report.suspected:
-        out.append(
-            f"{len(report.suspected)} suspected gone ({', '.join(report.suspected)}),"
-            " not yet confirmed."
-        )
+        who = ", ".join(_who(report, i) for i in report.suspected)
+        out.append(f"{len(report.suspected)} suspected gone ({who}), not yet confirmed.")
     if report.matched_nothing:
+        who = ", ".join(_who(report, i) for i in report.matched_nothing)
         out.append(
             f"{_count(len(report.matched_nothing), 'watch matches', 'watches match')} nothing"
-            f" ({', '.join(report.matched_nothing)}): check its select/items."
+            f" ({who}): check its select/items."
         )
     if report.failed or report.suspected:
         out.append("See scrubwatch status.")
@@ -79,6 +88,12 @@ def _trouble(report: RunReport) -> list[str]:
     out.extend(
         f"{i}: its children could not be listed ({why}); nothing concluded of them."
         for i, why in report.discovery_failed.items()
+    )
+    if report.stamped:
+        out.append(f"{_count(report.stamped, 'trusted timestamp', 'trusted timestamps')} kept.")
+    out.extend(
+        f"No timestamp from {url} ({why}); asked again next run."
+        for url, why in report.stamp_failures.items()
     )
     return out
 

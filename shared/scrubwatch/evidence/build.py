@@ -61,6 +61,7 @@ def manifest(
     witness: dict[str, Any] | None = None,
     reading_settings: dict[str, Any] | None = None,
     discovery: dict[str, Any] | None = None,
+    timestamps: dict[str, Any] | None = None,
 ) -> bytes:
     """The manifest's bytes; their SHA-256 is what the next version's manifest points at.
     ``discovery``: what a watch that discovers children decided on this version's check
@@ -86,6 +87,9 @@ def manifest(
     }
     if discovery is not None:
         body["discovery"] = discovery
+    if timestamps is not None:
+        # The previous version's timestamp tokens: a token removed later breaks the chain.
+        body["timestamps"] = timestamps
     return (json.dumps(body, ensure_ascii=False, indent=1, sort_keys=True) + "\n").encode()
 
 

@@ -23,6 +23,9 @@ class Report:
     problems: list[str] = field(default_factory=list)
     uncommitted: list[str] = field(default_factory=list)  # manifests of uncommitted captures
     witnessed: int = 0  # witness results beside their versions (not part of the chain)
+    # Each timestamped version's trusted times: version -> [(time, signer, CA fingerprint)]
+    trusted: dict[str, list[tuple[str, str, str]]] = field(default_factory=dict)
+    unstamped: int = 0  # versions with no token (where others have one)
 
     @property
     def ok(self) -> bool:
@@ -127,7 +130,10 @@ def _check_files(folder: Path, path: Path, m: dict[str, Any], report: Report) ->
 
 
 def verify_folder(
-    folder: Path, expected_head: str | None = None, committed: set[str] | None = None
+    folder: Path,
+    expected_head: str | None = None,
+    committed: set[str] | None = None,
+    pinned: frozenset[str] | None = None,
 ) -> Report:
     """Checks a watch's evidence folder or a bundle. ``expected_head``: the manifest the
     state (or the bundle's HEAD) vouches for. ``committed``: the versions the state's
@@ -152,12 +158,21 @@ def verify_folder(
             continue
         if path.is_dir() and CHILD_FOLDER.match(path.name):
             continue  # a page this watch discovered: its own chain, verified by its own id
+        if path.name.endswith(TOKEN_SUFFIX) or _is_ca(path.name):
+            if path.name.endswith(TOKEN_SUFFIX) and path.name.split(".", 1)[0] not in versions:
+                report.problems.append(f"{path.name}: a timestamp token for no version here")
+            continue  # checked with their manifests (_check_tokens)
         if path.name.endswith(WITNESS_SUFFIX):
             report.problems.extend(_check_witness(path, versions))
             report.witnessed += 1
         else:
             report.problems.append(f"{path.name}: named by no manifest")
     _check_chain(manifests, report)
+    tokens = sorted(p for p in folder.iterdir() if p.name.endswith(TOKEN_SUFFIX))
+    if tokens and not _can_check_tokens(report):
+        return report
+    for _, (path, m) in ordered:
+        _check_tokens(folder, path, m, tokens, report, pinned)
     if expected_head is not None and report.head != expected_head:
         report.problems.append(
             f"the newest manifest should be {expected_head[:16]}…; it is missing or was replaced"
@@ -167,6 +182,108 @@ def verify_folder(
 
 # A watch's folder also holds one folder per page it discovered (core.discover.child_id).
 CHILD_FOLDER = re.compile(r"^[0-9a-f]{12}$")
+
+# Trusted timestamps (issue 14): ``<version>.<authority>.tsr`` tokens (RFC 3161
+# TimeStampResp, DER) of that version's manifest, checked with ``tsa-<authority>.pem``.
+TOKEN_SUFFIX = ".tsr"
+
+
+def _is_ca(name: str) -> bool:
+    return name.startswith("tsa-") and name.endswith(".pem")
+
+
+def _can_check_tokens(report: Report) -> bool:
+    try:
+        import rfc3161_client  # noqa: F401
+    except ImportError:
+        report.problems.append(
+            "timestamp tokens are here but cannot be checked without rfc3161-client: "
+            "pip install 'scrubwatch[timestamp]', or check them with openssl (README.txt)"
+        )
+        return False
+    return True
+
+
+_VERSION = re.compile(r"^[0-9a-f]{64}$")
+
+
+def _check_tokens(
+    folder: Path,
+    path: Path,
+    m: dict[str, Any],
+    tokens: list[Path],
+    report: Report,
+    pinned: frozenset[str] | None,
+) -> None:
+    """The tokens of one version's manifest: each signed under its authority's CA (one of
+    ``pinned``, when given), for these very bytes, and not older than the capture; and
+    the tokens the manifest names (of the version before) still there, unaltered."""
+    version = str(m.get("version"))
+    if not _VERSION.match(version):
+        return  # no capture id: its files are reported by name above
+    manifest = path.read_bytes()
+    mine = [t for t in tokens if t.name.startswith(f"{version}.")]
+    for token in mine:
+        found = _check_token(folder, token, manifest, str(m.get("fetched_at") or ""))
+        if isinstance(found, str):
+            report.problems.append(f"{token.name}: {found}")
+        elif pinned is not None and found[2] not in pinned:
+            report.problems.append(
+                f"{token.name}: signed under a CA you did not name (SHA-256 {found[2]})"
+            )
+        else:
+            report.trusted.setdefault(version, []).append(found)
+    if tokens and not mine:
+        report.unstamped += 1
+    listed = m.get("timestamps")
+    entries = listed.get("tokens") if isinstance(listed, dict) else None
+    for entry in entries if isinstance(entries, list) else []:
+        name = entry.get("file") if isinstance(entry, dict) else None
+        if not _beside(name):
+            report.problems.append(f"{path.name}: names a token {name!r} not beside it")
+            continue
+        target = folder / str(name)
+        if not target.is_file():
+            report.problems.append(f"{name}: named by {path.name} but missing")
+        elif _sha256(target) != entry.get("sha256"):
+            report.problems.append(f"{name}: SHA-256 differs from {path.name}")
+
+
+def _check_token(
+    folder: Path, token: Path, manifest: bytes, fetched_at: str
+) -> tuple[str, str, str] | str:
+    """(trusted time, signer, CA fingerprint), or what is wrong with the token."""
+    from datetime import datetime, timedelta
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes
+    from rfc3161_client import VerificationError, VerifierBuilder, decode_timestamp_response
+
+    authority = token.name.split(".")[-2]
+    ca_path = folder / f"tsa-{authority}.pem"
+    if token.is_symlink() or ca_path.is_symlink():
+        return "a symbolic link, not a file kept here"
+    try:
+        ca = x509.load_pem_x509_certificate(ca_path.read_bytes())
+    except (OSError, ValueError):
+        return f"its authority's certificate {ca_path.name} is missing or unreadable"
+    try:
+        answer = decode_timestamp_response(token.read_bytes())
+        VerifierBuilder().add_root_certificate(ca).build().verify_message(answer, manifest)
+    except (ValueError, VerificationError) as exc:
+        return f"does not verify against its manifest and {ca_path.name}: {str(exc)[:200]}"
+    when = answer.tst_info.gen_time
+    try:
+        fetched = datetime.fromisoformat(fetched_at.replace("Z", "+00:00"))
+    except ValueError:
+        return "its manifest has no fetched_at to compare the time with"
+    if when + timedelta(seconds=2) < fetched:
+        return f"stamped at {when.isoformat()}, before the capture was fetched ({fetched_at})"
+    names = ca.subject.get_attributes_for_oid(x509.NameOID.COMMON_NAME)
+    signer = ", ".join(str(a.value) for a in names)
+    fingerprint = ca.fingerprint(hashes.SHA256()).hex()
+    return when.isoformat().replace("+00:00", "Z"), str(signer) or "?", fingerprint
+
 
 # What the Internet Archive said of a version, asked after it was kept (on AWS: the
 # witness queue), so named by no manifest: it must belong to a version here, and say so.
