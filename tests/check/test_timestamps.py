@@ -252,3 +252,22 @@ def test_a_token_from_a_planted_authority_fails_once_the_real_ca_is_named(
 
     assert unpinned.ok  # the folder alone cannot tell: the README says to pin the CA
     assert [p for p in pinned.problems if "signed under a CA you did not name" in p]
+
+
+def test_a_mistyped_authority_corrected_stamps_what_it_could_not(
+    site: Site, harness: Make, tsa: LocalTsa
+) -> None:
+    site.set("/notice.html", page("Notice", "<main><p>Tender 2026/17.</p></main>"))
+    wrong = [{"url": "http://127.0.0.1:9/tsr", "certificate": str(tsa.ca)}]
+    watches = [{"id": "notice", "url": site.url("/notice.html")}]
+    h = harness(watches, timestamp={"authorities": wrong})
+    run(h)
+    (first,) = h.history("notice")
+    assert [d.authority for d in h.state.stamps_due()] == ["http://127.0.0.1:9/tsr"]
+    fixed = watched(site, harness, tsa)  # the URL corrected, same state and evidence
+    fixed.state, fixed.evidence, fixed.root = h.state, h.evidence, h.root
+
+    run(fixed)
+
+    assert [t for t in tokens(fixed) if t.name.startswith(first["version"])]
+    assert h.state.stamps_due() == []

@@ -270,6 +270,9 @@ class DynamoStateStore:
     def stamp_failed(self, due: StampDue, why: str) -> None:
         pass
 
+    def owe_stamps(self, owed: Sequence[StampDue]) -> None:
+        pass
+
     def rechecking(self) -> list[str]:
         """The ids of the watches waiting for a recheck."""
         ids: list[str] = []

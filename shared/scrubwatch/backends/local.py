@@ -283,6 +283,12 @@ class SqliteStateStore:
             (due.watch_id, due.version, due.authority),
         )
 
+    def owe_stamps(self, owed: Sequence[StampDue]) -> None:
+        self._db.executemany(
+            "INSERT OR IGNORE INTO stamp_due (watch_id, version, authority) VALUES (?, ?, ?)",
+            [(d.watch_id, d.version, d.authority) for d in owed],
+        )
+
     def stamp_failed(self, due: StampDue, why: str) -> None:
         self._db.execute(
             "UPDATE stamp_due SET tries = tries + 1, why = ?"

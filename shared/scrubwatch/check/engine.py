@@ -539,11 +539,9 @@ class Engine:
         gate = asyncio.Semaphore(4)
 
         async def one(due: StampDue, client: httpx.AsyncClient) -> None:
-            authority = by_url.get(due.authority)
-            if authority is None or due.authority in report.stamp_failures:
-                # No longer configured (kept: `status` shows it), or failing this run: one
-                # timeout an authority a run, not one a version.
-                return
+            authority = by_url[due.authority]
+            if due.authority in report.stamp_failures:
+                return  # failing this run: one timeout an authority a run, not one a version
             manifest = self.evidence.manifest(due.watch_id, due.version)
             if manifest is None:
                 self.state.stamp_done(due)  # its capture is gone: nothing left to stamp
@@ -571,10 +569,20 @@ class Engine:
             self.state.stamp_done(due)
             report.stamped += 1
 
+        due = self.state.stamps_due()
+        # Owed to an authority no longer configured (a mistyped URL corrected, say): owed
+        # to each configured one instead, so the fix stamps what the typo could not.
+        stale = [d for d in due if d.authority not in by_url]
+        if stale:
+            owed = [replace(d, authority=url, tries=0, why=None) for d in stale for url in by_url]
+            self.state.owe_stamps(owed)
+            for d in stale:
+                self.state.stamp_done(d)
+            due = self.state.stamps_due()
         proxy = settings.proxy or None
         timeout = settings.timestamp.timeout
         async with httpx.AsyncClient(timeout=timeout, proxy=proxy) as client:
-            await asyncio.gather(*(one(d, client) for d in self.state.stamps_due()))
+            await asyncio.gather(*(one(d, client) for d in due))
 
     def _release_held(self) -> None:
         """Pages' `gone` events, held while the run checked, are committed together, so a
