@@ -167,6 +167,8 @@ def test_the_command_line_stamps_reports_and_verifies(
     assert verified.returncode == 0, verified.stderr
     assert "trusted timestamps: 1 version(s) stamped, each verified offline:" in verified.stdout
     assert "CA Scrubwatch Test TSA Root: SHA-256 " in verified.stdout
+    # Your own evidence is held to your watch list's authorities: no fingerprint to compare.
+    assert "compare each fingerprint" not in verified.stdout
     exported = run_cli("export", "notice", str(tmp_path / "bundle"), cwd=tmp_path)
     assert exported.returncode == 0, exported.stderr
     bundle = run_cli("verify", str(tmp_path / "bundle"), cwd=tmp_path)
@@ -174,6 +176,37 @@ def test_the_command_line_stamps_reports_and_verifies(
     assert "compare each fingerprint with the authority's published certificate" in bundle.stdout
     pinned = run_cli("verify", "--tsa-ca", "tsa-ca.pem", str(tmp_path / "bundle"), cwd=tmp_path)
     assert pinned.returncode == 0 and "compare each fingerprint" not in pinned.stdout
+    # A CA planted in your own evidence fails against the one your watch list names.
+    own = tmp_path / ".scrubwatch" / "evidence" / "notice"
+    (token,) = own.glob("*.tsr")
+    forger = LocalTsa()
+    try:
+        version = token.name.split(".")[0]
+        planted = _mint(forger, (own / f"{version}.manifest.json").read_bytes())
+    finally:
+        forger.close()
+    token.unlink()
+    (own / f"{version}.{planted[0]}.tsr").write_bytes(planted[1])
+    (own / f"tsa-{planted[0]}.pem").write_bytes(planted[2])
+    broken = run_cli("verify", "notice", cwd=tmp_path)
+    assert broken.returncode == 3
+    assert "signed under a CA you did not name" in broken.stderr
+
+
+def _mint(forger: LocalTsa, manifest: bytes) -> tuple[str, bytes, bytes]:
+    """A token of ``manifest`` from another authority: (its file id, token, CA)."""
+    import asyncio
+
+    import httpx
+    from scrubwatch.check.timestamp import Authority, stamp
+
+    fake = Authority(forger.url, forger.ca.read_bytes())
+
+    async def mint() -> bytes:
+        async with httpx.AsyncClient() as client:
+            return await stamp(client, fake, manifest)
+
+    return fake.slug, asyncio.run(mint()), fake.ca_pem
 
 
 def test_a_certificate_that_cannot_be_read_is_one_line_and_exit_2(tmp_path: Path) -> None:

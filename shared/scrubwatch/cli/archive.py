@@ -16,6 +16,7 @@ from typing import Any
 from warcio.archiveiterator import ArchiveIterator
 
 from ..core import terminal
+from ..core.config import ConfigError
 from ..core.decode import content_type, decode_content, decode_text
 from ..evidence.packed import PARTS, unpack
 from ..evidence.verify import CHILD_FOLDER, verify_folder
@@ -421,15 +422,37 @@ def _state_of(folder: Path) -> tuple[Path | None, str]:
     return None, folder.name
 
 
-def _pinned(args: argparse.Namespace) -> frozenset[str] | None:
-    """The SHA-256 fingerprints of the CAs named by --tsa-ca (None: none named)."""
+def configured_cas(config: Path) -> frozenset[str]:
+    """The fingerprints of the CAs the watch list's timestamp authorities name: what
+    `verify` of your own evidence requires (none when the list cannot be read: verify
+    needs no watch list)."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes
+
+    from ..check.timestamp import load_authorities
+    from ..check.watchlist_file import load_watchlist
+
+    try:
+        authorities = load_authorities(load_watchlist(config))
+    except (ConfigError, OSError):
+        return frozenset()
+    cas = (x509.load_pem_x509_certificate(a.ca_pem) for a in authorities)
+    return frozenset(ca.fingerprint(hashes.SHA256()).hex() for ca in cas)
+
+
+def _pinned(args: argparse.Namespace, own: bool = False) -> frozenset[str] | None:
+    """The SHA-256 fingerprints of the CAs named by --tsa-ca, and for ``own`` evidence
+    (not a bundle) those of the watch list's authorities (None: none named)."""
     from cryptography import x509
     from cryptography.hazmat.primitives import hashes
 
     files: list[Path] = getattr(args, "tsa_ca", None) or []
-    if not files:
+    configured: frozenset[str] = (
+        getattr(args, "configured_cas", frozenset()) if own else frozenset()
+    )
+    if not files and not configured:
         return None
-    out = set()
+    out = set(configured)
     for path in files:
         try:
             ca = x509.load_pem_x509_certificate(path.read_bytes())
@@ -472,7 +495,8 @@ def cmd_verify(args: argparse.Namespace, root: Path) -> int:
         expected: str | None = None
         committed: set[str] | None = None  # a bundle holds only committed captures
         anchored = True
-        if head_file.exists():
+        bundle = head_file.exists()  # someone's export: their authorities, not yours
+        if bundle:
             expected = head_file.read_text().strip() or None
         elif state_root is not None:
             local = LocalArchive(state_root)
@@ -480,7 +504,7 @@ def cmd_verify(args: argparse.Namespace, root: Path) -> int:
             committed = {row["version"] for row in local.history(watch_id)}
         else:
             anchored = False
-        report = verify_folder(given, expected, committed, _pinned(args))
+        report = verify_folder(given, expected, committed, _pinned(args, own=not bundle))
         if not anchored:
             report.problems.append(
                 "no HEAD file: nothing vouches for the newest version, so its change or removal "
@@ -505,7 +529,7 @@ def cmd_verify(args: argparse.Namespace, root: Path) -> int:
             archive.folder(args.target),
             archive.chain_head(args.target),
             {row["version"] for row in rows},
-            _pinned(args),
+            _pinned(args, own=True),
         )
         where = f"{args.target} in {archive.where()}"
     if report.uncommitted:
@@ -523,7 +547,7 @@ def cmd_verify(args: argparse.Namespace, root: Path) -> int:
                 f"note: {report.witnessed} Internet Archive answer(s) (.witness.json) sit beside "
                 "their versions, outside the chain: check their web.archive.org addresses there"
             )
-        _print_trusted(report.trusted, pinned=bool(getattr(args, "tsa_ca", None)))
+        _print_trusted(report.trusted, pinned=bool(report.pinned))
         if report.unstamped:
             print(f"note: {report.unstamped} version(s) carry no timestamp token")
         return 0

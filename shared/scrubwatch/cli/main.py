@@ -664,6 +664,8 @@ def _dispatch(args: argparse.Namespace) -> int:
     if args.command in ("history", "show", "export", "verify"):
         from . import archive
 
+        if args.command == "verify":
+            args.configured_cas = archive.configured_cas(config)
         command = getattr(archive, f"cmd_{args.command}")
         code: int = command(args, root)
         return code

@@ -26,6 +26,7 @@ class Report:
     # Each timestamped version's trusted times: version -> [(time, signer, CA fingerprint)]
     trusted: dict[str, list[tuple[str, str, str]]] = field(default_factory=dict)
     unstamped: int = 0  # versions with no token (where others have one)
+    pinned: bool = False  # tokens had to be signed under CAs named by the caller
 
     @property
     def ok(self) -> bool:
@@ -139,7 +140,7 @@ def verify_folder(
     state (or the bundle's HEAD) vouches for. ``committed``: the versions the state's
     history lists; a capture outside it and off the chain was written by a run that
     stopped before its commit, and is left out (the next check of the watch removes it)."""
-    report = Report()
+    report = Report(pinned=pinned is not None)
     manifests = _load_manifests(folder, report)
     if expected_head is not None and committed is not None:
         on_chain = _walk(manifests, expected_head)
