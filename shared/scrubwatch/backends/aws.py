@@ -32,6 +32,7 @@ from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.exceptions import ClientError
 
 from ..check.ports import Commit, StampDue
+from ..core.contact import Contact
 from ..core.decide import WatchState, settled
 from ..core.discover import Child, ChildWrite
 from ..core.due import rechecking
@@ -272,6 +273,13 @@ class DynamoStateStore:
 
     def owe_stamps(self, owed: Sequence[StampDue]) -> None:
         pass
+
+    # Contacts are recorded by `scrubwatch contact` locally; not on a stack yet.
+    def contacts(self) -> list[Contact]:
+        return []
+
+    def add_contact(self, contact: Contact) -> None:
+        raise NotImplementedError("contacts are not recorded on AWS yet")
 
     def rechecking(self) -> list[str]:
         """The ids of the watches waiting for a recheck."""

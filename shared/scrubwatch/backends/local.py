@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from ..check.ports import Commit, StampDue
+from ..core.contact import Contact
 from ..core.decide import WatchState
 from ..core.discover import Child, ChildWrite
 from ..core.events import Event
@@ -68,6 +69,11 @@ CREATE TABLE IF NOT EXISTS stamp_due (
     why TEXT,
     seq INTEGER PRIMARY KEY AUTOINCREMENT,
     UNIQUE (watch_id, version, authority)
+);
+-- Contacts (issue 14): "we asked for comment at 10:00", and the watches it concerns.
+CREATE TABLE IF NOT EXISTS contact (
+    id TEXT PRIMARY KEY,
+    record TEXT NOT NULL
 );
 -- Rows that could not be read (a torn write, a bad edit), kept for inspection instead of
 -- stopping every run; the watch they belonged to starts afresh.
@@ -281,6 +287,18 @@ class SqliteStateStore:
         self._db.execute(
             "DELETE FROM stamp_due WHERE watch_id = ? AND version = ? AND authority = ?",
             (due.watch_id, due.version, due.authority),
+        )
+
+    def contacts(self) -> list[Contact]:
+        if not self._has_table("contact"):
+            return []
+        rows = self._db.execute("SELECT record FROM contact ORDER BY rowid").fetchall()
+        return [Contact.from_json(json.loads(row[0])) for row in rows]
+
+    def add_contact(self, contact: Contact) -> None:
+        self._db.execute(
+            "INSERT OR IGNORE INTO contact (id, record) VALUES (?, ?)",
+            (contact.id, json.dumps(contact.to_json(), ensure_ascii=False)),
         )
 
     def owe_stamps(self, owed: Sequence[StampDue]) -> None:

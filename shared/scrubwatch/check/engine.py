@@ -31,6 +31,7 @@ import httpx
 from .. import __version__
 from ..core.classify import Outcome, classify, same_as_missing_page
 from ..core.config import Watch, Watchlist, child_watch
+from ..core.contact import Contact, after_contact, raised
 from ..core.decide import Observation, Transition, WatchState, decide
 from ..core.discover import Link
 from ..core.due import DueRule, edited, is_due
@@ -107,6 +108,8 @@ class Engine:
         witness_inline: bool = True,
         children_with_parent: bool = True,
         authorities: Sequence[Authority] = (),
+        contacts: Sequence[Contact] = (),
+        capture_all: bool = False,
     ) -> None:
         self.watchlist = watchlist
         self.state = state
@@ -137,6 +140,12 @@ class Engine:
         self.children_with_parent = children_with_parent
         # Trusted timestamp authorities (settings.timestamp, certificates read).
         self.authorities = list(authorities)
+        # Contacts with the watches' subjects (core/contact.py): they raise how often the
+        # watches they concern are checked, and every event says how long after them.
+        self.contacts = list(contacts)
+        # Keep a version of every page read, changed or not (`scrubwatch contact`: what
+        # each page said right before the subject was asked).
+        self.capture_all = capture_all
         self._run = _Run()
         self._deadline = watchlist.settings.deadline  # for each watch's fetch and reading
 
@@ -153,8 +162,9 @@ class Engine:
         self._run.family = Family(kids, self.clock)
         found = kids.watches(skip={w.id for w in listed})
         bring = self.children_with_parent
+        now = self.clock().timestamp()
         watches = [
-            w
+            raised(w, self.contacts, now)
             for w in (*listed, *found)
             if not wanted or w.id in wanted or (bring and w.parent in wanted)
         ]
@@ -501,7 +511,8 @@ class Engine:
         # A look that changed the children is kept even when the watched text did not
         # change (a link's address changed, say): its evidence is what it decided.
         found = looked.discovered is not None and looked.discovered.changed
-        if (transition.keep_version or found) and looked.analysis is not None:
+        captured = self.capture_all and looked.outcome.kind == "ok"
+        if (transition.keep_version or found or captured) and looked.analysis is not None:
             try:
                 kept = self._keep(watch, state, looked, capture)
             except OSError as exc:
@@ -513,6 +524,8 @@ class Engine:
                 self._run.report.failures[watch.id] = f"evidence not written: {exc.strerror or exc}"
                 return None
             new_state, event = _pointing_at(kept, new_state, event)
+        if event and self.contacts:
+            event = after_contact(event, watch, self.contacts)
         if event:
             log.info("%s: %s", watch.id, event.summary)
         commit = Commit(
@@ -602,6 +615,7 @@ class Engine:
             and not state.gone_streak
             and state.settings_hash in (None, watch.settings_hash)
             and not _discovery_due(watch, state)
+            and not self.capture_all
         )
         fetch = await fetcher.fetch(
             watch.url,
@@ -617,6 +631,7 @@ class Engine:
             and body_sha256 == state.body_sha256
             and _settled(watch, state, fetch)
             and not _discovery_due(watch, state)
+            and not self.capture_all
         ):
             # The same bytes as last time read the same way: as good as a 304, for servers
             # that never send one, and no parsing.

@@ -6,6 +6,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from ..core.contact import Contact
 from ..core.decide import WatchState
 from ..core.discover import Child, ChildWrite
 from ..core.events import Event, VersionRef
@@ -73,6 +74,12 @@ class StateStore(Protocol):
     def owe_stamps(self, owed: Sequence[StampDue]) -> None:
         """Adds manifests owed a timestamp (an authority added, or one replacing another)."""
         ...
+
+    def contacts(self) -> list[Contact]:
+        """Every contact recorded, oldest first."""
+        ...
+
+    def add_contact(self, contact: Contact) -> None: ...
 
     def stamp_failed(self, due: StampDue, why: str) -> None: ...
 

@@ -188,6 +188,9 @@ def _archive_commands(
     target = push.add_mutually_exclusive_group()
     target.add_argument("--stack", help="the deployed stack's name")
     target.add_argument("--bucket", help="its evidence bucket")
+    from .contact import add_parser as add_contact
+
+    add_contact(sub, common)
     demo = sub.add_parser("demo", parents=[common], help="watch a local site scrub itself")
     demo.add_argument(
         "--keep", action="store_true", help="keep the demo's state folder (a temporary one)"
@@ -420,6 +423,7 @@ def cmd_check(args: argparse.Namespace, watchlist: Watchlist, root: Path) -> int
                 publishers,
                 progress=progress,
                 authorities=authorities,
+                contacts=backend.state.contacts(),
             )
             report = engine.run(args.only, args.force)
             not_due = _not_due(watchlist, engine.watch, backend.state, report.not_due)
@@ -685,7 +689,54 @@ def _dispatch(args: argparse.Namespace) -> int:
         from .status import cmd_status
 
         return cmd_status(args, watchlist, root)
+    if args.command == "contact":
+        return cmd_contact(args, watchlist, root)
     return cmd_check(args, watchlist, root)
+
+
+def cmd_contact(args: argparse.Namespace, watchlist: Watchlist, root: Path) -> int:
+    """Records a contact, keeps what every page it concerns says now, and watches closely."""
+    from ..check.engine import Engine
+    from ..check.timestamp import load_authorities
+    from ..core.routing import delivery_problems
+    from ..core.summary import summary
+    from .contact import print_said, record, stamp_record
+
+    problems = delivery_problems(watchlist, os.environ)
+    if problems:
+        raise ConfigError(problems)
+    authorities = load_authorities(watchlist)
+    with _run_lock(root) as locked:
+        if not locked:
+            raise UsageError(f"another check is running on {root}; record the contact after it")
+        backend = _writable_backend(root)
+        try:
+            contact = record(args, watchlist, root / "evidence")
+            backend.state.add_contact(contact)
+            failed = stamp_record(watchlist, root / "evidence" / "contacts", contact)
+            publishers = _publishers(watchlist, False, None, backend.state)
+            engine = Engine(
+                watchlist,
+                backend.state,
+                backend.evidence,
+                publishers,
+                authorities=authorities,
+                contacts=backend.state.contacts(),
+                capture_all=True,
+            )
+            report = engine.run(contact.watches, force=True)
+        except Exception as exc:
+            problem = _disk_problem(exc, root / DATABASE)
+            if problem is None:
+                raise
+            raise problem from None
+        finally:
+            backend.close()
+    print_said(contact, report.checked)
+    for line in failed:
+        print(f"scrubwatch: the contact's record has {line}", file=sys.stderr)
+    print(summary(report))
+    return 0
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -20,6 +20,7 @@ from ..check.children import RunChildren
 from ..check.ports import StampDue, StateStore
 from ..core import terminal
 from ..core.config import Settings, Watch, Watchlist
+from ..core.contact import Contact, raised
 from ..core.decide import WatchState
 from ..core.due import is_due, next_due, next_due_on_aws
 from ..core.events import rfc3339
@@ -99,12 +100,24 @@ def _load(store: StateStore, watchlist: Watchlist) -> tuple[Watchlist, dict[str,
     for child in found:
         by_parent.setdefault(child.parent, []).append(child)
     watches = [w for p in watchlist.watches for w in (p, *by_parent.get(p.id, []))]
+    # A contact under way has its watches checked more often: NEXT DUE says so.
+    contacts, now = store.contacts(), time.time()
+    watches = [raised(w, contacts, now) for w in watches]
     every = replace(watchlist, watches=tuple(watches))
     return every, store.load(w.id for w in watches)
 
 
-def stamps_waiting(root: Path) -> list[str]:
-    """One line per timestamp authority that owes tokens: how many, and its last failure."""
+def _contact_line(contact: Contact) -> str:
+    until = clock(contact.until, time.time())
+    return (
+        f"contact {contact.id} ({contact.note}): {len(contact.watches)} watch(es) checked every "
+        f"{_span(contact.every)} until {until}"
+    )
+
+
+def state_notes(root: Path) -> list[str]:
+    """The contacts under way, and one line per timestamp authority that owes tokens:
+    how many, and its last failure."""
     from .state_folder import open_backend
 
     if not root.is_file() and not (root / "state.sqlite3").exists():
@@ -112,12 +125,13 @@ def stamps_waiting(root: Path) -> list[str]:
     backend = open_backend(root)
     try:
         due = backend.state.stamps_due()
+        contacts = backend.state.contacts()
     finally:
         backend.close()
     waiting: dict[str, list[StampDue]] = {}
+    out = [_contact_line(c) for c in contacts if c.until > time.time()]
     for d in due:
         waiting.setdefault(d.authority, []).append(d)
-    out = []
     for url, owed in waiting.items():
         why = next((d.why for d in reversed(owed) if d.why), None)
         last = f" (last: {why})" if why else ""
@@ -306,7 +320,7 @@ def cmd_status(args: argparse.Namespace, watchlist: Watchlist, root: Path) -> in
         shown: list[Line | str] = list(rows) if args.children else folded(rows)
         print(table(shown, now))
         if not on_aws:
-            for waiting in stamps_waiting(root):
+            for waiting in state_notes(root):
                 print(waiting)
         if on_aws:
             print(

@@ -108,6 +108,9 @@ class Event:
     # A discovered child's event: its parent, and when and where the parent stopped
     # linking it (ParentNote.to_json); None for a listed watch.
     parent: dict[str, Any] | None = None
+    # The latest contact of its watch before it was seen (core/contact.py): its id, time,
+    # note, and how long after it this was seen; None when there was none.
+    contact: dict[str, Any] | None = None
     schema: str = SCHEMA
 
     @property
@@ -150,7 +153,7 @@ class Event:
         return cls(**data)
 
 
-_OPTIONAL = ("removed_count", "added_count", "parent")
+_OPTIONAL = ("removed_count", "added_count", "parent", "contact")
 
 
 def capped(entries: Sequence[str]) -> tuple[list[str], int | None]:

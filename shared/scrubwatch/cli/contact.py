@@ -1,0 +1,126 @@
+"""`scrubwatch contact TARGET --note "emailed press office"`: the contact clock (issue 14).
+
+Records the contact as evidence of its own (timestamped when authorities are set), keeps
+what every targeted page says right now, then has them checked every `--every` for
+`--for`; every later event of theirs says how long after the contact it was seen.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+from ..core.config import Watchlist, parse_duration
+from ..core.contact import Contact, contact_id, since, targets
+from ..core.events import rfc3339
+from .state_folder import UsageError
+
+
+def add_parser(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:  # type: ignore[type-arg]
+    contact = sub.add_parser(
+        "contact",
+        parents=[common],
+        help="record that the subject was asked for comment, and watch closely from now",
+    )
+    contact.add_argument("target", help="a watch id, a tag, or all")
+    contact.add_argument("--note", required=True, help='what was done: "emailed press office"')
+    contact.add_argument("--at", help="when, if not now: 2026-12-06T10:00Z (ISO 8601)")
+    contact.add_argument("--every", default="15m", help="how often meanwhile (default 15m)")
+    contact.add_argument("--for", dest="lasting", default="14d", help="for how long (14d)")
+
+
+def _when(text: str | None) -> float:
+    if text is None:
+        return time.time()
+    try:
+        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise UsageError(f"--at {text!r}: not a time; write it as 2026-12-06T10:00Z") from None
+    if moment.tzinfo is None:
+        raise UsageError(f"--at {text!r}: say its time zone, e.g. 2026-12-06T10:00Z")
+    return moment.timestamp()
+
+
+def _duration(option: str, text: str) -> float:
+    try:
+        return parse_duration(text)
+    except ValueError as exc:
+        raise UsageError(f"{option} {text!r}: {exc}") from None
+
+
+def record(args: argparse.Namespace, watchlist: Watchlist, evidence_root: Path) -> Contact:
+    """The contact, kept as ``evidence/contacts/<id>.json`` (and its timestamp tokens)."""
+    try:
+        watches = targets(watchlist, args.target)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+    at = _when(args.at)
+    every = _duration("--every", args.every)
+    lasting = _duration("--for", args.lasting)
+    note = " ".join(args.note.split())
+    if not note:
+        raise UsageError('--note is empty: say what was done ("emailed press office")')
+    contact = Contact(
+        id=contact_id(at, note, args.target),
+        at=at,
+        note=note,
+        target=args.target,
+        watches=watches,
+        every=every,
+        until=at + lasting,
+    )
+    folder = evidence_root / "contacts"
+    folder.mkdir(parents=True, exist_ok=True)
+    body = {
+        "schema": "scrubwatch.contact/1",
+        **contact.to_json(),
+        "at_utc": rfc3339(datetime.fromtimestamp(at, UTC)),
+        "recorded_at": rfc3339(datetime.now(UTC)),
+    }
+    (folder / f"{contact.id}.json").write_text(json.dumps(body, indent=1, ensure_ascii=False))
+    return contact
+
+
+def stamp_record(watchlist: Watchlist, folder: Path, contact: Contact) -> list[str]:
+    """Timestamps the contact's record with every authority; what failed, a line each."""
+    import httpx
+
+    from ..check.timestamp import StampFailed, load_authorities, stamp
+
+    authorities = load_authorities(watchlist)
+    data = (folder / f"{contact.id}.json").read_bytes()
+    failed: list[str] = []
+
+    async def all_() -> None:
+        timeout = watchlist.settings.timestamp.timeout if watchlist.settings.timestamp else 20
+        async with httpx.AsyncClient(timeout=timeout, proxy=watchlist.settings.proxy) as client:
+            for authority in authorities:
+                try:
+                    token = await stamp(client, authority, data)
+                except StampFailed as exc:
+                    failed.append(f"no timestamp from {authority.url} ({exc})")
+                    continue
+                (folder / f"{contact.id}.{authority.slug}.tsr").write_bytes(token)
+                (folder / authority.ca_name).write_bytes(authority.ca_pem)
+
+    asyncio.run(all_())
+    return failed
+
+
+def said(contact: Contact, checked: int) -> str:
+    at = rfc3339(datetime.fromtimestamp(contact.at, UTC))
+    until = rfc3339(datetime.fromtimestamp(contact.until, UTC))
+    return (
+        f"Contact {contact.id} recorded ({at}, {contact.note}): {checked} page(s) checked and "
+        f"kept now; {len(contact.watches)} watch(es) checked every {since(contact.every)} "
+        f"until {until}, and each later event says how long after the contact it was seen."
+    )
+
+
+def print_said(contact: Contact, checked: int) -> None:
+    print(said(contact, checked), file=sys.stdout)
