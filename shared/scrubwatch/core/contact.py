@@ -74,7 +74,10 @@ def raised(watch: Watch, contacts: list[Contact], now: float) -> Watch:
 
 
 def since(seconds: float) -> str:
+    """ "2 h 41 min": a span as a reporter would write it."""
     minutes = int(max(seconds, 0) // 60)
+    if minutes < 1:
+        return "less than a minute"
     if minutes < 60:
         return f"{minutes} min"
     hours, minutes = divmod(minutes, 60)
