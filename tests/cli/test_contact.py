@@ -107,3 +107,17 @@ def test_a_contact_raises_how_often_its_watches_are_checked_while_it_lasts() -> 
     assert raised(ad, [contact], 1500.0).every == 900.0
     assert raised(other, [contact], 1500.0).every == 6 * 3600
     assert raised(ad, [contact], 2500.0).every == 6 * 3600  # over: its own every again
+
+
+def test_the_same_contact_recorded_twice_keeps_its_first_record(site: Site, tmp_path: Path) -> None:
+    setup(site, tmp_path)
+    args = ("contact", "ad", "--note", "asked", "--at", "2026-01-01T10:00:00Z")
+    assert run_cli(*args, cwd=tmp_path).returncode == 0
+    (record,) = (tmp_path / ".scrubwatch" / "evidence" / "contacts").glob("c-*.json")
+    first = record.read_bytes()
+
+    again = run_cli(*args, cwd=tmp_path)
+
+    assert again.returncode == 0 and record.read_bytes() == first
+    status = run_cli("status", cwd=tmp_path).stdout
+    assert status.count("contact c-") <= 1

@@ -76,13 +76,16 @@ def record(args: argparse.Namespace, watchlist: Watchlist, evidence_root: Path) 
     )
     folder = evidence_root / "contacts"
     folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{contact.id}.json"
+    if path.exists():
+        return contact  # the same contact recorded again: its record (and tokens) stand
     body = {
         "schema": "scrubwatch.contact/1",
         **contact.to_json(),
         "at_utc": rfc3339(datetime.fromtimestamp(at, UTC)),
         "recorded_at": rfc3339(datetime.now(UTC)),
     }
-    (folder / f"{contact.id}.json").write_text(json.dumps(body, indent=1, ensure_ascii=False))
+    path.write_text(json.dumps(body, indent=1, ensure_ascii=False))
     return contact
 
 
@@ -92,7 +95,11 @@ def stamp_record(watchlist: Watchlist, folder: Path, contact: Contact) -> list[s
 
     from ..check.timestamp import StampFailed, load_authorities, stamp
 
-    authorities = load_authorities(watchlist)
+    authorities = [
+        a
+        for a in load_authorities(watchlist)
+        if not (folder / f"{contact.id}.{a.slug}.tsr").exists()  # stamped when first recorded
+    ]
     data = (folder / f"{contact.id}.json").read_bytes()
     failed: list[str] = []
 
