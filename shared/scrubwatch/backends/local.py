@@ -341,6 +341,16 @@ class SqliteStateStore:
             [(e, channel) for e in event_ids],
         )
 
+    def told(self, watch_ids: Collection[str]) -> list[Event]:
+        """Every event the outbox keeps of these watches, oldest first (`report`)."""
+        events = []
+        for watch_id, body in self._db.execute("SELECT watch_id, event FROM outbox ORDER BY seq"):
+            if watch_id not in watch_ids:
+                continue
+            with contextlib.suppress(Exception):  # a torn row is reported by `check`
+                events.append(Event.from_json(json.loads(body)))
+        return events
+
     def history(self, watch_id: str) -> list[dict[str, Any]]:
         # A read-only state folder of an older release may lack the newer columns.
         have = {row[1] for row in self._db.execute("PRAGMA table_info(version)")}

@@ -10,6 +10,7 @@ import shutil
 import sys
 import tempfile
 import unicodedata
+from collections.abc import Collection
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +18,10 @@ from warcio.archiveiterator import ArchiveIterator
 
 from ..core import terminal
 from ..core.config import ConfigError
+from ..core.contact import Contact
 from ..core.decode import content_type, decode_content, decode_text
+from ..core.discover import Child
+from ..core.events import Event
 from ..evidence.packed import PARTS, unpack
 from ..evidence.verify import CHILD_FOLDER, verify_folder
 from .state_folder import UsageError, open_backend, pick
@@ -115,6 +119,28 @@ class LocalArchive:
     def folder(self, watch_id: str) -> Path:
         return self.root / "evidence" / watch_id
 
+    def contacts(self) -> list[Contact]:
+        backend = open_backend(self.root)
+        try:
+            return backend.state.contacts()
+        finally:
+            backend.close()
+
+    def children(self, parents: list[str]) -> dict[str, list[Child]]:
+        backend = open_backend(self.root)
+        try:
+            return backend.state.children(parents)
+        finally:
+            backend.close()
+
+    def events(self, watch_ids: Collection[str]) -> list[Event]:
+        """The events told of these watches (the outbox keeps them all)."""
+        backend = open_backend(self.root)
+        try:
+            return backend.state.told(watch_ids)
+        finally:
+            backend.close()
+
     def where(self) -> str:
         return str(self.root)
 
@@ -193,6 +219,17 @@ class AwsArchive:
 
     def where(self) -> str:
         return f"s3://{self.bucket}"
+
+    def contacts(self) -> list[Contact]:
+        return self.state.contacts()
+
+    def children(self, parents: list[str]) -> dict[str, list[Child]]:
+        return self.state.children(parents)
+
+    def events(self, watch_ids: Collection[str]) -> list[Event]:
+        # A stack publishes its events (SNS) and keeps none: the report's timeline is
+        # made from the versions kept, which say every change.
+        return []
 
 
 Archive = LocalArchive | AwsArchive

@@ -191,6 +191,9 @@ def _archive_commands(
     from .contact import add_parser as add_contact
 
     add_contact(sub, common)
+    from .report import add_parser as add_report
+
+    add_report(sub, common, deployed)
     demo = sub.add_parser("demo", parents=[common], help="watch a local site scrub itself")
     demo.add_argument(
         "--keep", action="store_true", help="keep the demo's state folder (a temporary one)"
@@ -691,6 +694,10 @@ def _dispatch(args: argparse.Namespace) -> int:
         return cmd_status(args, watchlist, root)
     if args.command == "contact":
         return cmd_contact(args, watchlist, root)
+    if args.command == "report":
+        from .report import cmd_report
+
+        return cmd_report(args, watchlist, root, config)
     return cmd_check(args, watchlist, root)
 
 

@@ -1,0 +1,97 @@
+"""The report's two renderings, from Jinja2 templates (``templates/``): HTML, every value
+escaped by the engine, and Markdown, every value a page gave escaped by the filters here.
+
+A watched page is hostile input: its text, titles, item names and links can carry markup,
+Markdown, control characters or ``javascript:`` links. HTML autoescaping takes care of
+markup; only http(s) addresses become links; and the page's Content-Security-Policy lets
+it load nothing at all, so opening the report tells no one it was opened.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from functools import cache
+from typing import Any
+
+from ..core.contact import Contact
+from ..core.timeline import Story, contact_line, event_line, summary_counts
+
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+# Enough for inline text to render as itself, few enough that the raw file reads well.
+_MARKDOWN = re.compile(r"([\\`*_\[\]<>|~])")
+
+
+def _plain(text: object) -> str:
+    """Without control and bidi characters: they would reorder or hide what is shown."""
+    return _CONTROL.sub("", str(text))
+
+
+def _md(text: object) -> str:
+    """Inline Markdown text that renders as itself, on one line."""
+    return _MARKDOWN.sub(r"\\\1", " ".join(_plain(text).split()))
+
+
+def _fence(lines: Sequence[str]) -> str:
+    """A code fence longer than any run of backticks in ``lines``."""
+    longest = max((len(m) for line in lines for m in re.findall(r"`+", line)), default=0)
+    return "`" * max(3, longest + 1)
+
+
+def _href(url: object) -> str | None:
+    text = str(url or "")
+    return text if re.match(r"^https?://", text, re.IGNORECASE) else None
+
+
+def _code(text: object) -> str:
+    """An inline Markdown code span holding ``text`` as is (on one line)."""
+    plain = " ".join(_plain(text).split())
+    ticks = "`" * (max((len(m) for m in re.findall(r"`+", plain)), default=0) + 1)
+    return f"{ticks} {plain} {ticks}" if ticks != "`" else f"`{plain}`"
+
+
+def _md_link(url: object) -> str:
+    """An http(s) address as a Markdown autolink; anything else as code, never a link."""
+    href = _href(_plain(url))
+    if href is None:
+        return _code(url)
+    return "<" + re.sub(r"[<>\s`]", lambda m: f"%{ord(m.group()):02X}", href) + ">"
+
+
+@cache
+def _environments() -> tuple[Any, Any]:
+    # Jinja2 is imported here, by the one command that needs it: not at every start.
+    from jinja2 import Environment, PackageLoader, StrictUndefined
+
+    loader = PackageLoader("scrubwatch.cli", "templates")
+    html = Environment(loader=loader, autoescape=True, undefined=StrictUndefined)
+    md = Environment(loader=loader, autoescape=False, undefined=StrictUndefined)
+    for env in (html, md):
+        env.filters.update(plain=_plain, md=_md, fence=_fence, href=_href)
+        env.filters.update(code=_code, md_link=_md_link)
+        env.globals.update(event_line=event_line, contact_line=contact_line)
+        env.trim_blocks = env.lstrip_blocks = True
+    return html, md
+
+
+def _context(stories: Sequence[Story], meta: dict[str, Any]) -> dict[str, Any]:
+    contacts: list[Contact] = meta["contacts"]
+    watches = [s for s in stories if s.parent is None]
+    pages = {w.watch: [s for s in stories if s.parent == w.watch] for w in watches}
+    return {
+        "meta": meta,
+        "counts": summary_counts(stories),
+        "contacts": contacts,
+        "watches": watches,
+        "pages": pages,
+    }
+
+
+def page_html(stories: Sequence[Story], meta: dict[str, Any]) -> str:
+    html, _ = _environments()
+    return str(html.get_template("report.html.j2").render(_context(stories, meta)))
+
+
+def markdown(stories: Sequence[Story], meta: dict[str, Any]) -> str:
+    _, md = _environments()
+    return str(md.get_template("report.md.j2").render(_context(stories, meta)))

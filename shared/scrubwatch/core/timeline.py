@@ -1,0 +1,236 @@
+"""The story of a watch for `scrubwatch report` (pure): its kept versions in order, what
+each change removed and added, the events told of it, and the contacts on the way.
+
+Built from the evidence itself (each version's manifest and reading), so a report made
+from a deployed stack, where events are not kept, tells the same changes; the events a
+local state folder keeps are laid beside the versions they point at.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from .contact import Contact, since
+from .diff import unified, vanished
+from .events import Event, rfc3339
+from .reader import Reading
+
+# The most diff lines one change shows: the evidence holds the rest.
+MAX_CHANGE_LINES = 300
+
+
+@dataclass(frozen=True)
+class Capture:
+    """One kept version, with what proves it: its hashes, trusted times, Wayback copy."""
+
+    version: str
+    fetched_at: str
+    status: int | None
+    final_url: str
+    manifest_sha256: str
+    warc_sha256: str | None = None
+    trusted: tuple[tuple[str, str], ...] = ()  # (trusted time, authority)
+    wayback: str | None = None
+    title: str = ""
+
+
+@dataclass(frozen=True)
+class Change:
+    """What one version removed and added against the version before."""
+
+    diff: tuple[tuple[str, str], ...]  # ("-" removed | "+" added | " " kept | "@" gap, line)
+    cut: bool = False  # the diff was longer than shown
+    items_removed: tuple[str, ...] = ()
+    items_added: tuple[str, ...] = ()
+    links_removed: tuple[str, ...] = ()  # links and embedded sources of the watched part
+    links_added: tuple[str, ...] = ()
+    keywords_lost: tuple[str, ...] = ()
+    keywords_gained: tuple[str, ...] = ()
+    status_before: int | None = None  # set when the HTTP status changed
+    status_after: int | None = None
+
+    @property
+    def lines_removed(self) -> int:
+        return sum(1 for op, _ in self.diff if op == "-")
+
+    @property
+    def lines_added(self) -> int:
+        return sum(1 for op, _ in self.diff if op == "+")
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One moment of the timeline: a capture (and its change), an event, or a contact."""
+
+    at: str  # RFC 3339, for ordering
+    capture: Capture | None = None
+    change: Change | None = None
+    events: tuple[Event, ...] = ()
+    contact: Contact | None = None
+    after_contact: str | None = None  # "2 h 41 min after contact c-…"
+
+
+@dataclass
+class Story:
+    watch: str
+    name: str
+    url: str
+    parent: str | None = None
+    entries: list[Entry] = field(default_factory=list)
+    verified: bool | None = None  # None: not verified (no evidence reachable)
+    problems: list[str] = field(default_factory=list)
+    versions_verified: int = 0
+
+    @property
+    def changes(self) -> int:
+        return sum(1 for e in self.entries if e.change is not None)
+
+    @property
+    def captures(self) -> int:
+        return sum(1 for e in self.entries if e.capture is not None)
+
+
+@dataclass(frozen=True)
+class Kept:
+    """One version as read back from the evidence, for `story`."""
+
+    capture: Capture
+    reading: Reading | None
+    content: str  # what the page said (status and fingerprint): same content, no change
+
+
+def _moment(text: str) -> float:
+    return datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
+
+
+def change_between(before: Kept, after: Kept) -> Change | None:
+    """What ``after`` removed and added against ``before``; None when it said the same."""
+    if before.content == after.content:
+        return None
+    old, new = before.reading, after.reading
+    old_lines = old.lines if old else ()
+    new_lines = new.lines if new else ()
+    diff: list[tuple[str, str]] = []
+    for line in unified(old_lines, new_lines).splitlines()[2:]:
+        op = line[:1]
+        if op in "-+ " and line:
+            diff.append((op, line[1:]))
+        elif line.startswith("@@"):
+            diff.append(("@", ""))
+        else:  # the cut marker, or the "changed too much" note
+            diff.append(("@", line))
+    if diff and diff[0] == ("@", ""):
+        diff.pop(0)  # the first hunk needs no gap before it
+    status_changed = before.capture.status != after.capture.status
+    return Change(
+        diff=tuple(diff[:MAX_CHANGE_LINES]),
+        cut=len(diff) > MAX_CHANGE_LINES,
+        items_removed=tuple(vanished(_items(old), _items(new))),
+        items_added=tuple(vanished(_items(new), _items(old))),
+        links_removed=tuple(vanished(_refs(old), _refs(new))),
+        links_added=tuple(vanished(_refs(new), _refs(old))),
+        keywords_lost=tuple(k for k in _keywords(old) if k not in _keywords(new)),
+        keywords_gained=tuple(k for k in _keywords(new) if k not in _keywords(old)),
+        status_before=before.capture.status if status_changed else None,
+        status_after=after.capture.status if status_changed else None,
+    )
+
+
+def _items(reading: Reading | None) -> Sequence[str]:
+    return reading.items or () if reading else ()
+
+
+def _refs(reading: Reading | None) -> Sequence[str]:
+    return reading.refs if reading else ()
+
+
+def _keywords(reading: Reading | None) -> Sequence[str]:
+    return reading.keywords if reading else ()
+
+
+def _after(contacts: Sequence[Contact], watch: str, parent: str | None, at: str) -> str | None:
+    seen = _moment(at)
+    earlier = [c for c in contacts if (watch in c.watches or parent in c.watches) and c.at <= seen]
+    if not earlier:
+        return None
+    latest = max(earlier, key=lambda c: c.at)
+    return f"{since(seen - latest.at)} after contact {latest.id}"
+
+
+def story(
+    head: Story,
+    kept: Sequence[Kept],
+    events: Sequence[Event],
+    contacts: Sequence[Contact],
+    since_at: str | None = None,
+) -> Story:
+    """``head`` with its timeline: the versions of ``kept`` (oldest first) from the last
+    one before ``since_at`` on, the events from ``since_at`` on beside the version each
+    points at, and the contacts that concern the watch."""
+    start = 0
+    if since_at is not None:
+        later = [i for i, k in enumerate(kept) if k.capture.fetched_at >= since_at]
+        start = max(later[0] - 1, 0) if later else max(len(kept) - 1, 0)
+    events = [e for e in events if since_at is None or e.detected_at >= since_at]
+    by_version: dict[str, list[Event]] = {}
+    for event in events:
+        if event.current is not None:
+            by_version.setdefault(event.current.version, []).append(event)
+    entries: list[Entry] = []
+    for i in range(start, len(kept)):
+        this = kept[i]
+        change = change_between(kept[i - 1], this) if i > start else None
+        told = tuple(by_version.pop(this.capture.version, ()))
+        after = _after(contacts, head.watch, head.parent, this.capture.fetched_at)
+        entries.append(
+            Entry(
+                at=this.capture.fetched_at,
+                capture=this.capture,
+                change=change,
+                events=told,
+                after_contact=after if change else None,
+            )
+        )
+    # Events of no version shown here (a failure, a capture not kept) stand on their own.
+    unplaced = [e for group in by_version.values() for e in group]
+    unplaced += [e for e in events if e.current is None]
+    entries += [Entry(at=e.detected_at, events=(e,)) for e in unplaced]
+    for contact in contacts:
+        if head.watch in contact.watches or head.parent in contact.watches:
+            moment = rfc3339(datetime.fromtimestamp(contact.at, UTC))
+            if since_at is None or moment >= since_at or not entries:
+                entries.append(Entry(at=moment, contact=contact))
+    entries.sort(key=lambda e: (_moment(e.at), e.contact is None))
+    head.entries = entries
+    return head
+
+
+def event_line(event: Event) -> str:
+    """One line for an event in the timeline: its kind and what it said (its summary
+    says how long after a contact it was seen)."""
+    if event.severity == "info":
+        return event.summary  # a record (first sight, pages found), not an alert
+    return f"{event.summary} [alert, {event.severity}]"
+
+
+def contact_line(contact: Contact) -> str:
+    at = rfc3339(datetime.fromtimestamp(contact.at, UTC))
+    return f"Contact {contact.id} at {at}: {contact.note}"
+
+
+def summary_counts(stories: Sequence[Story]) -> dict[str, Any]:
+    """Totals for the report's head: watches, pages, versions, changes, events."""
+    return {
+        "watches": sum(1 for s in stories if s.parent is None),
+        "pages": sum(1 for s in stories if s.parent is not None),
+        "captures": sum(s.captures for s in stories),
+        "changes": sum(s.changes for s in stories),
+        "events": sum(len(e.events) for s in stories for e in s.entries),
+        "alerts": sum(
+            1 for s in stories for e in s.entries for ev in e.events if ev.severity != "info"
+        ),
+        "broken": [s.watch for s in stories if s.verified is False],
+    }
