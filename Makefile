@@ -6,6 +6,10 @@ STAMP    := $(VENV)/.installed
 # SAM CLI lives in its own venv: its pins must not steer the project's dependencies.
 SAM_VENV := .tools/sam
 SAM      := $(SAM_VENV)/bin/sam
+# `wacz validate`, which the tests run on exported replay files: its own venv too (it
+# brings some fifty packages the project does not use).
+WACZ_VENV := .tools/wacz
+WACZ     := $(WACZ_VENV)/bin/wacz
 # `sam build` needs Python 3.12 (the Lambda runtime) on PATH; with pyenv:
 #   PYENV_VERSION=3.11.7:3.12.1 make build
 LAYER_PY ?= python3.12
@@ -26,6 +30,10 @@ $(SAM):
 	$(PYTHON) -m venv $(SAM_VENV)
 	$(SAM_VENV)/bin/pip install -q aws-sam-cli
 
+$(WACZ):
+	$(PYTHON) -m venv $(WACZ_VENV)
+	$(WACZ_VENV)/bin/pip install -q 'wacz==0.6.0'
+
 install: $(STAMP)
 
 run: $(STAMP)
@@ -41,8 +49,8 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
-test: lint typecheck $(SAM) openssl
-	SAM_CLI=$(abspath $(SAM)) $(BIN)/pytest
+test: lint typecheck $(SAM) $(WACZ) openssl
+	SAM_CLI=$(abspath $(SAM)) WACZ_CLI=$(abspath $(WACZ)) $(BIN)/pytest
 
 # The timestamp tests run a real RFC 3161 authority: `openssl ts` (Debian's openssl).
 openssl:

@@ -439,6 +439,7 @@ def name_stack(aws: Stack, name: str = "scrubwatch") -> str:
         "Outputs": {
             "EvidenceBucketName": {"Value": aws.bucket},
             "TableName": {"Value": aws.table},
+            "CheckQueueUrl": {"Value": aws.queue_url},
         },
     }
     boto3.client("cloudformation").create_stack(StackName=name, TemplateBody=json.dumps(template))

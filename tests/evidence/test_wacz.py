@@ -10,7 +10,6 @@ import gzip
 import hashlib
 import io
 import json
-import os
 import shutil
 import subprocess
 import zipfile
@@ -18,11 +17,11 @@ from pathlib import Path
 
 import pytest
 from scrubwatch.evidence.wacz import Page, surt, write_wacz
+from support.wacz import wacz_cli, wacz_validate
 from warcio.archiveiterator import ArchiveIterator
 from warcio.statusandheaders import StatusAndHeaders
 from warcio.warcwriter import WARCWriter
 
-DEFAULT_CLI = Path("/work/main/.tools/wacz/bin/wacz")
 CREATED = "2026-12-06T10:05:00Z"
 META = {
     "title": "Scrubwatch: jobs.example",
@@ -30,27 +29,6 @@ META = {
     "created": CREATED,
     "software": "scrubwatch 0.1.0",
 }
-
-
-def _cli() -> Path:
-    """The ``wacz`` executable: $WACZ_CLI, else the project's tools venv (make installs it)."""
-    cli = Path(os.environ.get("WACZ_CLI") or DEFAULT_CLI)
-    if not (cli.is_file() and os.access(cli, os.X_OK)):
-        pytest.fail(
-            f"wacz validator not found at {cli}: run `python3 -m venv .tools/wacz && "
-            ".tools/wacz/bin/pip install wacz`, or set WACZ_CLI to its `wacz` executable"
-        )
-    return cli
-
-
-def _validate(path: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [str(_cli()), "validate", "-f", str(path)],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
 
 
 def _exchange(
@@ -165,7 +143,7 @@ def _index(wacz: Path) -> list[tuple[str, str, dict[str, str]]]:
 
 
 def test_the_reference_validator_accepts_it(wacz: Path) -> None:
-    done = _validate(wacz)
+    done = wacz_validate(wacz)
     assert done.returncode == 0, done.stdout + done.stderr
     assert "Validation succeeded" in done.stdout
 
@@ -182,8 +160,8 @@ def test_the_validator_rejects_a_wacz_whose_warc_was_altered(wacz: Path, tmp_pat
             ):
                 data = gzip.compress(plain.replace(b"Urumqi", b"Lhasa!"), mtime=0)
             dst.writestr(info, data)
-    assert _validate(wacz).returncode == 0
-    done = _validate(tampered)
+    assert wacz_validate(wacz).returncode == 0
+    done = wacz_validate(tampered)
     assert done.returncode != 0, done.stdout
     assert "does not match the expected hash" in done.stdout
 
@@ -214,7 +192,7 @@ def test_each_index_line_points_at_its_record(wacz: Path) -> None:
 
 def test_the_index_is_what_cdxj_indexer_writes(wacz: Path, tmp_path: Path) -> None:
     """Line for line what ``wacz create``'s indexer writes for the same records."""
-    indexer = _cli().parent / "cdxj-indexer"
+    indexer = wacz_cli().parent / "cdxj-indexer"
     warcs = sorted(tmp_path.glob("*.warc.gz"))
     done = subprocess.run(
         [str(indexer), "--sort", "--records", "response,revisit,resource", *map(str, warcs)],
@@ -247,7 +225,7 @@ SURT_CASES = [
 
 
 def test_surt_keys_match_the_surt_package() -> None:
-    python = _cli().parent / "python"
+    python = wacz_cli().parent / "python"
     code = "import json, sys, surt; print(json.dumps([surt.surt(u) for u in json.load(sys.stdin)]))"
     done = subprocess.run(
         [str(python), "-c", code],
@@ -321,11 +299,15 @@ def test_a_failed_write_leaves_the_old_file_and_no_temporary(tmp_path: Path) -> 
     assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(".")) == []
 
 
-def test_warc_names_must_be_unique(tmp_path: Path) -> None:
+def test_warc_names_must_be_unique_and_fit_a_datapackage_name(tmp_path: Path) -> None:
+    """The validator needs unique resource names matching ^[-a-z0-9._/]+$ (the lower-cased
+    file name): refused up front rather than written as a WACZ that fails validation."""
     warcs = _warcs(tmp_path)
     other = tmp_path / "other"
     other.mkdir()
-    copy = other / warcs[0].name
-    shutil.copy(warcs[0], copy)
-    with pytest.raises(ValueError, match="not unique"):
-        write_wacz(tmp_path / "x.wacz", [warcs[0], copy], PAGES, **META)
+    shutil.copy(warcs[0], other / warcs[0].name.upper())
+    shutil.copy(warcs[0], other / "a capture+1.warc.gz")
+    for bad in ([warcs[0], other / warcs[0].name.upper()], [other / "a capture+1.warc.gz"], []):
+        with pytest.raises(ValueError, match="need WARCs named uniquely"):
+            write_wacz(tmp_path / "x.wacz", bad, PAGES, **META)
+    assert not (tmp_path / "x.wacz").exists()

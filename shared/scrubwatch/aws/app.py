@@ -20,6 +20,8 @@ from ..check.children import RunChildren
 from ..check.engine import Engine
 from ..core.compiled import watchlist_from_compiled
 from ..core.config import ConfigError, Watch, Watchlist
+from ..core.contact import raised
+from ..core.decide import WatchState
 from ..core.due import due_on_aws, is_due, rechecking, unseen
 from ..core.events import Event
 from ..core.report import RunReport
@@ -69,6 +71,10 @@ def schedule(now: float | None = None, sqs: Any = None, dynamodb: Any = None) ->
     # The pages the list's watches discovered are watches too, found in the table; one
     # never checked (its first check ran out of time) is due at once.
     wl, unseen_children = with_children(wl, store)
+    # A contact checks the watches it concerns more often while it lasts.
+    contacts = store.contacts()
+    if contacts:
+        wl = replace(wl, watches=tuple(raised(w, contacts, t) for w in wl.watches))
     due = {w.id: w for w in due_by_slot(wl, tick[0] if tick else t - FIRST_WINDOW_S, t)}
     due.update((w.id, w) for w in unseen_children)
     waiting = [i for i in store.rechecking() if wl.get(i) is not None]
@@ -158,7 +164,8 @@ def check_batch(
     ids = [i for i in wanted if wl.get(i) is not None]
     if not ids:
         return BatchResult(RunReport(), [], [])
-    engine = _checker_engine(wl, dynamodb, s3, sns, resolver)
+    capture = frozenset(i for r in requests if r.capture for i in r.watches)
+    engine = _checker_engine(wl, dynamodb, s3, sns, resolver, capture)
     try:
         # Not forced: a message delivered twice, or queued by two overlapping ticks, finds
         # the watch checked moments ago and skips it, so two quick checks never confirm a
@@ -218,15 +225,28 @@ def _leftovers(
     return out
 
 
-def _checker_engine(wl: Watchlist, dynamodb: Any, s3: Any, sns: Any, resolver: Any) -> Engine:
+def _checker_engine(
+    wl: Watchlist,
+    dynamodb: Any,
+    s3: Any,
+    sns: Any,
+    resolver: Any,
+    capture: frozenset[str] = frozenset(),
+) -> Engine:
     all_routes = routes(wl)
 
     def channels(event: Event) -> list[str]:
         return channels_for(event, all_routes)
 
+    def due(watch: Watch, state: WatchState, now: float, recheck: float) -> bool:
+        # A contact's capture is made now, even of a page checked moments ago.
+        wanted = watch.id in capture or watch.parent in capture
+        return wanted or due_on_aws(watch, state, now, recheck)
+
+    store = DynamoStateStore(_env("TABLE_NAME"), dynamodb or clients.client("dynamodb"))
     return Engine(
         wl,
-        DynamoStateStore(_env("TABLE_NAME"), dynamodb or clients.client("dynamodb")),
+        store,
         S3EvidenceStore(_env("BUCKET_NAME"), s3 or clients.client("s3")),
         [SnsPublisher(_env("TOPIC_ARN"), channels, sns or clients.client("sns"))],
         resolver=resolver,
@@ -237,9 +257,11 @@ def _checker_engine(wl: Watchlist, dynamodb: Any, s3: Any, sns: Any, resolver: A
         read_deadline=30.0,
         publish_first=True,
         clock=lambda: datetime.fromtimestamp(time.time(), UTC),  # the scheduler's clock
-        due=due_on_aws,
+        due=due,
         witness_inline=False,  # the witness queue asks the Archive (aws/witnessing.py)
         children_with_parent=False,  # each child is queued by the scheduler on its own
+        contacts=store.contacts(),  # each event says how long after a contact it was seen
+        capture_all=capture,
     )
 
 

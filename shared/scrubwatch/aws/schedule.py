@@ -44,6 +44,10 @@ class CheckRequest(BaseModel):
     # The digest of the whole list they were taken from (``watchlist_digest``): a checker
     # uses them only while the scheduler's last tick saw that same list.
     digest: str | None = None
+    # Keep a version of each of these watches (and the pages they found) however little
+    # changed, checked even if checked moments ago: a contact's capture (`contact
+    # --stack`). Absent from the scheduler's messages.
+    capture: bool | None = None
 
     def body(self) -> str:
         return json.dumps(self.model_dump(by_alias=True, exclude_none=True), separators=(",", ":"))

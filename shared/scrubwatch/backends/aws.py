@@ -22,6 +22,7 @@ win), in one transaction with the history row and the recheck entry when there a
 from __future__ import annotations
 
 import json
+import logging
 import time
 import zlib
 from collections.abc import Iterable, Sequence
@@ -40,6 +41,8 @@ from ..core.events import Event
 from ..core.reader import Reading
 from ..evidence.build import Evidence
 from ..evidence.packed import PARTS, pack, unpack
+
+log = logging.getLogger("scrubwatch")
 
 _SERIALIZE = TypeSerializer()
 _DESERIALIZE = TypeDeserializer()
@@ -71,6 +74,7 @@ def _recheck_key(watch_id: str) -> dict[str, Any]:
 
 
 _TICK_KEY = {"pk": {"S": "S#scheduler"}, "sk": {"S": "TICK"}}
+_CONTACTS = {"pk": {"S": "S#contact"}}  # one item per contact, its id as sort key
 
 
 class DynamoStateStore:
@@ -274,12 +278,41 @@ class DynamoStateStore:
     def owe_stamps(self, owed: Sequence[StampDue]) -> None:
         pass
 
-    # Contacts are recorded by `scrubwatch contact` locally; not on a stack yet.
     def contacts(self) -> list[Contact]:
-        return []
+        """Every contact recorded (`scrubwatch contact --stack`), oldest first: one query
+        of one partition, a few hundred bytes a contact."""
+        found: list[Contact] = []
+        kwargs: dict[str, Any] = {
+            "TableName": self.table,
+            "KeyConditionExpression": "pk = :pk",
+            "ExpressionAttributeValues": {":pk": _CONTACTS["pk"]},
+            "ConsistentRead": self.consistent,
+        }
+        while True:
+            reply = self.db.query(**kwargs)
+            for item in reply["Items"]:
+                try:
+                    found.append(Contact.from_json(json.loads(item["record"]["S"])))
+                except (KeyError, TypeError, ValueError):
+                    log.warning("contact %s is unreadable; left out", item["sk"]["S"])
+            if "LastEvaluatedKey" not in reply:
+                return sorted(found, key=lambda c: c.at)
+            kwargs["ExclusiveStartKey"] = reply["LastEvaluatedKey"]
 
     def add_contact(self, contact: Contact) -> None:
-        raise NotImplementedError("contacts are not recorded on AWS yet")
+        """Once: the same contact recorded again keeps its first record."""
+        item = {
+            **_CONTACTS,
+            "sk": {"S": contact.id},
+            "record": {"S": json.dumps(contact.to_json(), ensure_ascii=False)},
+        }
+        try:
+            self.db.put_item(
+                TableName=self.table, Item=item, ConditionExpression="attribute_not_exists(sk)"
+            )
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] != "ConditionalCheckFailedException":
+                raise
 
     def rechecking(self) -> list[str]:
         """The ids of the watches waiting for a recheck."""

@@ -20,7 +20,7 @@ import secrets
 import string
 import time
 from collections import defaultdict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
@@ -109,7 +109,7 @@ class Engine:
         children_with_parent: bool = True,
         authorities: Sequence[Authority] = (),
         contacts: Sequence[Contact] = (),
-        capture_all: bool = False,
+        capture_all: bool | Collection[str] = False,
     ) -> None:
         self.watchlist = watchlist
         self.state = state
@@ -144,10 +144,17 @@ class Engine:
         # watches they concern are checked, and every event says how long after them.
         self.contacts = list(contacts)
         # Keep a version of every page read, changed or not (`scrubwatch contact`: what
-        # each page said right before the subject was asked).
+        # each page said right before the subject was asked): all, or these watches and
+        # the pages they discovered (a check message of a contact on AWS).
         self.capture_all = capture_all
         self._run = _Run()
         self._deadline = watchlist.settings.deadline  # for each watch's fetch and reading
+
+    def _capturing(self, watch: Watch) -> bool:
+        """Whether every read of this watch is kept, changed or not."""
+        if isinstance(self.capture_all, bool):
+            return self.capture_all
+        return watch.id in self.capture_all or watch.parent in self.capture_all
 
     def _due(self, only: Sequence[str], force: bool) -> tuple[list[Watch], dict[str, WatchState]]:
         """The watches to check now, and the states of all those asked about (read once)."""
@@ -511,7 +518,7 @@ class Engine:
         # A look that changed the children is kept even when the watched text did not
         # change (a link's address changed, say): its evidence is what it decided.
         found = looked.discovered is not None and looked.discovered.changed
-        captured = self.capture_all and looked.outcome.kind == "ok"
+        captured = self._capturing(watch) and looked.outcome.kind == "ok"
         if (transition.keep_version or found or captured) and looked.analysis is not None:
             try:
                 kept = self._keep(watch, state, looked, capture)
@@ -615,7 +622,7 @@ class Engine:
             and not state.gone_streak
             and state.settings_hash in (None, watch.settings_hash)
             and not _discovery_due(watch, state)
-            and not self.capture_all
+            and not self._capturing(watch)
         )
         fetch = await fetcher.fetch(
             watch.url,
@@ -631,7 +638,7 @@ class Engine:
             and body_sha256 == state.body_sha256
             and _settled(watch, state, fetch)
             and not _discovery_due(watch, state)
-            and not self.capture_all
+            and not self._capturing(watch)
         ):
             # The same bytes as last time read the same way: as good as a 304, for servers
             # that never send one, and no parsing.

@@ -23,7 +23,7 @@ from ..core.decode import content_type, decode_content, decode_text
 from ..core.discover import Child
 from ..core.events import Event
 from ..evidence.packed import PARTS, unpack
-from ..evidence.verify import CHILD_FOLDER, verify_folder
+from ..evidence.verify import CHILD_FOLDER, REPLAY, verify_folder
 from .state_folder import UsageError, open_backend, pick
 
 log = logging.getLogger("scrubwatch")
@@ -57,6 +57,10 @@ Every version of the page that scrubwatch kept is here, four files each:
 
 history.json lists the versions in order, oldest first. HEAD holds the SHA-256 of the
 newest manifest.
+
+replay.wacz holds the same WARC files, byte for byte, with an index and a list of pages
+(WACZ 1.1.1): open it in ReplayWeb.page (https://replayweb.page, which reads it in your
+browser without uploading it) to see each version of the page as it was served.
 
 How to check that nothing was altered, with common tools (run them in this folder):
 
@@ -257,6 +261,12 @@ def _not_a_file_name(name: str) -> str | None:
 
 def stack_outputs(name: str) -> tuple[str, str]:
     """A deployed stack's evidence bucket and table, from its CloudFormation outputs."""
+    found = stack_output(name, "EvidenceBucketName", "TableName")
+    return found[0], found[1]
+
+
+def stack_output(name: str, *keys: str) -> list[str]:
+    """These CloudFormation outputs of a deployed stack, in order."""
     import boto3
     from botocore.exceptions import ClientError
 
@@ -273,7 +283,7 @@ def stack_outputs(name: str) -> tuple[str, str]:
         ) from None
     outputs = {o["OutputKey"]: o["OutputValue"] for o in stacks[0].get("Outputs", [])}
     try:
-        return outputs["EvidenceBucketName"], outputs["TableName"]
+        return [outputs[key] for key in keys]
     except KeyError as exc:
         raise UsageError(f"stack {name} has no output {exc}; is it a scrubwatch stack?") from None
 
@@ -433,16 +443,49 @@ def cmd_export(args: argparse.Namespace, root: Path) -> int:
             break
     from datetime import UTC, datetime
 
+    made = rfc3339(datetime.now(UTC))
     (target / "README.txt").write_text(
-        _README.format(version=__version__, date=rfc3339(datetime.now(UTC)), watch=args.id, url=url)
+        _README.format(version=__version__, date=made, watch=args.id, url=url)
     )
+    replay = _replay(target, args.id, rows, made)
     sums = []
-    for name in [*names, "history.json", "HEAD", "README.txt"]:
+    for name in [*names, "history.json", "HEAD", "README.txt", *replay]:
         digest = hashlib.sha256((target / name).read_bytes()).hexdigest()
         sums.append(f"{digest}  {name}\n")
     (target / "SHA256SUMS").write_text("".join(sums))
     print(f"exported {len(rows)} version(s) of {args.id} to {target}")
     return 0
+
+
+def _replay(target: Path, watch_id: str, rows: list[dict[str, Any]], made: str) -> list[str]:
+    """``replay.wacz``: the bundle's WARCs as one WACZ, the pages listed by version, for
+    ReplayWeb.page (https://replayweb.page, which opens it in the browser, offline)."""
+    from .. import __version__
+    from ..evidence.wacz import Page, write_wacz
+
+    warcs, pages = [], []
+    for row in rows:
+        warc = target / f"{row['version']}.warc.gz"
+        manifest = target / f"{row['version']}.manifest.json"
+        if not warc.exists() or not manifest.exists():
+            continue
+        facts = json.loads(manifest.read_text("utf-8"))
+        warcs.append(warc)
+        when, status = str(row["fetched_at"]), row.get("status")
+        title = f"{watch_id}: {when} (HTTP {status})"
+        pages.append(Page(url=str(facts.get("requested_url") or ""), ts=when, title=title))
+    if not warcs:
+        return []
+    write_wacz(
+        target / REPLAY,
+        warcs,
+        pages,
+        title=f"scrubwatch evidence: {watch_id}",
+        description=f"Every kept version of {watch_id}, as exported by scrubwatch",
+        created=made,
+        software=f"scrubwatch {__version__}",
+    )
+    return [REPLAY]
 
 
 def _state_of(folder: Path) -> tuple[Path | None, str]:

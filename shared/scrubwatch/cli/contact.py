@@ -14,11 +14,15 @@ import sys
 import time
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from ..core.config import Watchlist, parse_duration
 from ..core.contact import Contact, contact_id, since, targets
 from ..core.events import rfc3339
 from .state_folder import UsageError
+
+if TYPE_CHECKING:
+    from ..backends.aws import DynamoStateStore
 
 
 def add_parser(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:  # type: ignore[type-arg]
@@ -32,6 +36,9 @@ def add_parser(sub: argparse._SubParsersAction, common: argparse.ArgumentParser)
     contact.add_argument("--at", help="when, if not now: 2026-12-06T10:00Z (ISO 8601)")
     contact.add_argument("--every", default="15m", help="how often meanwhile (default 15m)")
     contact.add_argument("--for", dest="lasting", default="14d", help="for how long (14d)")
+    contact.add_argument(
+        "--stack", help="record it in a deployed stack, whose checkers capture the pages"
+    )
 
 
 def _when(text: str | None) -> float:
@@ -131,3 +138,90 @@ def said(contact: Contact, checked: int) -> str:
 
 def print_said(contact: Contact, checked: int) -> None:
     print(said(contact, checked), file=sys.stdout)
+
+
+def on_stack(args: argparse.Namespace, watchlist: Watchlist) -> int:
+    """The contact recorded in a deployed stack: its record (and timestamp tokens) in the
+    evidence bucket, the contact in the table, where the scheduler and the checkers read
+    it, and a check message for its watches (and the pages they found) that keeps what
+    each says now, however little changed."""
+    import tempfile
+
+    import boto3
+
+    from ..backends.aws import DynamoStateStore
+    from ..check.timestamp import load_authorities
+    from .archive import stack_output
+
+    bucket, table, queue = stack_output(
+        args.stack, "EvidenceBucketName", "TableName", "CheckQueueUrl"
+    )
+    with tempfile.TemporaryDirectory(prefix="scrubwatch-contact-") as held:
+        contact = record(args, watchlist, Path(held))
+        folder = Path(held) / "contacts"
+        failed = stamp_record(watchlist, folder, contact) if load_authorities(watchlist) else []
+        s3 = boto3.client("s3")
+        _upload(s3, bucket, folder, contact)
+    store = DynamoStateStore(table)
+    store.add_contact(contact)
+    queued = _queue_captures(watchlist, store, contact, queue)
+    at = rfc3339(datetime.fromtimestamp(contact.at, UTC))
+    until = rfc3339(datetime.fromtimestamp(contact.until, UTC))
+    print(
+        f"Contact {contact.id} recorded in stack {args.stack} ({at}, {contact.note}): "
+        f"{queued} page(s) queued to be checked and kept now; {len(contact.watches)} "
+        f"watch(es) checked every {since(contact.every)} (at most as often as the "
+        f"scheduler runs) until {until}, and each later alert says how long after the "
+        "contact it was seen."
+    )
+    for line in failed:
+        print(f"scrubwatch: the contact's record has {line}", file=sys.stderr)
+    return 0
+
+
+def _upload(s3: Any, bucket: str, folder: Path, contact: Contact) -> None:
+    """The record and its tokens, once: a contact recorded again keeps its first record."""
+    from botocore.exceptions import ClientError
+
+    key = f"evidence/contacts/{contact.id}.json"
+    try:
+        s3.head_object(Bucket=bucket, Key=key)
+        return
+    except ClientError as exc:
+        if exc.response["Error"]["Code"] not in ("404", "NoSuchKey", "NotFound"):
+            raise
+    # The tokens before the record: a record is never there without what stamps it.
+    for path in sorted(folder.iterdir(), key=lambda p: p.suffix == ".json"):
+        s3.put_object(
+            Bucket=bucket,
+            Key=f"evidence/contacts/{path.name}",
+            Body=path.read_bytes(),
+            ChecksumAlgorithm="SHA256",
+        )
+
+
+def _queue_captures(
+    watchlist: Watchlist, store: DynamoStateStore, contact: Contact, queue: str
+) -> int:
+    import boto3
+
+    from ..aws.schedule import batches, pack
+    from ..check.children import RunChildren
+
+    watches = [w for w in map(watchlist.get, contact.watches) if w is not None]
+    parents = [w.id for w in watches if w.discover is not None]
+    if parents:
+        kids = RunChildren(watchlist, store.children(parents))
+        watches += kids.watches(skip={w.id for w in watches})
+    requests = [r.model_copy(update={"capture": True}) for r in pack(watches)]
+    sqs = boto3.client("sqs")
+    for batch in batches(r.body() for r in requests):
+        entries = [{"Id": str(i), "MessageBody": body} for i, body in enumerate(batch)]
+        reply = sqs.send_message_batch(QueueUrl=queue, Entries=entries)
+        if reply.get("Failed"):
+            at = rfc3339(datetime.fromtimestamp(contact.at, UTC))
+            raise UsageError(
+                f"the check queue refused {len(reply['Failed'])} message(s); the contact is "
+                f"recorded: run the same command with --at {at} to queue its captures"
+            )
+    return len(watches)

@@ -18,7 +18,13 @@ from ..alerts.channels import ConsolePublisher
 from ..backends.local import FolderEvidenceStore, SqliteStateStore
 from ..check.engine import Engine
 from ..core.config import parse_watchlist
+from .demo_tsa import OpensslTsa, openssl_found
 from .state_folder import UsageError
+
+# `demo --serve`: fetching these switches the site (the watch list never names them).
+_SWITCHES = {"/_demo/scrub": True, "/_demo/restore": False}
+TSA_PATH = "/_demo/tsr"
+SERVE_PORT = 8731
 
 _PAGE = """<!doctype html><html><head><meta charset="utf-8"><title>{title}</title></head>
 <body><nav><a href="/">Home</a> <a href="/careers.html">Careers</a></nav>
@@ -98,17 +104,32 @@ watches:
 
 
 class _Site:
-    def __init__(self) -> None:
+    def __init__(self, port: int = 0, tsa: OpensslTsa | None = None) -> None:
         self.scrubbed = False
         site: _Site = self
 
         class Handler(BaseHTTPRequestHandler):
             def do_GET(self) -> None:
+                if self.path in _SWITCHES:  # `demo --serve`: the company scrubs, or undoes it
+                    site.scrubbed = _SWITCHES[self.path]
+                    said = "scrubbed" if site.scrubbed else "restored"
+                    self._send(200, {"Content-Type": "text/plain"}, f"site {said}\n".encode())
+                    return
                 pages = _site(site.scrubbed)
                 status, headers, body = pages.get(self.path.split("?")[0], (404, {}, "Not found"))
-                data = body.encode()
+                self._send(
+                    status, {"Content-Type": "text/html; charset=utf-8", **headers}, body.encode()
+                )
+
+            def do_POST(self) -> None:  # the demo's timestamp authority
+                query = self.rfile.read(int(self.headers.get("Content-Length", "0")))
+                if tsa is None or self.path != TSA_PATH:
+                    self._send(404, {}, b"")
+                    return
+                self._send(200, {"Content-Type": "application/timestamp-reply"}, tsa.reply(query))
+
+            def _send(self, status: int, headers: dict[str, str], data: bytes) -> None:
                 self.send_response(status)
-                self.send_header("Content-Type", "text/html; charset=utf-8")
                 self.send_header("Content-Length", str(len(data)))
                 for key, value in headers.items():
                     self.send_header(key, value)
@@ -118,7 +139,7 @@ class _Site:
             def log_message(self, format: str, *args: object) -> None:
                 pass
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
         self.base = f"http://127.0.0.1:{self.server.server_address[1]}"
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
 
@@ -183,3 +204,70 @@ def run_demo(keep: bool = False, root: Path | None = None) -> int:
     finally:
         if not keep:
             shutil.rmtree(root, ignore_errors=True)
+
+
+_MADE = "# Made by `scrubwatch demo --serve`."
+_SERVED_SETTINGS = """
+  timestamp:
+    authorities:
+      - url: {base}/_demo/tsr
+        certificate: demo-tsa-ca.pem   # the demo's own authority: it proves nothing to anyone
+"""
+
+
+def _serve_folder(folder: Path) -> None:
+    """New, empty, or made by an earlier `demo --serve` (its state and authority kept)."""
+    if folder.exists() and not folder.is_dir():
+        raise UsageError(f"demo --serve {folder}: a file; give a folder")
+    made = folder / "watchlist.yaml"
+    ours = made.exists() and made.read_text("utf-8").startswith(_MADE)
+    if folder.exists() and any(folder.iterdir()) and not ours:
+        raise UsageError(
+            f"demo --serve {folder}: give a new or empty folder (or one an earlier "
+            "`demo --serve` made)"
+        )
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise UsageError(f"demo --serve {folder}: cannot make it ({exc.strerror})") from None
+
+
+def serve_demo(folder: Path, port: int = SERVE_PORT) -> int:
+    """The demo site (and, with openssl, a timestamp authority) on 127.0.0.1:``port``
+    until Ctrl-C, with a watch list for it in ``folder``: to try every command by hand."""
+    _serve_folder(folder)
+    folder = folder.resolve()  # the instructions say where it is from any folder
+    tsa = OpensslTsa(folder / ".demo-tsa", "Scrubwatch Demo TSA") if openssl_found() else None
+    try:
+        site = _Site(port, tsa)
+    except OSError as exc:
+        raise UsageError(
+            f"demo --serve: cannot listen on 127.0.0.1:{port} ({exc.strerror}); "
+            "give another with --port"
+        ) from None
+    text = _WATCHLIST.format(base=site.base)
+    if tsa is not None:
+        (folder / "demo-tsa-ca.pem").write_bytes(tsa.ca.read_bytes())
+        text = text.replace("\nwatches:", _SERVED_SETTINGS.format(base=site.base) + "watches:", 1)
+    (folder / "watchlist.yaml").write_text(_MADE + text)
+    out = sys.stdout
+    out.write(
+        f"The demo company's site is on {site.base}/ "
+        f"{'with' if tsa else 'without (no openssl found)'} a demo timestamp authority.\n"
+        f"Its watch list is {folder / 'watchlist.yaml'}. In another terminal:\n\n"
+        f"  cd {folder}\n"
+        "  scrubwatch check                         # first sight: every page kept\n"
+        '  scrubwatch contact all --note "emailed the press office"\n'
+        f"  curl {site.base}/_demo/scrub   # the company scrubs its site\n"
+        "  scrubwatch check --force                 # twice: seen gone, then confirmed\n"
+        "  scrubwatch check --force\n"
+        "  scrubwatch report -o report              # then open report/report.html\n\n"
+        f"({site.base}/_demo/restore puts the site back.) Ctrl-C stops it.\n"
+    )
+    out.flush()
+    with site:
+        try:
+            site.thread.join()
+        except KeyboardInterrupt:
+            out.write("\ndemo site stopped\n")
+    return 0

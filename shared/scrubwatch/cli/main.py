@@ -198,6 +198,14 @@ def _archive_commands(
     demo.add_argument(
         "--keep", action="store_true", help="keep the demo's state folder (a temporary one)"
     )
+    demo.add_argument(
+        "--serve",
+        metavar="DIR",
+        type=Path,
+        help="serve the demo site until Ctrl-C, with a watch list for it in DIR, to try "
+        "each command by hand",
+    )
+    demo.add_argument("--port", type=int, default=8731, help="the port --serve listens on")
 
 
 def _config_path(args: argparse.Namespace) -> Path:
@@ -630,8 +638,10 @@ def _demo(args: argparse.Namespace) -> int:
             "demo runs its own watch list against its own local site, so -c/--config does "
             "not apply; to check your watch list, run `scrubwatch check -c FILE`"
         )
-    from .demo import run_demo
+    from .demo import run_demo, serve_demo
 
+    if args.serve is not None:
+        return serve_demo(args.serve, args.port)
     given = getattr(args, "state", None)
     return run_demo(keep=args.keep, root=Path(given) if given else None)
 
@@ -709,6 +719,10 @@ def cmd_contact(args: argparse.Namespace, watchlist: Watchlist, root: Path) -> i
     from ..core.summary import summary
     from .contact import print_said, record, stamp_record
 
+    if args.stack:
+        from .contact import on_stack
+
+        return on_stack(args, watchlist)
     problems = delivery_problems(watchlist, os.environ)
     if problems:
         raise ConfigError(problems)

@@ -75,7 +75,9 @@ def _check_warc(path: Path, manifest: dict[str, Any]) -> list[str]:
 
 
 # What an exported bundle holds besides the evidence (see cli/archive.cmd_export).
-BUNDLE_FILES = frozenset({"history.json", "HEAD", "README.txt", "SHA256SUMS"})
+# An exported bundle's replay file: its WARCs again, zipped (cli/archive.py, evidence/wacz.py).
+REPLAY = "replay.wacz"
+BUNDLE_FILES = frozenset({"history.json", "HEAD", "README.txt", "SHA256SUMS", REPLAY})
 
 
 def _beside(name: object) -> bool:
@@ -169,6 +171,8 @@ def verify_folder(
         else:
             report.problems.append(f"{path.name}: named by no manifest")
     _check_chain(manifests, report)
+    if (folder / REPLAY).exists():
+        report.problems.extend(_check_replay(folder / REPLAY, named))
     tokens = sorted(p for p in folder.iterdir() if p.name.endswith(TOKEN_SUFFIX))
     if tokens and not _can_check_tokens(report):
         return report
@@ -289,6 +293,32 @@ def _check_token(
 # What the Internet Archive said of a version, asked after it was kept (on AWS: the
 # witness queue), so named by no manifest: it must belong to a version here, and say so.
 WITNESS_SUFFIX = ".witness.json"
+
+
+def _check_replay(path: Path, named: set[str]) -> list[str]:
+    """A bundle's replay file must hold the bundle's own WARCs, byte for byte: a replay
+    that shows something else than the evidence says is worse than none."""
+    import zipfile
+
+    try:
+        with zipfile.ZipFile(path) as zf:
+            held = {
+                n.removeprefix("archive/"): n for n in zf.namelist() if n.startswith("archive/")
+            }
+            problems = []
+            for name, member in sorted(held.items()):
+                if name not in named or not name.endswith(".warc.gz"):
+                    problems.append(f"{path.name}: holds {name}, which no manifest here names")
+                    continue
+                h = hashlib.sha256()
+                with zf.open(member) as inside:
+                    for block in iter(lambda: inside.read(1 << 20), b""):
+                        h.update(block)
+                if h.hexdigest() != _sha256(path.parent / name):
+                    problems.append(f"{path.name}: its {name} differs from the one here")
+            return problems
+    except (OSError, zipfile.BadZipFile) as exc:
+        return [f"{path.name}: not a readable zip ({exc})"]
 
 
 def _check_witness(path: Path, versions: set[str]) -> list[str]:

@@ -9,6 +9,7 @@ lengths as strings included, for the records it lists.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -71,9 +72,10 @@ def surt(url: str) -> str:
         return url  # as cdxj-indexer does when surt cannot parse the URL
     host = (parts.hostname or "").replace("..", ".").strip(".")
     if not host.isascii():
-        host = host.encode("idna").decode()
-    path = _normal_path(_unescape(parts.path)) if host else _unescape(parts.path)
-    path = quote_from_bytes(path, safe=_SAFE).lower()
+        with contextlib.suppress(UnicodeError):  # surt, too, keeps a host IDNA refuses
+            host = host.encode("idna").decode()
+    raw = _normal_path(_unescape(parts.path)) if host else _unescape(parts.path)
+    path = quote_from_bytes(raw, safe=_SAFE).lower()
     path = path[:-1] if len(path) > 1 and path.endswith("/") else path
     query = quote_from_bytes(_unescape(parts.query), safe=_SAFE).lower()
     if query:
@@ -96,13 +98,20 @@ def _index_lines(warc: Path) -> list[str]:
     lines = []
     with warc.open("rb") as fh:
         records = ArchiveIterator(fh)
-        for record in (r for r in records if r.rec_type in INDEXED):
-            fields, http = record.rec_headers, record.http_headers
-            kind = (http if record.rec_type == "response" else fields) or None
-            mime = kind and kind.get_header("Content-Type")
+        for record in records:
+            fields, http, kind = record.rec_headers, record.http_headers, record.rec_type
+            url = fields.get_header("WARC-Target-URI")
+            if kind not in INDEXED or not url:
+                continue
+            source = http if kind == "response" else fields
+            mime = source.get_header("Content-Type") if source else None
+            if kind == "revisit":
+                mime = "warc/revisit"
+            elif mime:
+                mime = _MIME_END.split(mime, maxsplit=1)[0].strip()
             entry = {
-                "url": fields.get_header("WARC-Target-URI"),
-                "mime": "warc/revisit" if record.rec_type == "revisit" else mime,
+                "url": url,
+                "mime": mime,
                 "status": http.get_statuscode() if http else None,
                 "digest": fields.get_header("WARC-Payload-Digest"),
                 # Asked after the headers: warcio reads to the record's end to know these.
@@ -110,11 +119,9 @@ def _index_lines(warc: Path) -> list[str]:
                 "offset": str(records.get_record_offset()),
                 "filename": warc.name,
             }
-            if entry["mime"]:
-                entry["mime"] = _MIME_END.split(entry["mime"], maxsplit=1)[0].strip()
             entry = {key: value for key, value in entry.items() if value is not None}
             stamp = iso_date_to_timestamp(fields.get_header("WARC-Date"))
-            lines.append(f"{surt(entry['url'])} {stamp} {json.dumps(entry)}\n")
+            lines.append(f"{surt(url)} {stamp} {json.dumps(entry)}\n")
     return lines
 
 
@@ -134,11 +141,11 @@ def _pages_jsonl(pages: Sequence[Page]) -> bytes:
 def _add(zf: zipfile.ZipFile, path: str, created: str, data: bytes | Path) -> dict[str, object]:
     """Put one file in the zip, returning its datapackage resource. A WARC is stored (it is
     gzipped already) and streamed, as it may be large; text is deflated."""
+    # Fixed date (created, in UTC; a time without offset read as UTC), system and mode: the
+    # same input gives the same bytes on any machine.
     when = datetime.fromisoformat(created)
-    # Fixed date, system and mode: the same input gives the same bytes on any machine.
-    info = zipfile.ZipInfo(
-        path, (when.replace(tzinfo=when.tzinfo or UTC)).astimezone(UTC).timetuple()[:6]
-    )
+    when = when.replace(tzinfo=when.tzinfo or UTC).astimezone(UTC)
+    info = zipfile.ZipInfo(path, when.timetuple()[:6])
     info.create_system, info.external_attr = 3, 0o644 << 16
     digest = hashlib.sha256()
     if isinstance(data, Path):
