@@ -94,6 +94,13 @@ def test_the_contact_record_is_timestamped(site: Site, tmp_path: Path) -> None:
     assert said.returncode == 0, said.stderr
     folder = tmp_path / ".scrubwatch" / "evidence" / "contacts"
     assert len(list(folder.glob("c-*.tsr"))) == 1 and len(list(folder.glob("tsa-*.pem"))) == 1
+    checked = run_cli("verify", str(folder), cwd=tmp_path)
+    assert checked.returncode == 0, checked.stderr
+    assert "1 contact record(s) stamped, each verified offline" in checked.stdout
+    (record,) = folder.glob("c-*.json")
+    record.write_text(record.read_text().replace("called", "emailed"))  # the note rewritten
+    broken = run_cli("verify", str(folder), cwd=tmp_path)
+    assert broken.returncode == 3 and "does not verify against its contact record" in broken.stderr
 
 
 def test_a_contact_raises_how_often_its_watches_are_checked_while_it_lasts() -> None:

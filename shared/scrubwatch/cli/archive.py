@@ -23,7 +23,7 @@ from ..core.decode import content_type, decode_content, decode_text
 from ..core.discover import Child
 from ..core.events import Event
 from ..evidence.packed import PARTS, unpack
-from ..evidence.verify import CHILD_FOLDER, REPLAY, verify_folder
+from ..evidence.verify import CHILD_FOLDER, REPLAY, verify_contacts, verify_folder
 from .state_folder import UsageError, open_backend, pick
 
 log = logging.getLogger("scrubwatch")
@@ -544,11 +544,13 @@ def _pinned(args: argparse.Namespace, own: bool = False) -> frozenset[str] | Non
     return frozenset(out)
 
 
-def _print_trusted(trusted: dict[str, list[tuple[str, str, str]]], pinned: bool) -> None:
+def _print_trusted(
+    trusted: dict[str, list[tuple[str, str, str]]], pinned: bool, what: str = "version(s)"
+) -> None:
     """Each timestamped version's trusted times, and whose CA vouches for them."""
     if not trusted:
         return
-    print(f"trusted timestamps: {len(trusted)} version(s) stamped, each verified offline:")
+    print(f"trusted timestamps: {len(trusted)} {what} stamped, each verified offline:")
     cas: dict[str, str] = {}
     for version, stamps in trusted.items():
         times = ", ".join(f"{when} ({ca})" for when, ca, _ in stamps)
@@ -565,8 +567,24 @@ def _print_trusted(trusted: dict[str, list[tuple[str, str, str]]], pinned: bool)
         )
 
 
+def _verify_contacts(folder: Path, args: argparse.Namespace) -> int:
+    """`verify .scrubwatch/evidence/contacts`: the contact records and their tokens."""
+    report = verify_contacts(folder, _pinned(args, own=True))
+    if not report.ok:
+        for problem in report.problems:
+            print(f"BROKEN: {problem}", file=sys.stderr)
+        return VERIFY_FAILED
+    print(f"OK: {folder}: {report.versions} contact record(s); every timestamp token verified")
+    _print_trusted(report.trusted, pinned=bool(report.pinned), what="contact record(s)")
+    if report.unstamped:
+        print(f"note: {report.unstamped} contact record(s) carry no timestamp token")
+    return 0
+
+
 def cmd_verify(args: argparse.Namespace, root: Path) -> int:
     given = Path(args.target)
+    if given.is_dir() and given.name == "contacts" and any(given.glob("c-*.json")):
+        return _verify_contacts(given, args)
     if given.is_dir():
         # The newest manifest is named by nothing in the chain; something outside it must
         # vouch for it: a bundle's HEAD, or the state the folder belongs to.

@@ -24,7 +24,7 @@ from ..core.contact import Contact, targets
 from ..core.events import Event, rfc3339
 from ..core.reader import Reading
 from ..core.timeline import Capture, Kept, Story, story
-from ..evidence.verify import Report, verify_folder
+from ..evidence.verify import Report, verify_contacts, verify_folder
 from .archive import Archive, archive_for, configured_cas
 from .state_folder import UsageError
 
@@ -111,18 +111,24 @@ def cmd_report(args: argparse.Namespace, watchlist: Watchlist, root: Path, confi
                 stories.append(told)
     from .report_page import markdown, page_html
 
+    shown = [c for c in shown_contacts if _concerns(c, watches)]
+    stamped = _contact_stamps(archive, shown, pinned)
+
     meta = {
         "made_at": rfc3339(datetime.now(UTC)),
         "version": __version__,
         "where": archive.where(),
         "target": args.contact or args.target,
         "since": since_at,
-        "contacts": [c for c in shown_contacts if _concerns(c, watches)],
+        "contacts": shown,
+        "contact_times": stamped.trusted,
+        "contact_problems": stamped.problems,
     }
     _write(args.dir / "report.html", page_html(stories, meta))
     _write(args.dir / "report.md", markdown(stories, meta))
     changes = sum(s.changes for s in stories)
     broken = [s.watch for s in stories if s.verified is False]
+    broken += ["the contact records"] if stamped.problems else []
     print(
         f"report of {len(stories)} watch(es) and page(s), {changes} change(s), written to "
         f"{args.dir / 'report.html'} and report.md"
@@ -131,6 +137,18 @@ def cmd_report(args: argparse.Namespace, watchlist: Watchlist, root: Path, confi
         print(f"scrubwatch: evidence does NOT verify for: {', '.join(broken)} (see the report)")
         return 3
     return 0
+
+
+def _contact_stamps(
+    archive: Archive, contacts: list[Contact], pinned: frozenset[str] | None
+) -> Report:
+    """The contacts' records checked, with their trusted times (by contact id)."""
+    if not contacts:
+        return Report()
+    folder = archive.folder("contacts")
+    if not folder.is_dir():
+        return Report(problems=["the contact records are missing"])
+    return verify_contacts(folder, pinned)
 
 
 def _concerns(contact: Contact, watches: tuple[str, ...]) -> bool:

@@ -17,6 +17,7 @@ from .contact import Contact, since
 from .diff import unified, vanished
 from .events import Event, rfc3339
 from .reader import Reading
+from .render import LABELS
 
 # The most diff lines one change shows: the evidence holds the rest.
 MAX_CHANGE_LINES = 300
@@ -71,6 +72,15 @@ class Entry:
     events: tuple[Event, ...] = ()
     contact: Contact | None = None
     after_contact: str | None = None  # "2 h 41 min after contact c-…"
+
+    @property
+    def label(self) -> str:
+        """What this capture was: "gone", "removed", "restored"... as its alert said, else
+        "changed" or "kept"."""
+        for event in self.events:
+            if event.severity != "info":
+                return LABELS.get(event.kind, event.kind).lower()
+        return "changed" if self.change is not None else "kept"
 
 
 @dataclass
@@ -216,9 +226,9 @@ def event_line(event: Event) -> str:
     return f"{event.summary} [alert, {event.severity}]"
 
 
-def contact_line(contact: Contact) -> str:
+def contact_line(contact: Contact, with_time: bool = True) -> str:
     at = rfc3339(datetime.fromtimestamp(contact.at, UTC))
-    return f"Contact {contact.id} at {at}: {contact.note}"
+    return f"Contact {contact.id}{f' at {at}' if with_time else ''}: {contact.note}"
 
 
 def summary_counts(stories: Sequence[Story]) -> dict[str, Any]:

@@ -255,7 +255,7 @@ def _check_tokens(
 
 
 def _check_token(
-    folder: Path, token: Path, manifest: bytes, fetched_at: str
+    folder: Path, token: Path, manifest: bytes, fetched_at: str, stamped: str = "manifest"
 ) -> tuple[str, str, str] | str:
     """(trusted time, signer, CA fingerprint), or what is wrong with the token."""
     from datetime import datetime, timedelta
@@ -276,7 +276,7 @@ def _check_token(
         answer = decode_timestamp_response(token.read_bytes())
         VerifierBuilder().add_root_certificate(ca).build().verify_message(answer, manifest)
     except (ValueError, VerificationError) as exc:
-        return f"does not verify against its manifest and {ca_path.name}: {str(exc)[:200]}"
+        return f"does not verify against its {stamped} and {ca_path.name}: {str(exc)[:200]}"
     when = answer.tst_info.gen_time
     try:
         fetched = datetime.fromisoformat(fetched_at.replace("Z", "+00:00"))
@@ -288,6 +288,41 @@ def _check_token(
     signer = ", ".join(str(a.value) for a in names)
     fingerprint = ca.fingerprint(hashes.SHA256()).hex()
     return when.isoformat().replace("+00:00", "Z"), str(signer) or "?", fingerprint
+
+
+def verify_contacts(folder: Path, pinned: frozenset[str] | None = None) -> Report:
+    """The contact records (`scrubwatch contact`) in ``folder`` and their timestamp tokens:
+    each token for its record's very bytes, signed under its authority's CA (one of
+    ``pinned``, when given), and not older than the record. ``trusted``: by contact id."""
+    report = Report(pinned=pinned is not None)
+    records = sorted(folder.glob("c-*.json"))
+    report.versions = len(records)
+    tokens = sorted(folder.glob(f"c-*{TOKEN_SUFFIX}"))
+    if tokens and not _can_check_tokens(report):
+        return report
+    for token in tokens:
+        contact_id = token.name.split(".", 1)[0]
+        record = folder / f"{contact_id}.json"
+        if not record.is_file():
+            report.problems.append(f"{token.name}: a timestamp token for no contact here")
+            continue
+        body = record.read_bytes()
+        try:
+            recorded = str(json.loads(body).get("recorded_at") or "")
+        except (ValueError, AttributeError):
+            report.problems.append(f"{record.name}: not a contact record (JSON)")
+            continue
+        found = _check_token(folder, token, body, recorded, "contact record")
+        if isinstance(found, str):
+            report.problems.append(f"{token.name}: {found}")
+        elif pinned is not None and found[2] not in pinned:
+            report.problems.append(
+                f"{token.name}: signed under a CA you did not name (SHA-256 {found[2]})"
+            )
+        else:
+            report.trusted.setdefault(contact_id, []).append(found)
+    report.unstamped = sum(1 for r in records if r.stem not in report.trusted)
+    return report
 
 
 # What the Internet Archive said of a version, asked after it was kept (on AWS: the
