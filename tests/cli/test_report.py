@@ -184,3 +184,42 @@ def test_mistakes_are_one_line_and_exit_2(site: Site, tmp_path: Path) -> None:
     onto_file = run_cli("report", "-o", "afile", cwd=tmp_path)
     assert onto_file.returncode == 2 and "afile is a file" in onto_file.stderr
     assert not (tmp_path / "out").exists()
+
+
+def test_a_listing_s_gone_pages_are_told_and_its_quiet_ones_named_in_a_line(
+    site: Site, tmp_path: Path
+) -> None:
+    names = {1001: "Optical Engineer", 1002: "Firmware Engineer, Urumqi", 1003: "Sales"}
+    items = "".join(f'<li class="job"><a href="/jobs/{i}">{n}</a></li>' for i, n in names.items())
+    site.set("/jobs", page("Jobs", f"<ul>{items}</ul>"))
+    for i, name in names.items():
+        site.set(f"/jobs/{i}", page(f"Ad {i}", f'<div id="job">{name}</div>'))
+    data = {
+        "settings": {"allow_networks": ["127.0.0.1/32"], "retries": 0, "confirm_gone": 1},
+        "watches": [
+            {
+                "id": "jobs",
+                "url": site.url("/jobs"),
+                "items": "li",
+                "notify": [],
+                "discover": {"links": "li a", "child": {"select": "#job"}},
+            }
+        ],
+    }
+    (tmp_path / "watchlist.yaml").write_text(yaml.safe_dump(data))
+    assert run_cli("check", cwd=tmp_path).returncode == 0
+    site.pages.pop("/jobs/1002")
+    assert run_cli("check", "--force", cwd=tmp_path).returncode == 0
+
+    made = run_cli("report", "-o", "out", cwd=tmp_path)
+
+    assert made.returncode == 0, made.stderr
+    tree = LexborHTMLParser((tmp_path / "out" / "report.html").read_text())
+    text = tree.body.text() if tree.body else ""
+    assert "Pages it found: 3 with a version in this span; 1 gone" in text
+    assert "1 changed or told of otherwise" not in text  # the gone page is counted once
+    (told,) = tree.css("h3")
+    assert told.text().startswith("Firmware Engineer, Urumqi")
+    (quiet,) = [p for p in tree.css("p.quiet") if p.text().startswith("Unchanged in this span")]
+    assert "Optical Engineer" in quiet.text() and "Sales" in quiet.text()
+    assert "gone" in tree.css_first("div.entry.change").text()

@@ -107,7 +107,7 @@ def cmd_report(args: argparse.Namespace, watchlist: Watchlist, root: Path, confi
         for child in archive.children([watch_id]).get(watch_id, []):
             found = Story(child.id, child.name or child.url, child.url, parent=watch_id)
             told = _told(archive, found, events, shown_contacts, since_at, pinned)
-            if told.entries:
+            if told.captures:
                 stories.append(told)
     from .report_page import markdown, page_html
 

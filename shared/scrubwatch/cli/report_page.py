@@ -77,13 +77,16 @@ def _environments() -> tuple[Any, Any]:
 def _context(stories: Sequence[Story], meta: dict[str, Any]) -> dict[str, Any]:
     contacts: list[Contact] = meta["contacts"]
     watches = [s for s in stories if s.parent is None]
-    pages = {w.watch: [s for s in stories if s.parent == w.watch] for w in watches}
+    found = {w.watch: [s for s in stories if s.parent == w.watch] for w in watches}
     return {
         "meta": meta,
         "counts": summary_counts(stories),
         "contacts": contacts,
         "watches": watches,
-        "pages": pages,
+        "pages": {w: [s for s in kids if not s.quiet] for w, kids in found.items()},
+        "quiet": {w: [s for s in kids if s.quiet] for w, kids in found.items()},
+        "gone": {w: [s for s in kids if s.gone] for w, kids in found.items()},
+        "found": found,
     }
 
 

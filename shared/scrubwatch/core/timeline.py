@@ -102,6 +102,17 @@ class Story:
     def captures(self) -> int:
         return sum(1 for e in self.entries if e.capture is not None)
 
+    @property
+    def quiet(self) -> bool:
+        """Nothing to tell in the span: no change, no alert, evidence that verifies. A
+        listing's quiet pages are named in one line, not each given a timeline."""
+        alerts = any(ev.severity != "info" for e in self.entries for ev in e.events)
+        return not self.changes and not alerts and self.verified is not False
+
+    @property
+    def gone(self) -> bool:
+        return any(e.label == "gone" for e in self.entries)
+
 
 @dataclass(frozen=True)
 class Kept:
