@@ -10,6 +10,8 @@ Rows, each a timed ``scrubwatch check --force --json`` on loopback only (127.0.0
   messages those events make (``render.email_posts``): one digest, not 500.
 - ``listed-cold``, ``listed-warm``: the same N + 1 pages as N + 1 listed watches, for
   the cost per page of a discovered page against a listed one.
+- ``report``: ``scrubwatch report`` of it all after the scrub (every page's evidence
+  verified first), with the sizes of report.html and report.md.
 
 Usage: ``.venv/bin/python bench/discovery.py [--ads 5000] [--vanish 500] [--keep]``
 """
@@ -131,6 +133,18 @@ def step(
     return result, alerts_of(work / f"events-0-{name}-scrubwatch.txt")
 
 
+def _report(pages: int, work: Path, wl: Path, state: Path, server: ServerProcess) -> dict[str, Any]:
+    """``scrubwatch report`` of the whole state after the scrub: every page's evidence
+    verified, the gone ones told, the rest named in a line (issue 14)."""
+    exe = REPO_DIR / ".venv" / "bin" / "scrubwatch"
+    out = work / "report"
+    cmd = [str(exe), "report", "-c", str(wl), "--state", str(state), "-o", str(out)]
+    result = run_command(cmd, "report", 0, pages, work, 1800, keep=[server.pid])
+    size = (out / "report.html").stat().st_size // 1024
+    print(f"report.html: {size} KB, report.md: {(out / 'report.md').stat().st_size // 1024} KB")
+    return _row(result, {"gone": 0, "emails": 0, "slack": 0})
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--ads", type=int, default=5000)
@@ -168,6 +182,8 @@ def main(argv: list[str] | None = None) -> int:
             result, alerts = step(name, pages, work, work / "discover.yaml", state, srv)
             rows.append(_row(result, alerts))
             print(_line(rows[-1]), flush=True)
+        rows.append(_report(pages, work, work / "discover.yaml", state, srv))
+        print(_line(rows[-1]), flush=True)
     except BenchError as exc:
         print(f"bench: {exc}", file=sys.stderr)
         return 1

@@ -133,6 +133,7 @@ def test_export_show_and_verify_skip_planted_keys(
         "history.json",
         "HEAD",
         "README.txt",
+        "replay.wacz",
         "SHA256SUMS",
     }
     assert "skipping 'evidence/notice-a/sub/x'" in caplog.text

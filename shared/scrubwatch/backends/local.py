@@ -341,6 +341,11 @@ class SqliteStateStore:
             [(e, channel) for e in event_ids],
         )
 
+    def kept_watches(self) -> list[str]:
+        """The ids of every watch (and page) with a version kept, in the order first kept."""
+        rows = self._db.execute("SELECT watch_id FROM version GROUP BY watch_id ORDER BY MIN(id)")
+        return [row[0] for row in rows]
+
     def told(self, watch_ids: Collection[str]) -> list[Event]:
         """Every event the outbox keeps of these watches, oldest first (`report`)."""
         events = []

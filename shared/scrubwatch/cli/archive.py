@@ -137,6 +137,14 @@ class LocalArchive:
         finally:
             backend.close()
 
+    def watch_ids(self) -> list[str]:
+        """Every watch with a version kept (not the pages watches discovered)."""
+        backend = open_backend(self.root)
+        try:
+            return [w for w in backend.state.kept_watches() if "/" not in w]
+        finally:
+            backend.close()
+
     def events(self, watch_ids: Collection[str]) -> list[Event]:
         """The events told of these watches (the outbox keeps them all)."""
         backend = open_backend(self.root)
@@ -229,6 +237,9 @@ class AwsArchive:
 
     def children(self, parents: list[str]) -> dict[str, list[Child]]:
         return self.state.children(parents)
+
+    def watch_ids(self) -> list[str]:
+        return []  # a table has no list of them but the watch list's (a scan would cost)
 
     def events(self, watch_ids: Collection[str]) -> list[Event]:
         # A stack publishes its events (SNS) and keeps none: the report's timeline is

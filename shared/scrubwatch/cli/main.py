@@ -692,6 +692,12 @@ def _dispatch(args: argparse.Namespace) -> int:
         from .push import cmd_push
 
         return cmd_push(args, config)
+    if args.command == "report":
+        from .report import cmd_report
+
+        # The evidence is reported from the state alone when no watch list is at hand
+        # (a copy of the state folder): by watch id, or all that it keeps.
+        return cmd_report(args, load_watchlist(config) if config.exists() else None, root, config)
     watchlist = load_watchlist(config)
     _hide_watchlist_secrets(watchlist, os.environ)
     if args.command == "validate":
@@ -704,10 +710,6 @@ def _dispatch(args: argparse.Namespace) -> int:
         return cmd_status(args, watchlist, root)
     if args.command == "contact":
         return cmd_contact(args, watchlist, root)
-    if args.command == "report":
-        from .report import cmd_report
-
-        return cmd_report(args, watchlist, root, config)
     return cmd_check(args, watchlist, root)
 
 

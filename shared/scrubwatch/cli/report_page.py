@@ -11,15 +11,24 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from datetime import UTC, datetime
 from functools import cache
 from typing import Any
 
 from ..core.contact import Contact
+from ..core.events import rfc3339
 from ..core.timeline import Story, contact_line, event_line, summary_counts
 
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069]")
-# Enough for inline text to render as itself, few enough that the raw file reads well.
-_MARKDOWN = re.compile(r"([\\`*_\[\]<>|~])")
+# Control characters, and those that reorder or hide text (bidi marks and overrides,
+# zero-width characters, the byte order mark).
+_CONTROL = re.compile(
+    r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u200b-\u200f\u202a-\u202e\u2060-\u2069\ufeff]"
+)
+# Enough for inline text to render as itself (an entity such as &#x202E; too), few enough
+# that the raw file reads well.
+_MARKDOWN = re.compile(r"([\\`*_\[\]<>|~&])")
+# What GFM would turn into a link by itself: an address, a www. name, an email address.
+_AUTOLINK = re.compile(r"(://|(?<![\w.])www\.|@)")
 
 
 def _plain(text: object) -> str:
@@ -28,8 +37,9 @@ def _plain(text: object) -> str:
 
 
 def _md(text: object) -> str:
-    """Inline Markdown text that renders as itself, on one line."""
-    return _MARKDOWN.sub(r"\\\1", " ".join(_plain(text).split()))
+    """Inline Markdown text that renders as itself, on one line, and links nowhere."""
+    escaped = _MARKDOWN.sub(r"\\\1", " ".join(_plain(text).split()))
+    return _AUTOLINK.sub(lambda m: "\\" + m.group() if m.group() != "://" else ":\\//", escaped)
 
 
 def _fence(lines: Sequence[str]) -> str:
@@ -74,6 +84,48 @@ def _environments() -> tuple[Any, Any]:
     return html, md
 
 
+def _trusted_note(pinned: bool) -> str:
+    if pinned:
+        return "verified offline, signed under a CA your watch list names"
+    return (
+        "verified offline against the CA kept beside it (not pinned: name the authority's "
+        "CA in the watch list, or compare its fingerprint)"
+    )
+
+
+def _contact_items(meta: dict[str, Any]) -> list[dict[str, Any]]:
+    """Each contact as its record says (what its token stamps), for both renderings."""
+    out = []
+    for contact in meta["contacts"]:
+        record = meta["contact_records"].get(contact.id, {})
+        at = record.get("at_utc") or rfc3339(datetime.fromtimestamp(contact.at, UTC))
+        recorded = str(record.get("recorded_at") or "")
+        times = [f"{when} ({who})" for when, who, _ in meta["contact_times"].get(contact.id, [])]
+        out.append(
+            {
+                "id": contact.id,
+                "at": at,
+                "note": record.get("note", contact.note),
+                "recorded": recorded,
+                "later": _later(str(at), recorded),
+                "trusted": times,
+            }
+        )
+    return out
+
+
+def _later(at: str, recorded: str) -> bool:
+    """Recorded more than a minute after the time it gives (``--at``): that time is the
+    user's word; only the record's trusted time is the authority's."""
+    try:
+        gap = datetime.fromisoformat(recorded.replace("Z", "+00:00")) - datetime.fromisoformat(
+            at.replace("Z", "+00:00")
+        )
+    except ValueError:
+        return False
+    return gap.total_seconds() > 60
+
+
 def _context(stories: Sequence[Story], meta: dict[str, Any]) -> dict[str, Any]:
     contacts: list[Contact] = meta["contacts"]
     watches = [s for s in stories if s.parent is None]
@@ -87,6 +139,12 @@ def _context(stories: Sequence[Story], meta: dict[str, Any]) -> dict[str, Any]:
         "quiet": {w: [s for s in kids if s.quiet] for w, kids in found.items()},
         "gone": {w: [s for s in kids if s.gone] for w, kids in found.items()},
         "found": found,
+        "contact_items": _contact_items(meta),
+        "trusted_note": _trusted_note(meta["pinned"]),
+        "broken": [
+            *summary_counts(stories)["broken"],
+            *(["the contact records"] if meta["contact_problems"] else []),
+        ],
     }
 
 

@@ -21,6 +21,7 @@ from .render import LABELS
 
 # The most diff lines one change shows: the evidence holds the rest.
 MAX_CHANGE_LINES = 300
+GONE_STATUSES = (404, 410)
 
 
 @dataclass(frozen=True)
@@ -52,6 +53,9 @@ class Change:
     keywords_gained: tuple[str, ...] = ()
     status_before: int | None = None  # set when the HTTP status changed
     status_after: int | None = None
+    part_lost: bool = False  # the watched part was there before, and is not now
+    # A reading of either version is missing from the evidence: nothing is compared.
+    unavailable: bool = False
 
     @property
     def lines_removed(self) -> int:
@@ -72,6 +76,7 @@ class Entry:
     events: tuple[Event, ...] = ()
     contact: Contact | None = None
     after_contact: str | None = None  # "2 h 41 min after contact c-…"
+    remark: str = ""  # why a capture without a change was kept ("first capture"...)
 
     @property
     def label(self) -> str:
@@ -80,7 +85,12 @@ class Entry:
         for event in self.events:
             if event.severity != "info":
                 return LABELS.get(event.kind, event.kind).lower()
-        return "changed" if self.change is not None else "kept"
+        if self.change is None:
+            return "kept"
+        # No alert kept (a stack keeps none): what the capture itself shows.
+        if self.change.status_after in GONE_STATUSES:
+            return "gone"
+        return "removed" if self.change.part_lost else "changed"
 
 
 @dataclass
@@ -90,6 +100,7 @@ class Story:
     url: str
     parent: str | None = None
     entries: list[Entry] = field(default_factory=list)
+    listed: bool = True  # False: kept in the state, no longer in the watch list
     verified: bool | None = None  # None: not verified (no evidence reachable)
     problems: list[str] = field(default_factory=list)
     versions_verified: int = 0
@@ -113,6 +124,13 @@ class Story:
     def gone(self) -> bool:
         return any(e.label == "gone" for e in self.entries)
 
+    def seen_since(self, since_at: str | None) -> bool:
+        """A capture or an alert at or after ``since_at`` (always, with none)."""
+        if since_at is None:
+            return bool(self.entries)
+        since_t = _moment(since_at)
+        return any(_moment(e.at) >= since_t for e in self.entries if e.contact is None)
+
 
 @dataclass(frozen=True)
 class Kept:
@@ -121,6 +139,7 @@ class Kept:
     capture: Capture
     reading: Reading | None
     content: str  # what the page said (status and fingerprint): same content, no change
+    settings: str = ""  # the hash of the watch's reading settings it was read with
 
 
 def _moment(text: str) -> float:
@@ -128,10 +147,18 @@ def _moment(text: str) -> float:
 
 
 def change_between(before: Kept, after: Kept) -> Change | None:
-    """What ``after`` removed and added against ``before``; None when it said the same."""
-    if before.content == after.content:
+    """What ``after`` removed and added against ``before``; None when it said the same,
+    or when the two were read with different settings (an edited watch: what they read
+    differs by the user's edit, not by the site)."""
+    if before.content == after.content or _edited(before, after):
         return None
     old, new = before.reading, after.reading
+    status_changed = before.capture.status != after.capture.status
+    statuses = (before.capture.status, after.capture.status) if status_changed else (None, None)
+    if old is None or new is None:
+        return Change(
+            diff=(), unavailable=True, status_before=statuses[0], status_after=statuses[1]
+        )
     old_lines = old.lines if old else ()
     new_lines = new.lines if new else ()
     diff: list[tuple[str, str]] = []
@@ -145,7 +172,6 @@ def change_between(before: Kept, after: Kept) -> Change | None:
             diff.append(("@", line))
     if diff and diff[0] == ("@", ""):
         diff.pop(0)  # the first hunk needs no gap before it
-    status_changed = before.capture.status != after.capture.status
     return Change(
         diff=tuple(diff[:MAX_CHANGE_LINES]),
         cut=len(diff) > MAX_CHANGE_LINES,
@@ -155,9 +181,27 @@ def change_between(before: Kept, after: Kept) -> Change | None:
         links_added=tuple(vanished(_refs(new), _refs(old))),
         keywords_lost=tuple(k for k in _keywords(old) if k not in _keywords(new)),
         keywords_gained=tuple(k for k in _keywords(new) if k not in _keywords(old)),
-        status_before=before.capture.status if status_changed else None,
-        status_after=after.capture.status if status_changed else None,
+        status_before=statuses[0],
+        status_after=statuses[1],
+        part_lost=old.region_found and not new.region_found,
     )
+
+
+def _edited(before: Kept, after: Kept) -> bool:
+    return bool(before.settings and after.settings and before.settings != after.settings)
+
+
+def _remark(kept: Sequence[Kept], i: int, contacts: Sequence[Contact], head: Story) -> str:
+    """Why a capture that tells no change is here."""
+    if i == 0:
+        return "first capture"
+    if _edited(kept[i - 1], kept[i]):
+        return "read with the watch's edited settings: not compared with the one before"
+    seen = _moment(kept[i].capture.fetched_at)
+    for c in contacts:
+        if (head.watch in c.watches or head.parent in c.watches) and 0 <= seen - c.at < 600:
+            return f"kept at contact {c.id}: what it said then"
+    return ""
 
 
 def _items(reading: Reading | None) -> Sequence[str]:
@@ -192,10 +236,11 @@ def story(
     one before ``since_at`` on, the events from ``since_at`` on beside the version each
     points at, and the contacts that concern the watch."""
     start = 0
-    if since_at is not None:
-        later = [i for i, k in enumerate(kept) if k.capture.fetched_at >= since_at]
+    since_t = _moment(since_at) if since_at is not None else None
+    if since_t is not None:
+        later = [i for i, k in enumerate(kept) if _moment(k.capture.fetched_at) >= since_t]
         start = max(later[0] - 1, 0) if later else max(len(kept) - 1, 0)
-    events = [e for e in events if since_at is None or e.detected_at >= since_at]
+    events = [e for e in events if since_t is None or _moment(e.detected_at) >= since_t]
     by_version: dict[str, list[Event]] = {}
     for event in events:
         if event.current is not None:
@@ -213,6 +258,7 @@ def story(
                 change=change,
                 events=told,
                 after_contact=after if change else None,
+                remark="" if change else _remark(kept, i, contacts, head),
             )
         )
     # Events of no version shown here (a failure, a capture not kept) stand on their own.
@@ -222,7 +268,7 @@ def story(
     for contact in contacts:
         if head.watch in contact.watches or head.parent in contact.watches:
             moment = rfc3339(datetime.fromtimestamp(contact.at, UTC))
-            if since_at is None or moment >= since_at or not entries:
+            if since_t is None or contact.at >= since_t or not entries:
                 entries.append(Entry(at=moment, contact=contact))
     entries.sort(key=lambda e: (_moment(e.at), e.contact is None))
     head.entries = entries
@@ -232,6 +278,9 @@ def story(
 def event_line(event: Event) -> str:
     """One line for an event in the timeline: its kind and what it said (its summary
     says how long after a contact it was seen)."""
+    if event.kind == "error":
+        # Our check failed (the site down, blocked, or us): not something the site did.
+        return f"Check failed, which says nothing of the page's content: {event.summary}"
     if event.severity == "info":
         return event.summary  # a record (first sight, pages found), not an alert
     return f"{event.summary} [alert, {event.severity}]"
