@@ -60,6 +60,12 @@ def test_a_contact_on_a_stack_captures_now_checks_often_and_dates_the_scrub(
     assert request.watches == ("notice-a",) and request.capture is True
     handlers.checker.lambda_handler(aws.sqs_event([message]), _context())
     assert len(aws.history("notice-a")) == 2 and len(aws.history("notice-b")) == 1
+    # The same message again (SQS delivers at least once): checked since the contact, so
+    # nothing is checked or kept twice.
+    aws.send_checks(message["Body"])
+    (again,) = aws.receive_all(aws.queue_url)
+    handlers.checker.lambda_handler(aws.sqs_event([again]), _context())
+    assert len(aws.history("notice-a")) == 2
 
     # While the contact lasts the page is checked at every tick (every 15 min, not 6 h).
     # (The clock fixture sets the scheduler's time from now: each tick 16 minutes on.)
@@ -107,3 +113,13 @@ def _context() -> Any:
     from .support import LambdaContext
 
     return LambdaContext()
+
+
+def test_watches_a_checker_had_no_time_for_stay_a_capture() -> None:
+    from scrubwatch.aws.app import _leftovers
+
+    asked = CheckRequest(host="h", watches=("a", "b", "c"), capture=True)
+
+    (left,) = _leftovers([asked], [], ["b", "c"])
+
+    assert left.watches == ("b", "c") and left.capture is True

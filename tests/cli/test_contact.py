@@ -128,3 +128,57 @@ def test_the_same_contact_recorded_twice_keeps_its_first_record(site: Site, tmp_
     assert again.returncode == 0 and record.read_bytes() == first
     status = run_cli("status", cwd=tmp_path).stdout
     assert status.count("contact c-") <= 1
+
+
+def test_a_contact_in_the_future_or_with_no_closer_check_is_refused(
+    site: Site, tmp_path: Path
+) -> None:
+    setup(site, tmp_path)
+
+    ahead = run_cli("contact", "ad", "--note", "x", "--at", "2099-01-01T10:00Z", cwd=tmp_path)
+    slow = run_cli("contact", "ad", "--note", "x", "--every", "1d", "--for", "1h", cwd=tmp_path)
+
+    assert ahead.returncode == 2 and "is in the future" in ahead.stderr
+    assert slow.returncode == 2 and "--every 1d is not shorter than --for 1h" in slow.stderr
+    assert not (tmp_path / ".scrubwatch" / "evidence" / "contacts").exists()
+
+
+def test_the_same_contact_again_says_so_and_a_page_that_fails_is_not_said_kept(
+    site: Site, tmp_path: Path
+) -> None:
+    setup(site, tmp_path)
+    site.pages.pop("/other.html")
+    args = ("contact", "all", "--note", "asked", "--at", "2026-12-01T10:00Z")
+
+    first = run_cli(*args, cwd=tmp_path)
+    again = run_cli(*args, cwd=tmp_path)
+
+    assert (
+        "recorded (2026-12-01T10:00:00.000Z, asked): 1 page(s) checked and kept now, 1 could"
+        in (first.stdout)
+    )
+    assert "was already recorded: its record stands" in again.stdout
+
+
+def test_a_contact_recorded_while_the_authority_is_down_is_stamped_by_a_later_check(
+    site: Site, tmp_path: Path
+) -> None:
+    tsa = LocalTsa()
+    try:
+        (tmp_path / "ca.pem").write_bytes(tsa.ca.read_bytes())
+        setup(
+            site, tmp_path, timestamp={"authorities": [{"url": tsa.url, "certificate": "ca.pem"}]}
+        )
+        tsa.down = True
+        said = run_cli("contact", "ad", "--note", "called", cwd=tmp_path)
+        folder = tmp_path / ".scrubwatch" / "evidence" / "contacts"
+        assert "the contact's record has no timestamp from" in said.stderr
+        assert not list(folder.glob("*.tsr"))
+        tsa.down = False
+        later = run_cli("check", cwd=tmp_path)
+    finally:
+        tsa.close()
+    assert later.returncode == 0, later.stderr
+    assert len(list(folder.glob("c-*.tsr"))) == 1
+    checked = run_cli("verify", str(folder), cwd=tmp_path)
+    assert "1 contact record(s) stamped, each verified offline" in checked.stdout

@@ -220,7 +220,8 @@ def _leftovers(
     for n, request in enumerate(requests):
         rest = tuple(i for i in request.watches if i in left)
         if n not in failed and rest:
-            out.append(CheckRequest(host=request.host, watches=rest))
+            # A contact's capture stays one: the watches left are kept however unchanged.
+            out.append(CheckRequest(host=request.host, watches=rest, capture=request.capture))
             left.difference_update(rest)
     return out
 
@@ -238,12 +239,19 @@ def _checker_engine(
     def channels(event: Event) -> list[str]:
         return channels_for(event, all_routes)
 
-    def due(watch: Watch, state: WatchState, now: float, recheck: float) -> bool:
-        # A contact's capture is made now, even of a page checked moments ago.
-        wanted = watch.id in capture or watch.parent in capture
-        return wanted or due_on_aws(watch, state, now, recheck)
-
     store = DynamoStateStore(_env("TABLE_NAME"), dynamodb or clients.client("dynamodb"))
+    contacts = store.contacts()
+
+    def due(watch: Watch, state: WatchState, now: float, recheck: float) -> bool:
+        # A contact's capture is made now, even of a page checked moments ago, unless it
+        # was checked since the contact (the message came twice, or went back to the
+        # queue), or waits for a recheck: a capture never hastens a "gone".
+        if (watch.id in capture or watch.parent in capture) and not rechecking(state):
+            latest = max((c.at for c in contacts if c.covers(watch) and c.at <= now), default=0)
+            if state.last_checked < latest:
+                return True
+        return due_on_aws(watch, state, now, recheck)
+
     return Engine(
         wl,
         store,
@@ -260,7 +268,7 @@ def _checker_engine(
         due=due,
         witness_inline=False,  # the witness queue asks the Archive (aws/witnessing.py)
         children_with_parent=False,  # each child is queued by the scheduler on its own
-        contacts=store.contacts(),  # each event says how long after a contact it was seen
+        contacts=contacts,  # each event says how long after a contact it was seen
         capture_all=capture,
     )
 

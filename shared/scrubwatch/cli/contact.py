@@ -14,7 +14,7 @@ import sys
 import time
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from ..core.config import Watchlist, parse_duration
 from ..core.contact import Contact, contact_id, since, targets
@@ -22,7 +22,7 @@ from ..core.events import rfc3339
 from .state_folder import UsageError
 
 if TYPE_CHECKING:
-    from ..backends.aws import DynamoStateStore
+    pass
 
 
 def add_parser(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:  # type: ignore[type-arg]
@@ -41,16 +41,23 @@ def add_parser(sub: argparse._SubParsersAction, common: argparse.ArgumentParser)
     )
 
 
+# A contact is something done: one given as more than this ahead is a mistyped --at.
+_AHEAD_S = 300
+
+
 def _when(text: str | None) -> float:
+    """The contact's time, to the millisecond (its id and every time shown agree)."""
     if text is None:
-        return time.time()
+        return round(time.time(), 3)
     try:
         moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
     except ValueError:
         raise UsageError(f"--at {text!r}: not a time; write it as 2026-12-06T10:00Z") from None
     if moment.tzinfo is None:
         raise UsageError(f"--at {text!r}: say its time zone, e.g. 2026-12-06T10:00Z")
-    return moment.timestamp()
+    if moment.timestamp() > time.time() + _AHEAD_S:
+        raise UsageError(f"--at {text!r} is in the future: record a contact once it is made")
+    return round(moment.timestamp(), 3)
 
 
 def _duration(option: str, text: str) -> float:
@@ -60,8 +67,11 @@ def _duration(option: str, text: str) -> float:
         raise UsageError(f"{option} {text!r}: {exc}") from None
 
 
-def record(args: argparse.Namespace, watchlist: Watchlist, evidence_root: Path) -> Contact:
-    """The contact, kept as ``evidence/contacts/<id>.json`` (and its timestamp tokens)."""
+def record(
+    args: argparse.Namespace, watchlist: Watchlist, evidence_root: Path
+) -> tuple[Contact, bool]:
+    """The contact, kept as ``evidence/contacts/<id>.json``, and whether it is new (the
+    same contact recorded again keeps its first record, and the tokens that stamp it)."""
     try:
         watches = targets(watchlist, args.target)
     except ValueError as exc:
@@ -69,6 +79,11 @@ def record(args: argparse.Namespace, watchlist: Watchlist, evidence_root: Path) 
     at = _when(args.at)
     every = _duration("--every", args.every)
     lasting = _duration("--for", args.lasting)
+    if lasting <= every:
+        raise UsageError(
+            f"--every {args.every} is not shorter than --for {args.lasting}: no closer check "
+            "would happen (e.g. --every 15m --for 14d)"
+        )
     note = " ".join(args.note.split())
     if not note:
         raise UsageError('--note is empty: say what was done ("emailed press office")')
@@ -85,7 +100,7 @@ def record(args: argparse.Namespace, watchlist: Watchlist, evidence_root: Path) 
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / f"{contact.id}.json"
     if path.exists():
-        return contact  # the same contact recorded again: its record (and tokens) stand
+        return contact, False
     body = {
         "schema": "scrubwatch.contact/1",
         **contact.to_json(),
@@ -93,11 +108,12 @@ def record(args: argparse.Namespace, watchlist: Watchlist, evidence_root: Path) 
         "recorded_at": rfc3339(datetime.now(UTC)),
     }
     path.write_text(json.dumps(body, indent=1, ensure_ascii=False))
-    return contact
+    return contact, True
 
 
 def stamp_record(watchlist: Watchlist, folder: Path, contact: Contact) -> list[str]:
-    """Timestamps the contact's record with every authority; what failed, a line each."""
+    """Timestamps the contact's record with every authority that has not yet; what failed,
+    a line each (asked again at the next `check`)."""
     import httpx
 
     from ..check.timestamp import StampFailed, load_authorities, stamp
@@ -105,8 +121,10 @@ def stamp_record(watchlist: Watchlist, folder: Path, contact: Contact) -> list[s
     authorities = [
         a
         for a in load_authorities(watchlist)
-        if not (folder / f"{contact.id}.{a.slug}.tsr").exists()  # stamped when first recorded
+        if not (folder / f"{contact.id}.{a.slug}.tsr").exists()
     ]
+    if not authorities:
+        return []
     data = (folder / f"{contact.id}.json").read_bytes()
     failed: list[str] = []
 
@@ -126,102 +144,36 @@ def stamp_record(watchlist: Watchlist, folder: Path, contact: Contact) -> list[s
     return failed
 
 
-def said(contact: Contact, checked: int) -> str:
+def stamp_owed(watchlist: Watchlist, folder: Path, contacts: list[Contact]) -> list[str]:
+    """The contact records an authority has not stamped yet (it was down when they were
+    recorded), stamped now; a line for each that still failed."""
+    lines = []
+    for contact in contacts:
+        if (folder / f"{contact.id}.json").exists():
+            for why in stamp_record(watchlist, folder, contact):
+                lines.append(f"the record of contact {contact.id} has {why}; asked again next run")
+    return lines
+
+
+def said(contact: Contact, new: bool, checked: int, failed: int) -> str:
     at = rfc3339(datetime.fromtimestamp(contact.at, UTC))
     until = rfc3339(datetime.fromtimestamp(contact.until, UTC))
-    return (
-        f"Contact {contact.id} recorded ({at}, {contact.note}): {checked} page(s) checked and "
-        f"kept now; {len(contact.watches)} watch(es) checked every {since(contact.every)} "
-        f"until {until}, and each later event says how long after the contact it was seen."
+    head = (
+        f"Contact {contact.id} recorded ({at}, {contact.note})"
+        if new
+        else f"Contact {contact.id} ({at}, {contact.note}) was already recorded: its record stands"
     )
-
-
-def print_said(contact: Contact, checked: int) -> None:
-    print(said(contact, checked), file=sys.stdout)
-
-
-def on_stack(args: argparse.Namespace, watchlist: Watchlist) -> int:
-    """The contact recorded in a deployed stack: its record (and timestamp tokens) in the
-    evidence bucket, the contact in the table, where the scheduler and the checkers read
-    it, and a check message for its watches (and the pages they found) that keeps what
-    each says now, however little changed."""
-    import tempfile
-
-    import boto3
-
-    from ..backends.aws import DynamoStateStore
-    from ..check.timestamp import load_authorities
-    from .archive import stack_output
-
-    bucket, table, queue = stack_output(
-        args.stack, "EvidenceBucketName", "TableName", "CheckQueueUrl"
+    kept = f"{checked - failed} page(s) checked and kept now"
+    if failed:
+        kept += f", {failed} could not be checked (below: try again once they answer)"
+    closer = (
+        f"{len(contact.watches)} watch(es) checked every {since(contact.every)} until {until}"
+        if contact.until > time.time()
+        else f"the closer checks ended at {until}"
     )
-    with tempfile.TemporaryDirectory(prefix="scrubwatch-contact-") as held:
-        contact = record(args, watchlist, Path(held))
-        folder = Path(held) / "contacts"
-        failed = stamp_record(watchlist, folder, contact) if load_authorities(watchlist) else []
-        s3 = boto3.client("s3")
-        _upload(s3, bucket, folder, contact)
-    store = DynamoStateStore(table)
-    store.add_contact(contact)
-    queued = _queue_captures(watchlist, store, contact, queue)
-    at = rfc3339(datetime.fromtimestamp(contact.at, UTC))
-    until = rfc3339(datetime.fromtimestamp(contact.until, UTC))
-    print(
-        f"Contact {contact.id} recorded in stack {args.stack} ({at}, {contact.note}): "
-        f"{queued} page(s) queued to be checked and kept now; {len(contact.watches)} "
-        f"watch(es) checked every {since(contact.every)} (at most as often as the "
-        f"scheduler runs) until {until}, and each later alert says how long after the "
-        "contact it was seen."
-    )
-    for line in failed:
-        print(f"scrubwatch: the contact's record has {line}", file=sys.stderr)
-    return 0
+    tail = "each later event says how long after the contact it was seen"
+    return f"{head}: {kept}; {closer}, and {tail}."
 
 
-def _upload(s3: Any, bucket: str, folder: Path, contact: Contact) -> None:
-    """The record and its tokens, once: a contact recorded again keeps its first record."""
-    from botocore.exceptions import ClientError
-
-    key = f"evidence/contacts/{contact.id}.json"
-    try:
-        s3.head_object(Bucket=bucket, Key=key)
-        return
-    except ClientError as exc:
-        if exc.response["Error"]["Code"] not in ("404", "NoSuchKey", "NotFound"):
-            raise
-    # The tokens before the record: a record is never there without what stamps it.
-    for path in sorted(folder.iterdir(), key=lambda p: p.suffix == ".json"):
-        s3.put_object(
-            Bucket=bucket,
-            Key=f"evidence/contacts/{path.name}",
-            Body=path.read_bytes(),
-            ChecksumAlgorithm="SHA256",
-        )
-
-
-def _queue_captures(
-    watchlist: Watchlist, store: DynamoStateStore, contact: Contact, queue: str
-) -> int:
-    import boto3
-
-    from ..aws.schedule import batches, pack
-    from ..check.children import RunChildren
-
-    watches = [w for w in map(watchlist.get, contact.watches) if w is not None]
-    parents = [w.id for w in watches if w.discover is not None]
-    if parents:
-        kids = RunChildren(watchlist, store.children(parents))
-        watches += kids.watches(skip={w.id for w in watches})
-    requests = [r.model_copy(update={"capture": True}) for r in pack(watches)]
-    sqs = boto3.client("sqs")
-    for batch in batches(r.body() for r in requests):
-        entries = [{"Id": str(i), "MessageBody": body} for i, body in enumerate(batch)]
-        reply = sqs.send_message_batch(QueueUrl=queue, Entries=entries)
-        if reply.get("Failed"):
-            at = rfc3339(datetime.fromtimestamp(contact.at, UTC))
-            raise UsageError(
-                f"the check queue refused {len(reply['Failed'])} message(s); the contact is "
-                f"recorded: run the same command with --at {at} to queue its captures"
-            )
-    return len(watches)
+def print_said(contact: Contact, new: bool, checked: int, failed: int) -> None:
+    print(said(contact, new, checked, failed), file=sys.stdout)

@@ -426,23 +426,22 @@ def cmd_check(args: argparse.Namespace, watchlist: Watchlist, root: Path) -> int
         progress = _Progress(sys.stderr) if sys.stderr.isatty() else None
         backend = _writable_backend(root)
         try:
-            publishers = _publishers(watchlist, args.json, progress, backend.state)
-            engine = Engine(
-                watchlist,
-                backend.state,
-                backend.evidence,
-                publishers,
-                progress=progress,
-                authorities=authorities,
-                contacts=backend.state.contacts(),
-            )
-            report = engine.run(args.only, args.force)
-            not_due = _not_due(watchlist, engine.watch, backend.state, report.not_due)
-        except Exception as exc:
-            problem = _disk_problem(exc, root / DATABASE)
-            if problem is None:
-                raise
-            raise problem from None
+            with _disk_errors(root):
+                publishers = _publishers(watchlist, args.json, progress, backend.state)
+                engine = Engine(
+                    watchlist,
+                    backend.state,
+                    backend.evidence,
+                    publishers,
+                    progress=progress,
+                    authorities=authorities,
+                    contacts=backend.state.contacts(),
+                )
+                report = engine.run(args.only, args.force)
+                not_due = _not_due(watchlist, engine.watch, backend.state, report.not_due)
+                owed = (
+                    _contacts_owed(watchlist, root, backend.state.contacts()) if authorities else []
+                )
         finally:
             if progress:
                 progress.end()
@@ -452,7 +451,28 @@ def cmd_check(args: argparse.Namespace, watchlist: Watchlist, root: Path) -> int
         print(line, file=out)
     if report.checked or not not_due:
         print(summary(report), file=out)
+    for line in owed:
+        print(f"scrubwatch: {line}", file=sys.stderr)
     return 0
+
+
+def _contacts_owed(watchlist: Watchlist, root: Path, contacts: list[Any]) -> list[str]:
+    """The contact records stamped now that an authority could not stamp before."""
+    from .contact import stamp_owed
+
+    return stamp_owed(watchlist, root / "evidence" / "contacts", contacts)
+
+
+@contextlib.contextmanager
+def _disk_errors(root: Path) -> Iterator[None]:
+    """A full disk or a read-only state folder, said in one line (DiskProblem)."""
+    try:
+        yield
+    except Exception as exc:
+        problem = _disk_problem(exc, root / DATABASE)
+        if problem is None:
+            raise
+        raise problem from None
 
 
 def _read_as_newer(
@@ -722,7 +742,7 @@ def cmd_contact(args: argparse.Namespace, watchlist: Watchlist, root: Path) -> i
     from .contact import print_said, record, stamp_record
 
     if args.stack:
-        from .contact import on_stack
+        from .contact_stack import on_stack
 
         return on_stack(args, watchlist)
     problems = delivery_problems(watchlist, os.environ)
@@ -734,28 +754,24 @@ def cmd_contact(args: argparse.Namespace, watchlist: Watchlist, root: Path) -> i
             raise UsageError(f"another check is running on {root}; record the contact after it")
         backend = _writable_backend(root)
         try:
-            contact = record(args, watchlist, root / "evidence")
-            backend.state.add_contact(contact)
-            failed = stamp_record(watchlist, root / "evidence" / "contacts", contact)
-            publishers = _publishers(watchlist, False, None, backend.state)
-            engine = Engine(
-                watchlist,
-                backend.state,
-                backend.evidence,
-                publishers,
-                authorities=authorities,
-                contacts=backend.state.contacts(),
-                capture_all=True,
-            )
-            report = engine.run(contact.watches, force=True)
-        except Exception as exc:
-            problem = _disk_problem(exc, root / DATABASE)
-            if problem is None:
-                raise
-            raise problem from None
+            with _disk_errors(root):
+                contact, new = record(args, watchlist, root / "evidence")
+                backend.state.add_contact(contact)
+                failed = stamp_record(watchlist, root / "evidence" / "contacts", contact)
+                publishers = _publishers(watchlist, False, None, backend.state)
+                engine = Engine(
+                    watchlist,
+                    backend.state,
+                    backend.evidence,
+                    publishers,
+                    authorities=authorities,
+                    contacts=backend.state.contacts(),
+                    capture_all=True,
+                )
+                report = engine.run(contact.watches, force=True)
         finally:
             backend.close()
-    print_said(contact, report.checked)
+    print_said(contact, new, report.checked, len(report.failures))
     for line in failed:
         print(f"scrubwatch: the contact's record has {line}", file=sys.stderr)
     print(summary(report))

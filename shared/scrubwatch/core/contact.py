@@ -66,8 +66,9 @@ def targets(watchlist: Watchlist, target: str) -> tuple[str, ...]:
 
 def raised(watch: Watch, contacts: list[Contact], now: float) -> Watch:
     """The watch as checked now: at a contact's `every` while that contact lasts."""
+    # The time test first: contacts that are over cost nothing, however many watches.
     every = min(
-        (c.every for c in contacts if c.covers(watch) and c.at <= now < c.until),
+        (c.every for c in contacts if c.at <= now < c.until and c.covers(watch)),
         default=watch.every,
     )
     return watch if every >= watch.every else replace(watch, every=every)
