@@ -6,7 +6,6 @@ import argparse
 import hashlib
 import json
 import logging
-import shutil
 import sys
 import tempfile
 import unicodedata
@@ -23,75 +22,12 @@ from ..core.decode import content_type, decode_content, decode_text
 from ..core.discover import Child
 from ..core.events import Event
 from ..evidence.packed import PARTS, unpack
-from ..evidence.verify import CHILD_FOLDER, REPLAY, verify_contacts, verify_folder
+from ..evidence.verify import CHILD_FOLDER, verify_contacts, verify_folder
 from .state_folder import UsageError, open_backend, pick
 
 log = logging.getLogger("scrubwatch")
 
 VERIFY_FAILED = 3
-
-_README = """\
-Evidence exported by scrubwatch {version} on {date}
-Watch: {watch}  ({url})
-
-Every version of the page that scrubwatch kept is here, four files each:
-
-  <version>.warc.gz         the HTTP request and response as sent and received, and
-                            each redirect on the way: the body byte for byte (content
-                            encoding kept, chunking undone), the headers as the HTTP
-                            library read them; WARC (ISO 28500), for any web-archive tool
-  <version>.txt             the text scrubwatch read from the page
-  <version>.reading.json    what scrubwatch extracted (lines, links, items, keywords)
-  <version>.manifest.json   when and from where it was fetched, the status and headers,
-                            SHA-256 hashes of the body, the text and every file, and
-                            prev_manifest_sha256: the hash of the previous version's
-                            manifest, which chains the versions in order
-  <version>.witness.json    (deployed on AWS, for a watch with a witness) what the
-                            Internet Archive said when asked to capture the page after
-                            that check: its capture's address and time, or why not.
-                            Asked after the version was kept, so not in its manifest
-  <version>.<id>.tsr        (with settings.timestamp) a trusted timestamp (RFC 3161) of
-                            that version's manifest, from the authority whose CA
-                            certificate is tsa-<id>.pem; the next version's manifest
-                            names it, with its SHA-256
-
-history.json lists the versions in order, oldest first. HEAD holds the SHA-256 of the
-newest manifest.
-
-replay.wacz holds the same WARC files, byte for byte, with an index and a list of pages
-(WACZ 1.1.1): open it in ReplayWeb.page (https://replayweb.page, which reads it in your
-browser without uploading it) to see each version of the page as it was served.
-
-How to check that nothing was altered, with common tools (run them in this folder):
-
-  1. Every file against the list of hashes; each line must say OK:
-         sha256sum -c SHA256SUMS                 (Linux)
-         shasum -a 256 -c SHA256SUMS             (macOS)
-  2. The WARC files' own digests; it must print nothing and exit 0:
-         pip install warcio && warcio check *.warc.gz
-  3. The chain. List each manifest's own hash, and the hash it names as the one before:
-         sha256sum *.manifest.json               (macOS: shasum -a 256 *.manifest.json)
-         grep -H prev_manifest_sha256 *.manifest.json
-     The oldest manifest names null. Every other one names the hash of another manifest
-     here, and each manifest but the newest is named by exactly one other, so following
-     the names back from HEAD reaches every manifest, the oldest last.
-     HEAD, the newest manifest's hash, is also the "manifest sha256" of the newest row of
-     `scrubwatch history {watch}` and the "manifest sha256" printed in the alert about
-     that version: compare it with the one you were sent.
-     A changed byte in any manifest breaks the link after it; a deleted version leaves
-     a manifest naming a hash that is no longer here.
-  4. The trusted timestamps, if any. For each token, with openssl alone:
-         openssl ts -verify -in V.ID.tsr -data V.manifest.json -CAfile tsa-ID.pem
-     must say "Verification: OK"; `openssl ts -reply -in V.ID.tsr -text` shows its
-     time. Compare the CA's fingerprint (openssl x509 -in tsa-ID.pem -noout
-     -fingerprint -sha256) with the one the authority publishes, or use the CA file you
-     got from the authority itself as -CAfile: whoever could rewrite this folder could
-     also have put a CA of their own here. A timestamp proves when the record existed,
-     not who made it.
-  5. Or, with scrubwatch: scrubwatch verify <this folder>
-
-To read a page as it was: open the .txt, or `warcio extract --payload X.warc.gz 0`.
-"""
 
 
 class LocalArchive:
@@ -417,88 +353,6 @@ def _write_page_text(text: str) -> None:
     sys.stdout.write(terminal.safe(text) if sys.stdout.isatty() else text)
 
 
-def cmd_export(args: argparse.Namespace, root: Path) -> int:
-    from .. import __version__
-    from ..core.events import rfc3339
-
-    archive = archive_for(args, root)
-    rows = _rows(archive, args.id)
-    target: Path = args.dir
-    if target.exists() and any(target.iterdir()):
-        raise UsageError(f"{target} exists and is not empty")
-    source = archive.folder(args.id)
-    head = archive.chain_head(args.id)
-    target.mkdir(parents=True, exist_ok=True)
-    names = []
-    # Only what the history lists: a capture a stopped run never committed is not evidence.
-    kept = {row["version"] for row in rows}
-    for path in sorted(source.iterdir()):
-        authority_ca = path.name.startswith("tsa-") and path.name.endswith(".pem")
-        if path.name.startswith(".") or (
-            path.name.split(".", 1)[0] not in kept and not authority_ca
-        ):
-            continue
-        shutil.copy2(path, target / path.name)
-        # Kept owner-only in the state folder; a bundle is made to be handed on.
-        (target / path.name).chmod(0o644)
-        names.append(path.name)
-    for row in rows:
-        # Where each capture is in this bundle (``evidence`` says where it was kept).
-        row["warc"] = f"{row['version']}.warc.gz"
-    (target / "history.json").write_text(json.dumps(rows, indent=1, ensure_ascii=False) + "\n")
-    (target / "HEAD").write_text(f"{head or ''}\n")
-    url = ""
-    for name in names:
-        if name.endswith(".manifest.json"):
-            url = json.loads((target / name).read_text("utf-8")).get("requested_url", "")
-            break
-    from datetime import UTC, datetime
-
-    made = rfc3339(datetime.now(UTC))
-    (target / "README.txt").write_text(
-        _README.format(version=__version__, date=made, watch=args.id, url=url)
-    )
-    replay = _replay(target, args.id, rows, made)
-    sums = []
-    for name in [*names, "history.json", "HEAD", "README.txt", *replay]:
-        digest = hashlib.sha256((target / name).read_bytes()).hexdigest()
-        sums.append(f"{digest}  {name}\n")
-    (target / "SHA256SUMS").write_text("".join(sums))
-    print(f"exported {len(rows)} version(s) of {args.id} to {target}")
-    return 0
-
-
-def _replay(target: Path, watch_id: str, rows: list[dict[str, Any]], made: str) -> list[str]:
-    """``replay.wacz``: the bundle's WARCs as one WACZ, the pages listed by version, for
-    ReplayWeb.page (https://replayweb.page, which opens it in the browser, offline)."""
-    from .. import __version__
-    from ..evidence.wacz import Page, write_wacz
-
-    warcs, pages = [], []
-    for row in rows:
-        warc = target / f"{row['version']}.warc.gz"
-        manifest = target / f"{row['version']}.manifest.json"
-        if not warc.exists() or not manifest.exists():
-            continue
-        facts = json.loads(manifest.read_text("utf-8"))
-        warcs.append(warc)
-        when, status = str(row["fetched_at"]), row.get("status")
-        title = f"{watch_id}: {when} (HTTP {status})"
-        pages.append(Page(url=str(facts.get("requested_url") or ""), ts=when, title=title))
-    if not warcs:
-        return []
-    write_wacz(
-        target / REPLAY,
-        warcs,
-        pages,
-        title=f"scrubwatch evidence: {watch_id}",
-        description=f"Every kept version of {watch_id}, as exported by scrubwatch",
-        created=made,
-        software=f"scrubwatch {__version__}",
-    )
-    return [REPLAY]
-
-
 def _state_of(folder: Path) -> tuple[Path | None, str]:
     """The state folder an evidence folder belongs to, and its watch id: ``.scrubwatch/
     evidence/<watch>`` or, for a page a watch discovered, ``evidence/<watch>/<page>``."""
@@ -592,6 +446,12 @@ def _verify_contacts(folder: Path, args: argparse.Namespace) -> int:
     return 0
 
 
+def _bundle_name(name: str) -> bool:
+    """A file of the bundle: one of its own, or one of its contact records."""
+    inner = name.removeprefix("contacts/")
+    return Path(inner).name == inner and inner not in ("", ".", "..")
+
+
 def cmd_verify(args: argparse.Namespace, root: Path) -> int:
     given = Path(args.target)
     if given.is_dir() and given.name == "contacts" and any(given.glob("c-*.json")):
@@ -619,12 +479,14 @@ def cmd_verify(args: argparse.Namespace, root: Path) -> int:
                 "no HEAD file: nothing vouches for the newest version, so its change or removal "
                 "would not show; verify by watch id, or an exported bundle"
             )
+        if bundle and (given / "contacts").is_dir():
+            report.problems += verify_contacts(given / "contacts", _pinned(args)).problems
         sums = given / "SHA256SUMS"
         if sums.exists():
             for line in sums.read_text().splitlines():
                 digest, _, name = line.partition("  ")
                 path = given / name
-                if Path(name).name != name or name in ("", ".", ".."):
+                if not _bundle_name(name):
                     report.problems.append(f"SHA256SUMS names {name!r}, outside the bundle")
                 elif not path.exists():
                     report.problems.append(f"{name}: listed in SHA256SUMS but missing")

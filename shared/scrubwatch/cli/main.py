@@ -698,7 +698,11 @@ def _dispatch(args: argparse.Namespace) -> int:
         return _demo(args)
     config = _config_path(args)
     root = _state_dir(args, config)
-    if args.command in ("history", "show", "export", "verify"):
+    if args.command == "export":
+        from .export import cmd_export
+
+        return cmd_export(args, root)
+    if args.command in ("history", "show", "verify"):
         from . import archive
 
         if args.command == "verify":

@@ -75,6 +75,8 @@ def _check_warc(path: Path, manifest: dict[str, Any]) -> list[str]:
 
 
 # What an exported bundle holds besides the evidence (see cli/archive.cmd_export).
+# An exported bundle's contact records (and the state folder's: evidence/contacts/).
+CONTACTS = "contacts"
 # An exported bundle's replay file: its WARCs again, zipped (cli/archive.py, evidence/wacz.py).
 REPLAY = "replay.wacz"
 BUNDLE_FILES = frozenset({"history.json", "HEAD", "README.txt", "SHA256SUMS", REPLAY})
@@ -161,6 +163,8 @@ def verify_folder(
             continue
         if path.is_dir() and CHILD_FOLDER.match(path.name):
             continue  # a page this watch discovered: its own chain, verified by its own id
+        if path.is_dir() and path.name == CONTACTS:
+            continue  # a bundle's contact records: verify_contacts
         if path.name.endswith(TOKEN_SUFFIX) or _is_ca(path.name):
             if path.name.endswith(TOKEN_SUFFIX) and path.name.split(".", 1)[0] not in versions:
                 report.problems.append(f"{path.name}: a timestamp token for no version here")
@@ -274,9 +278,17 @@ def _check_token(
         return f"its authority's certificate {ca_path.name} is missing or unreadable"
     try:
         answer = decode_timestamp_response(token.read_bytes())
+    except ValueError:
+        return "not a timestamp token (RFC 3161) that can be read"
+    try:
         VerifierBuilder().add_root_certificate(ca).build().verify_message(answer, manifest)
     except (ValueError, VerificationError) as exc:
-        return f"does not verify against its {stamped} and {ca_path.name}: {str(exc)[:200]}"
+        # The library's own words end in an OpenSSL error stack: its first sentence says it.
+        why = re.split(r"\s*\(?ErrorStack|\s*\[Error", str(exc))[0][:120]
+        return (
+            f"does not verify against its {stamped} and {ca_path.name} ({why}): the token or "
+            f"the {stamped} was altered, or another authority signed it"
+        )
     when = answer.tst_info.gen_time
     try:
         fetched = datetime.fromisoformat(fetched_at.replace("Z", "+00:00"))
@@ -331,29 +343,32 @@ WITNESS_SUFFIX = ".witness.json"
 
 
 def _check_replay(path: Path, named: set[str]) -> list[str]:
-    """A bundle's replay file must hold the bundle's own WARCs, byte for byte: a replay
-    that shows something else than the evidence says is worse than none."""
+    """A bundle's replay file must hold the bundle's own WARCs, each once, byte for byte,
+    and no other: a replay that shows something else than the evidence is worse than
+    none. (Its index and page list are not checked: they only point into these WARCs.)"""
     import zipfile
 
+    warcs = {n for n in named if n.endswith(".warc.gz") and (path.parent / n).is_file()}
     try:
         with zipfile.ZipFile(path) as zf:
-            held = {
-                n.removeprefix("archive/"): n for n in zf.namelist() if n.startswith("archive/")
-            }
-            problems = []
-            for name, member in sorted(held.items()):
-                if name not in named or not name.endswith(".warc.gz"):
-                    problems.append(f"{path.name}: holds {name}, which no manifest here names")
-                    continue
+            held = [n.removeprefix("archive/") for n in zf.namelist() if n.startswith("archive/")]
+            if len(held) != len(set(held)):
+                return [f"{path.name}: holds a WARC twice under one name"]
+            problems = [f"{path.name}: lacks {n}" for n in sorted(warcs - set(held))]
+            problems += [
+                f"{path.name}: holds {n}, which no manifest here names"
+                for n in sorted(set(held) - warcs)
+            ]
+            for name in sorted(warcs & set(held)):
                 h = hashlib.sha256()
-                with zf.open(member) as inside:
+                with zf.open(f"archive/{name}") as inside:
                     for block in iter(lambda: inside.read(1 << 20), b""):
                         h.update(block)
                 if h.hexdigest() != _sha256(path.parent / name):
                     problems.append(f"{path.name}: its {name} differs from the one here")
             return problems
-    except (OSError, zipfile.BadZipFile) as exc:
-        return [f"{path.name}: not a readable zip ({exc})"]
+    except Exception as exc:  # a damaged or crafted zip: whatever the zip module raises
+        return [f"{path.name}: not a readable zip ({type(exc).__name__}: {str(exc)[:100]})"]
 
 
 def _check_witness(path: Path, versions: set[str]) -> list[str]:
