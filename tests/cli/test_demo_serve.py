@@ -99,3 +99,27 @@ def test_serve_refuses_a_folder_it_did_not_make_and_a_port_in_use(tmp_path: Path
         busy = run_cli("demo", "--serve", "b", "--port", port.group(1), cwd=tmp_path)
         first.send_signal(signal.SIGINT)
     assert busy.returncode == 2 and f"cannot listen on 127.0.0.1:{port.group(1)}" in busy.stderr
+
+
+def test_a_restarted_site_is_as_it_was_left(tmp_path: Path) -> None:
+    def serve() -> tuple[subprocess.Popen[str], str]:
+        process = subprocess.Popen(
+            [SCRUBWATCH, "demo", "--serve", "proof", "--port", "0"],
+            cwd=tmp_path,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        assert process.stdout is not None
+        found = re.search(r"(http://127\.0\.0\.1:\d+)/", process.stdout.readline())
+        assert found
+        return process, found.group(1)
+
+    first, base = serve()
+    with first:
+        assert httpx.get(f"{base}/_demo/scrub").status_code == 200
+        first.send_signal(signal.SIGINT)
+    second, base = serve()
+    with second:
+        careers = httpx.get(f"{base}/careers.html").text
+        second.send_signal(signal.SIGINT)
+    assert "Optical Engineer" in careers and "Urumqi" not in careers

@@ -8,6 +8,7 @@ and once more (the deletions confirmed).
 from __future__ import annotations
 
 import shutil
+import subprocess
 import sys
 import tempfile
 import threading
@@ -104,14 +105,18 @@ watches:
 
 
 class _Site:
-    def __init__(self, port: int = 0, tsa: OpensslTsa | None = None) -> None:
-        self.scrubbed = False
+    def __init__(self, port: int = 0, remember: Path | None = None) -> None:
+        # `demo --serve`: whether the site is scrubbed is kept in ``remember`` (a file), so
+        # a restarted site is as it was; and it answers timestamp queries once ``tsa`` is set.
+        self.remember = remember
+        self.scrubbed = remember is not None and remember.exists()
+        self.tsa: OpensslTsa | None = None
         site: _Site = self
 
         class Handler(BaseHTTPRequestHandler):
             def do_GET(self) -> None:
                 if self.path in _SWITCHES:  # `demo --serve`: the company scrubs, or undoes it
-                    site.scrubbed = _SWITCHES[self.path]
+                    site.switch(_SWITCHES[self.path])
                     said = "scrubbed" if site.scrubbed else "restored"
                     self._send(200, {"Content-Type": "text/plain"}, f"site {said}\n".encode())
                     return
@@ -122,11 +127,17 @@ class _Site:
                 )
 
             def do_POST(self) -> None:  # the demo's timestamp authority
-                query = self.rfile.read(int(self.headers.get("Content-Length", "0")))
-                if tsa is None or self.path != TSA_PATH:
+                length = self.headers.get("Content-Length", "0")
+                query = self.rfile.read(int(length) if length.isdigit() else 0)
+                if site.tsa is None or self.path != TSA_PATH:
                     self._send(404, {}, b"")
                     return
-                self._send(200, {"Content-Type": "application/timestamp-reply"}, tsa.reply(query))
+                try:
+                    reply = site.tsa.reply(query)
+                except subprocess.CalledProcessError:  # not a timestamp query
+                    self._send(400, {}, b"")
+                    return
+                self._send(200, {"Content-Type": "application/timestamp-reply"}, reply)
 
             def _send(self, status: int, headers: dict[str, str], data: bytes) -> None:
                 self.send_response(status)
@@ -142,6 +153,14 @@ class _Site:
         self.server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
         self.base = f"http://127.0.0.1:{self.server.server_address[1]}"
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    def switch(self, scrubbed: bool) -> None:
+        self.scrubbed = scrubbed
+        if self.remember is not None:
+            if scrubbed:
+                self.remember.touch()
+            else:
+                self.remember.unlink(missing_ok=True)
 
     def __enter__(self) -> _Site:
         self.thread.start()
@@ -237,14 +256,14 @@ def serve_demo(folder: Path, port: int = SERVE_PORT) -> int:
     until Ctrl-C, with a watch list for it in ``folder``: to try every command by hand."""
     _serve_folder(folder)
     folder = folder.resolve()  # the instructions say where it is from any folder
-    tsa = OpensslTsa(folder / ".demo-tsa", "Scrubwatch Demo TSA") if openssl_found() else None
     try:
-        site = _Site(port, tsa)
+        site = _Site(port, folder / ".demo-scrubbed")
     except OSError as exc:
         raise UsageError(
             f"demo --serve: cannot listen on 127.0.0.1:{port} ({exc.strerror}); "
             "give another with --port"
         ) from None
+    tsa = site.tsa = OpensslTsa(folder / ".demo-tsa", "Demo TSA") if openssl_found() else None
     text = _WATCHLIST.format(base=site.base)
     if tsa is not None:
         (folder / "demo-tsa-ca.pem").write_bytes(tsa.ca.read_bytes())
@@ -263,6 +282,7 @@ def serve_demo(folder: Path, port: int = SERVE_PORT) -> int:
         "  scrubwatch check --force\n"
         "  scrubwatch report -o report              # then open report/report.html\n\n"
         f"({site.base}/_demo/restore puts the site back.) Ctrl-C stops it.\n"
+        + ("\nThe site is scrubbed (as it was left).\n" if site.scrubbed else "")
     )
     out.flush()
     with site:

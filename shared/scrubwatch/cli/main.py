@@ -662,6 +662,8 @@ def _demo(args: argparse.Namespace) -> int:
 
     if args.serve is not None:
         return serve_demo(args.serve, args.port)
+    if args.port != 8731:
+        raise UsageError("--port goes with --serve DIR")
     given = getattr(args, "state", None)
     return run_demo(keep=args.keep, root=Path(given) if given else None)
 
