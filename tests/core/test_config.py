@@ -1121,3 +1121,13 @@ def test_a_setting_written_in_a_watch_or_defaults_says_where_it_goes(
 def test_a_misspelt_key_in_a_watch_is_still_a_spelling_problem() -> None:
     match = only_problem("watches:\n  - url: https://a.example/\n    dedline: 30s\n")
     assert match["message"] == "unknown key (check the spelling)"
+
+
+def test_the_id_of_the_contact_records_folder_is_reserved() -> None:
+    import pytest
+    from scrubwatch.core.config import ConfigError, parse_watchlist
+
+    with pytest.raises(ConfigError) as caught:
+        parse_watchlist("watches:\n  - {id: contacts, url: 'https://example.org/'}\n")
+
+    assert "the id 'contacts' is reserved; choose another" in caught.value.problems[0]

@@ -61,6 +61,7 @@ _SIZE_UNITS = {
     "gib": 1024**3,
 }
 _ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
+RESERVED_IDS = frozenset({"contacts"})
 # libyaml's composer is ten times faster and keeps the same line marks.
 _LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _MAX_NODES = 200_000  # far beyond any real watch list; stops alias "billion laughs" files
@@ -456,6 +457,9 @@ class WatchSpec(_Strict):
             raise ValueError(
                 f"invalid id {quoted(value)}: use letters, digits, '.', '_' or '-' (at most 128)"
             )
+        if value is not None and value.lower() in RESERVED_IDS:
+            # evidence/contacts/ holds the contact records (`scrubwatch contact`).
+            raise ValueError(f"the id {quoted(value)} is reserved; choose another")
         return value
 
 
