@@ -11,7 +11,7 @@ import tempfile
 import unicodedata
 from collections.abc import Collection
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from warcio.archiveiterator import ArchiveIterator
 
@@ -23,7 +23,10 @@ from ..core.discover import Child
 from ..core.events import Event
 from ..evidence.packed import PARTS, unpack
 from ..evidence.verify import CHILD_FOLDER, verify_contacts, verify_folder
-from .state_folder import UsageError, open_backend, pick
+from .state_folder import LocalBackend, UsageError, open_backend, pick
+
+if TYPE_CHECKING:
+    from ..backends.local import SqliteStateStore
 
 log = logging.getLogger("scrubwatch")
 
@@ -31,17 +34,21 @@ VERIFY_FAILED = 3
 
 
 class LocalArchive:
-    """The state folder of the command line."""
+    """The state folder of the command line, opened read-only once, on first use, for
+    the life of the command (a report reads thousands of pages' histories)."""
 
     def __init__(self, root: Path) -> None:
         self.root = root
+        self._backend: LocalBackend | None = None
+
+    @property
+    def _state(self) -> SqliteStateStore:
+        if self._backend is None:
+            self._backend = open_backend(self.root)
+        return self._backend.state
 
     def history(self, watch_id: str) -> list[dict[str, Any]]:
-        backend = open_backend(self.root)
-        try:
-            return backend.state.history(watch_id)
-        finally:
-            backend.close()
+        return self._state.history(watch_id)
 
     def manifest(self, watch_id: str, name: str) -> bytes | None:
         try:
@@ -50,44 +57,24 @@ class LocalArchive:
             return None
 
     def chain_head(self, watch_id: str) -> str | None:
-        backend = open_backend(self.root)
-        try:
-            return backend.state.load([watch_id])[watch_id].chain_head
-        finally:
-            backend.close()
+        return self._state.load([watch_id])[watch_id].chain_head
 
     def folder(self, watch_id: str) -> Path:
         return self.root / "evidence" / watch_id
 
     def contacts(self) -> list[Contact]:
-        backend = open_backend(self.root)
-        try:
-            return backend.state.contacts()
-        finally:
-            backend.close()
+        return self._state.contacts()
 
     def children(self, parents: list[str]) -> dict[str, list[Child]]:
-        backend = open_backend(self.root)
-        try:
-            return backend.state.children(parents)
-        finally:
-            backend.close()
+        return self._state.children(parents)
 
     def watch_ids(self) -> list[str]:
         """Every watch with a version kept (not the pages watches discovered)."""
-        backend = open_backend(self.root)
-        try:
-            return [w for w in backend.state.kept_watches() if "/" not in w]
-        finally:
-            backend.close()
+        return [w for w in self._state.kept_watches() if "/" not in w]
 
     def events(self, watch_ids: Collection[str]) -> list[Event]:
         """The events told of these watches (the outbox keeps them all)."""
-        backend = open_backend(self.root)
-        try:
-            return backend.state.told(watch_ids)
-        finally:
-            backend.close()
+        return self._state.told(watch_ids)
 
     def where(self) -> str:
         return str(self.root)
