@@ -137,3 +137,13 @@ def test_the_contacts_that_concern_a_watch_go_with_its_bundle(site: Site, tmp_pa
     broken = run_cli("verify", "bundle", cwd=tmp_path)
     assert broken.returncode == 3
     assert f"contacts/{record.name}: SHA-256 differs from SHA256SUMS" in broken.stderr
+
+
+def test_verify_of_a_mistyped_folder_says_there_is_none(site: Site, tmp_path: Path) -> None:
+    write_watchlist(tmp_path / "watchlist.yaml", site)
+    assert run_cli("check", cwd=tmp_path).returncode == 0
+
+    done = run_cli("verify", "./bundel", cwd=tmp_path)
+
+    assert done.returncode == 2
+    assert done.stderr == "scrubwatch: ./bundel: no such folder (nor a watch id)\n"

@@ -6,6 +6,7 @@ import argparse
 import hashlib
 import json
 import logging
+import re
 import sys
 import tempfile
 import unicodedata
@@ -433,6 +434,10 @@ def _verify_contacts(folder: Path, args: argparse.Namespace) -> int:
     return 0
 
 
+# A page a watch discovered: ``<watch>/<12 hex>`` (core.discover.child_id), not a path.
+_PAGE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*/[0-9a-f]{12}$")
+
+
 def _bundle_name(name: str) -> bool:
     """A file of the bundle: one of its own, or one of its contact records."""
     inner = name.removeprefix("contacts/")
@@ -481,6 +486,8 @@ def cmd_verify(args: argparse.Namespace, root: Path) -> int:
                     report.problems.append(f"{name}: SHA-256 differs from SHA256SUMS")
         where = str(given)
     else:
+        if "/" in args.target and not _PAGE_ID.match(args.target):
+            raise UsageError(f"{args.target}: no such folder (nor a watch id)")
         archive = archive_for(args, root)
         rows = _rows(archive, args.target)  # the watch must exist
         report = verify_folder(

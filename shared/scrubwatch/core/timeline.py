@@ -200,7 +200,7 @@ def _remark(kept: Sequence[Kept], i: int, contacts: Sequence[Contact], head: Sto
     seen = _moment(kept[i].capture.fetched_at)
     for c in contacts:
         if (head.watch in c.watches or head.parent in c.watches) and 0 <= seen - c.at < 600:
-            return f"kept at contact {c.id}: what it said then"
+            return f"at contact {c.id}: what it said then"
     return ""
 
 
