@@ -123,3 +123,23 @@ def test_only_public_addresses_are_offered_to_the_archive(url: str, public: bool
     from scrubwatch.check.engine import _public_url
 
     assert _public_url(url) is public
+
+
+def test_a_contact_s_capture_is_archived_though_nothing_changed(
+    site: Site, harness: Callable[..., Harness], spn2: HTTPServer
+) -> None:
+    fake = FakeSpn2(spn2)
+    site.set("/ad.html", Page(page("Ad 1002", "<h1>Firmware Engineer, Urumqi</h1>")))
+    h = witnessed(harness, site, spn2)
+    h.run()
+    asked = len(fake.saved)
+
+    h.capture_all = True  # what `scrubwatch contact` does: keep every page as it is now
+    assert h.run() == []
+
+    assert len(fake.saved) == asked + 1 and fake.saved[-1]["capture_all"] == "0"
+    (row,) = h.state.history("ad")[-1:]
+    manifest = Path(
+        str(row["evidence"]).removeprefix("file://").replace(".warc.gz", ".manifest.json")
+    )
+    assert json.loads(manifest.read_text())["witness"]["status"] == "archived"

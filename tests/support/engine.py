@@ -70,6 +70,7 @@ class Harness:
         self.collector = Collector()
         self.resolver = resolver
         self.reports: list[RunReport] = []
+        self.capture_all = False  # as `scrubwatch contact` runs it: every read kept
 
     def engine(
         self, resolver: Resolver | None = _DEFAULT, publishers: Sequence[Publisher] | None = None
@@ -81,6 +82,7 @@ class Harness:
             [self.collector] if publishers is None else publishers,
             resolver=self.resolver if resolver is _DEFAULT else resolver,
             workers=1,
+            capture_all=self.capture_all,
         )
 
     def run(

@@ -511,7 +511,9 @@ class Engine:
         when the evidence could not be written (the check is repeated next run)."""
         new_state = replace(transition.state, rev=state.rev)
         event = transition.event
-        capture = await self._witness_event(watch, event)
+        # A contact's capture asks the Archive too: its own copy of what the page said then.
+        at_contact = self._capturing(watch) and looked.outcome.kind == "ok"
+        capture = await self._witness_event(watch, event, at_contact)
         if capture is not None and capture.status == "archived" and event and event.current:
             event = replace(event, current=replace(event.current, witness=capture.url))
         kept = None
@@ -818,10 +820,16 @@ class Engine:
             return None
         return again
 
-    async def _witness_event(self, watch: Watch, event: Event | None) -> Capture | None:
-        if not (self.witness_inline and event and witness_wanted(watch, event)):
+    async def _witness_event(
+        self, watch: Watch, event: Event | None, at_contact: bool = False
+    ) -> Capture | None:
+        wanted = event is not None and witness_wanted(watch, event)
+        if at_contact and watch.witness and _public_url(watch.url):
+            wanted = True
+        if not (self.witness_inline and wanted):
             return None
-        capture = await self._witness().capture(watch.url, capture_all=event.kind == "gone")
+        gone = event is not None and event.kind == "gone"
+        capture = await self._witness().capture(watch.url, capture_all=gone)
         if capture.status != "archived":
             log.warning(
                 "%s: the Internet Archive did not capture %s (%s): %s",
