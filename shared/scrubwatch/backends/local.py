@@ -132,7 +132,16 @@ class SqliteStateStore:
     def load(self, watch_ids: Iterable[str]) -> dict[str, WatchState]:
         wanted = set(watch_ids)
         out = {}
-        rows = self._db.execute("SELECT watch_id, rev, state FROM watch_state").fetchall()
+        ids = sorted(wanted)
+        rows = []
+        # By key, in chunks under SQLite's limit on parameters: a command that asks for
+        # one watch at a time (`report`, 5,000 pages) must not read every state each time.
+        for start in range(0, len(ids), 500):
+            chunk = ids[start : start + 500]
+            marks = ",".join("?" * len(chunk))
+            rows += self._db.execute(
+                f"SELECT watch_id, rev, state FROM watch_state WHERE watch_id IN ({marks})", chunk
+            ).fetchall()
         for watch_id, rev, state in rows:
             if watch_id in wanted:
                 try:
