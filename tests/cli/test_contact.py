@@ -12,7 +12,7 @@ from scrubwatch.core.config import parse_watchlist
 from scrubwatch.core.contact import Contact, raised
 from support import Site, page
 from support.command import run_cli
-from support.tsa import LocalTsa
+from support.tsa import LocalTsa, authority_for
 
 
 def setup(site: Site, tmp_path: Path, **settings: object) -> None:
@@ -163,12 +163,8 @@ def test_the_same_contact_again_says_so_and_a_page_that_fails_is_not_said_kept(
 def test_a_contact_recorded_while_the_authority_is_down_is_stamped_by_a_later_check(
     site: Site, tmp_path: Path
 ) -> None:
-    tsa = LocalTsa()
-    try:
-        (tmp_path / "ca.pem").write_bytes(tsa.ca.read_bytes())
-        setup(
-            site, tmp_path, timestamp={"authorities": [{"url": tsa.url, "certificate": "ca.pem"}]}
-        )
+    with authority_for(tmp_path) as (tsa, timestamp):
+        setup(site, tmp_path, timestamp=timestamp)
         tsa.down = True
         said = run_cli("contact", "ad", "--note", "called", cwd=tmp_path)
         folder = tmp_path / ".scrubwatch" / "evidence" / "contacts"
@@ -176,8 +172,6 @@ def test_a_contact_recorded_while_the_authority_is_down_is_stamped_by_a_later_ch
         assert not list(folder.glob("*.tsr"))
         tsa.down = False
         later = run_cli("check", cwd=tmp_path)
-    finally:
-        tsa.close()
     assert later.returncode == 0, later.stderr
     assert len(list(folder.glob("c-*.tsr"))) == 1
     checked = run_cli("verify", str(folder), cwd=tmp_path)

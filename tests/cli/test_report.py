@@ -13,7 +13,7 @@ import yaml
 from selectolax.lexbor import LexborHTMLParser
 from support import Site, page
 from support.command import run_cli
-from support.tsa import LocalTsa
+from support.tsa import authority_for
 
 HOSTILE = "<script>alert(1)</script><img src=x onerror=alert(2)> [click](javascript:alert(3))"
 
@@ -84,16 +84,10 @@ def scrubbed_with_contact(site: Site, tmp_path: Path) -> None:
 def test_the_report_shows_the_scrub_after_the_contact_with_the_evidence_hashes(
     site: Site, tmp_path: Path
 ) -> None:
-    tsa = LocalTsa()
-    try:
-        (tmp_path / "ca.pem").write_bytes(tsa.ca.read_bytes())
-        setup(
-            site, tmp_path, timestamp={"authorities": [{"url": tsa.url, "certificate": "ca.pem"}]}
-        )
+    with authority_for(tmp_path) as (_, timestamp):
+        setup(site, tmp_path, timestamp=timestamp)
         scrubbed_with_contact(site, tmp_path)
         made = run_cli("report", "jobs", "-o", "out", cwd=tmp_path)
-    finally:
-        tsa.close()
 
     assert made.returncode == 0, made.stderr
     assert made.stdout.startswith("Report of 1 watch (1 change) written to out/report.html")

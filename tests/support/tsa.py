@@ -4,8 +4,10 @@ signing certificate made in a temporary folder."""
 
 from __future__ import annotations
 
+import contextlib
 import tempfile
 import threading
+from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
@@ -57,3 +59,15 @@ class LocalTsa:
         self._server.shutdown()
         self._server.server_close()
         self._folder.cleanup()
+
+
+@contextlib.contextmanager
+def authority_for(folder: Path) -> Iterator[tuple[LocalTsa, dict[str, object]]]:
+    """A local authority, its CA written to ``folder/ca.pem``, and the watch list's
+    ``timestamp`` setting that names them; closed afterwards."""
+    tsa = LocalTsa()
+    try:
+        (folder / "ca.pem").write_bytes(tsa.ca.read_bytes())
+        yield tsa, {"authorities": [{"url": tsa.url, "certificate": "ca.pem"}]}
+    finally:
+        tsa.close()

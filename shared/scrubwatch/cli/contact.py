@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 from ..core.config import Watchlist, parse_duration
 from ..core.contact import Contact, contact_id, since, targets
 from ..core.events import rfc3339
-from .state_folder import UsageError
+from .state_folder import UsageError, given_time
 
 if TYPE_CHECKING:
     pass
@@ -49,12 +49,7 @@ def _when(text: str | None) -> float:
     """The contact's time, to the millisecond (its id and every time shown agree)."""
     if text is None:
         return round(time.time(), 3)
-    try:
-        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
-        raise UsageError(f"--at {text!r}: not a time; write it as 2026-12-06T10:00Z") from None
-    if moment.tzinfo is None:
-        raise UsageError(f"--at {text!r}: say its time zone, e.g. 2026-12-06T10:00Z")
+    moment = given_time("--at", text)
     if moment.timestamp() > time.time() + _AHEAD_S:
         raise UsageError(f"--at {text!r} is in the future: record a contact once it is made")
     return round(moment.timestamp(), 3)

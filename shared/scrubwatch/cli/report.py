@@ -24,7 +24,7 @@ from ..core.events import Event, rfc3339
 from ..core.timeline import Story
 from .archive import Archive, LocalArchive, archive_for, configured_cas
 from .report_evidence import ContactRecords, contact_records, told
-from .state_folder import UsageError
+from .state_folder import UsageError, given_time
 
 REPORT_FILES = ("report.html", "report.md")
 
@@ -47,15 +47,7 @@ def add_parser(
 
 
 def _since(text: str | None) -> str | None:
-    if text is None:
-        return None
-    try:
-        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
-        raise UsageError(f"--since {text!r}: not a time; write it as 2026-12-01T00:00Z") from None
-    if moment.tzinfo is None:
-        raise UsageError(f"--since {text!r}: say its time zone, e.g. 2026-12-01T00:00Z")
-    return rfc3339(moment)
+    return None if text is None else rfc3339(given_time("--since", text))
 
 
 def _span(

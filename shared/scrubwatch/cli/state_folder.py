@@ -4,6 +4,7 @@ and the error a command raises for what the user must fix (one line, exit 2)."""
 from __future__ import annotations
 
 import sqlite3
+from datetime import datetime
 from pathlib import Path
 
 from ..backends.local import FolderEvidenceStore, SqliteStateStore
@@ -51,3 +52,15 @@ def pick(rows: list[dict[str, object]], prefix: str | None, default: int) -> dic
     if not matches:
         raise UsageError(f"no version starting with {prefix!r}")
     return matches[-1]
+
+
+def given_time(option: str, text: str) -> datetime:
+    """A time given on the command line (ISO 8601 with its zone), or one line saying how
+    to write it."""
+    try:
+        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise UsageError(f"{option} {text!r}: not a time; write it as 2026-12-06T10:00Z") from None
+    if moment.tzinfo is None:
+        raise UsageError(f"{option} {text!r}: say its time zone, e.g. 2026-12-06T10:00Z")
+    return moment

@@ -234,14 +234,7 @@ def _check_tokens(
     mine = [t for t in tokens if t.name.startswith(f"{version}.")]
     for token in mine:
         found = _check_token(folder, token, manifest, str(m.get("fetched_at") or ""))
-        if isinstance(found, str):
-            report.problems.append(f"{token.name}: {found}")
-        elif pinned is not None and found[2] not in pinned:
-            report.problems.append(
-                f"{token.name}: signed under a CA you did not name (SHA-256 {found[2]})"
-            )
-        else:
-            report.trusted.setdefault(version, []).append(found)
+        _take(report, version, token, found, pinned)
     if tokens and not mine:
         report.unstamped += 1
     listed = m.get("timestamps")
@@ -256,6 +249,25 @@ def _check_tokens(
             report.problems.append(f"{name}: named by {path.name} but missing")
         elif _sha256(target) != entry.get("sha256"):
             report.problems.append(f"{name}: SHA-256 differs from {path.name}")
+
+
+def _take(
+    report: Report,
+    key: str,
+    token: Path,
+    found: tuple[str, str, str] | str,
+    pinned: frozenset[str] | None,
+) -> None:
+    """A checked token: a trusted time of ``key``, or a problem (it did not verify, or its
+    CA is not one of ``pinned``)."""
+    if isinstance(found, str):
+        report.problems.append(f"{token.name}: {found}")
+    elif pinned is not None and found[2] not in pinned:
+        report.problems.append(
+            f"{token.name}: signed under a CA you did not name (SHA-256 {found[2]})"
+        )
+    else:
+        report.trusted.setdefault(key, []).append(found)
 
 
 def _check_token(
@@ -325,14 +337,7 @@ def verify_contacts(folder: Path, pinned: frozenset[str] | None = None) -> Repor
             report.problems.append(f"{record.name}: not a contact record (JSON)")
             continue
         found = _check_token(folder, token, body, recorded, "contact record")
-        if isinstance(found, str):
-            report.problems.append(f"{token.name}: {found}")
-        elif pinned is not None and found[2] not in pinned:
-            report.problems.append(
-                f"{token.name}: signed under a CA you did not name (SHA-256 {found[2]})"
-            )
-        else:
-            report.trusted.setdefault(contact_id, []).append(found)
+        _take(report, contact_id, token, found, pinned)
     report.unstamped = sum(1 for r in records if r.stem not in report.trusted)
     return report
 
