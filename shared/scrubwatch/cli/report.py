@@ -37,7 +37,9 @@ def add_parser(
         parents=[common, deployed],
         help="a self-contained HTML page (and Markdown) of what was kept, changed and removed",
     )
-    report.add_argument("target", nargs="?", default="all", help="a watch id, a tag, or all")
+    report.add_argument(
+        "target", nargs="?", default="all", help="a watch id, a tag, or all (the default)"
+    )
     span = report.add_mutually_exclusive_group()
     span.add_argument("--since", metavar="TIME", help="from this time on: 2026-12-01T00:00Z")
     span.add_argument("--contact", metavar="ID", help="around a contact: its watches, from it on")
