@@ -147,3 +147,29 @@ def test_verify_of_a_mistyped_folder_says_there_is_none(site: Site, tmp_path: Pa
 
     assert done.returncode == 2
     assert done.stderr == "scrubwatch: ./bundel: no such folder (nor a watch id)\n"
+
+
+def test_a_replay_whose_index_or_pages_say_otherwise_fails_verify(
+    site: Site, tmp_path: Path
+) -> None:
+    bundle = exported(site, tmp_path)
+    replay = bundle / "replay.wacz"
+    with zipfile.ZipFile(replay) as zf:
+        members = {n: zf.read(n) for n in zf.namelist()}
+    index = members["indexes/index.cdx"].decode().splitlines()
+    # A version's line given another time: ReplayWeb.page would show it as of then.
+    key, _, rest = index[0].split(" ", 2)
+    swapped = [f"{key} 20000101000000 {rest}", *index[1:]]
+    pages = members["pages/pages.jsonl"].decode().replace("/careers.html", "/elsewhere.html", 1)
+
+    for name, data in (
+        ("indexes/index.cdx", "\n".join(swapped) + "\n"),
+        ("pages/pages.jsonl", pages),
+    ):
+        with zipfile.ZipFile(replay, "w") as zf:
+            for member, body in members.items():
+                zf.writestr(member, data if member == name else body)
+        done = run_cli("verify", str(bundle), cwd=tmp_path)
+        assert done.returncode == 3, name
+        said = "the record there is" if name.startswith("indexes") else "which it does not hold"
+        assert said in done.stderr, done.stderr

@@ -7,6 +7,7 @@ a changed byte anywhere, or a deleted version, shows as a named broken link.
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import re
 from dataclasses import dataclass, field
@@ -349,8 +350,9 @@ WITNESS_SUFFIX = ".witness.json"
 
 def _check_replay(path: Path, named: set[str]) -> list[str]:
     """A bundle's replay file must hold the bundle's own WARCs, each once, byte for byte,
-    and no other: a replay that shows something else than the evidence is worse than
-    none. (Its index and page list are not checked: they only point into these WARCs.)"""
+    and no other, and its index and page list must say what those WARCs hold: a replay
+    that shows something else than the evidence (a page under another version's time) is
+    worse than none."""
     import zipfile
 
     warcs = {n for n in named if n.endswith(".warc.gz") and (path.parent / n).is_file()}
@@ -371,9 +373,50 @@ def _check_replay(path: Path, named: set[str]) -> list[str]:
                         h.update(block)
                 if h.hexdigest() != _sha256(path.parent / name):
                     problems.append(f"{path.name}: its {name} differs from the one here")
-            return problems
+            return problems or _check_replay_index(zf, path.name)
     except Exception as exc:  # a damaged or crafted zip: whatever the zip module raises
         return [f"{path.name}: not a readable zip ({type(exc).__name__}: {str(exc)[:100]})"]
+
+
+def _check_replay_index(zf: Any, name: str) -> list[str]:
+    """Each index line names the very record at its offset (address and time), and each
+    listed page is an address the index holds."""
+    problems: list[str] = []
+    held: dict[str, bytes] = {}
+    urls: set[str] = set()
+    indexes = [n for n in zf.namelist() if n.startswith("indexes/") and n.endswith(".cdx")]
+    for index in indexes:
+        for number, line in enumerate(zf.read(index).decode("utf-8").splitlines(), 1):
+            where = f"{name}: {index} line {number}"
+            try:
+                _, stamp, blob = line.split(" ", 2)
+                entry = json.loads(blob)
+                member = f"archive/{entry['filename']}"
+                data = held.setdefault(member, zf.read(member))
+                start, length = int(entry["offset"]), int(entry["length"])
+                record = next(ArchiveIterator(io.BytesIO(data[start : start + length])))
+                uri = record.rec_headers.get_header("WARC-Target-URI")
+                date = re.sub(r"\D", "", record.rec_headers.get_header("WARC-Date") or "")
+            except Exception:  # whatever a crafted line makes of it
+                problems.append(f"{where}: points at no record")
+                continue
+            if uri != entry.get("url") or date[:14] != stamp:
+                problems.append(
+                    f"{where}: names {entry.get('url')} at {stamp}; the record there "
+                    f"is {uri} at {date[:14]}"
+                )
+            urls.add(str(entry.get("url")))
+    listed = "pages/pages.jsonl"
+    lines = zf.read(listed).decode("utf-8").splitlines() if listed in zf.namelist() else []
+    for number, line in enumerate(lines[1:], 2):
+        try:
+            url = json.loads(line).get("url")
+        except (ValueError, AttributeError):
+            problems.append(f"{name}: {listed} line {number} is not a page")
+            continue
+        if url not in urls:
+            problems.append(f"{name}: lists a page at {url}, which it does not hold")
+    return problems
 
 
 def _check_witness(path: Path, versions: set[str]) -> list[str]:
