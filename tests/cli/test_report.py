@@ -167,6 +167,7 @@ def test_mistakes_are_one_line_and_exit_2(site: Site, tmp_path: Path) -> None:
     cases = {
         ("--contact", "c-nothere"): "no contact 'c-nothere' (contacts: none recorded yet)",
         ("--since", "yesterday"): "--since 'yesterday': not a time",
+        ("--since", "2999-01-01T00:00Z"): "--since '2999-01-01T00:00Z' is in the future",
         ("nosuch",): "'nosuch' is no watch id or tag of watchlist.yaml",
     }
     for args, said in cases.items():

@@ -49,7 +49,12 @@ def add_parser(
 
 
 def _since(text: str | None) -> str | None:
-    return None if text is None else rfc3339(given_time("--since", text))
+    if text is None:
+        return None
+    moment = given_time("--since", text)
+    if moment > datetime.now(UTC):
+        raise UsageError(f"--since {text!r} is in the future: nothing was kept after it")
+    return rfc3339(moment)
 
 
 def _span(
