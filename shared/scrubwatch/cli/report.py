@@ -15,16 +15,20 @@ import os
 import tempfile
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from .. import __version__
 from ..core.config import Watchlist
 from ..core.contact import Contact, targets
 from ..core.events import Event, rfc3339
-from ..core.timeline import Story
-from .archive import Archive, LocalArchive, archive_for, configured_cas
-from .report_evidence import ContactRecords, contact_records, told
 from .state_folder import UsageError, given_time
+
+if TYPE_CHECKING:
+    from ..core.timeline import Story
+    from .archive import Archive
+    from .report_evidence import ContactRecords
+
+# Only the parser is built at every command's start; the rest (the evidence, the chain's
+# checks, the templates) is imported when a report is made.
 
 REPORT_FILES = ("report.html", "report.md")
 
@@ -110,6 +114,9 @@ def _output(target: Path) -> None:
 def cmd_report(
     args: argparse.Namespace, watchlist: Watchlist | None, root: Path, config: Path
 ) -> int:
+    from .archive import archive_for, configured_cas
+    from .report_evidence import contact_records
+
     archive = archive_for(args, root)
     watches, since_at, contacts = _span(args, watchlist, archive)
     _output(args.dir)
@@ -152,6 +159,9 @@ def _stories(
     pinned: frozenset[str] | None,
 ) -> list[Story]:
     """Each watch's story, then those of the pages it found with something in the span."""
+    from ..core.timeline import Story
+    from .report_evidence import told
+
     children = archive.children(list(watches))
     ids = set(watches) | {c.id for kids in children.values() for c in kids}
     events: dict[str, list[Event]] = {}
@@ -180,6 +190,9 @@ def _meta(
     records: ContactRecords,
     pinned: frozenset[str] | None,
 ) -> dict[str, Any]:
+    from .. import __version__
+    from .archive import LocalArchive
+
     local = isinstance(archive, LocalArchive)
     return {
         "made_at": rfc3339(datetime.now(UTC)),
