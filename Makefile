@@ -17,7 +17,8 @@ WATCHLIST ?= watchlist.yaml
 
 export SAM_CLI_TELEMETRY := 0
 
-.PHONY: install run test lint typecheck demo bench clean build build-ScrubwatchLayer lock openssl
+.PHONY: install run test lint typecheck demo bench clean build build-ScrubwatchLayer lock openssl \
+	install-browser
 
 # constraints.txt pins every dependency to the versions the layer ships (one set for both).
 $(STAMP): pyproject.toml constraints.txt
@@ -49,13 +50,20 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
-test: lint typecheck $(SAM) $(WACZ) openssl
+test: lint typecheck $(SAM) $(WACZ) openssl install-browser
 	SAM_CLI=$(abspath $(SAM)) WACZ_CLI=$(abspath $(WACZ)) $(BIN)/pytest
 
 # The timestamp tests run a real RFC 3161 authority: `openssl ts` (Debian's openssl).
 openssl:
 	@command -v openssl >/dev/null || { [ "$$(id -u)" = 0 ] && apt-get update -qq && \
 	  apt-get install -y -qq openssl; } || { echo "make test needs openssl: sudo apt-get install openssl" >&2; exit 1; }
+
+# render: browser drives Debian's Chromium (Playwright's own download needs a site that a
+# locked-down machine cannot reach); Playwright itself comes with the dev extras.
+install-browser: $(STAMP)
+	@command -v chromium >/dev/null || { [ "$$(id -u)" = 0 ] && apt-get update -qq && \
+	  apt-get install -y -qq chromium; } || { echo "render: browser needs Chromium: sudo apt-get install chromium" >&2; exit 1; }
+	@$(BIN)/python -c 'import playwright' 2>/dev/null || $(BIN)/pip install -q -c constraints.txt -e '.[render]'
 
 bench: $(STAMP)
 	$(BIN)/python bench/run.py

@@ -46,9 +46,9 @@ def analyse(
 ) -> Analysis:
     """``known``: the last reading's digest, when this answer may be compared by it alone
     (the engine decides: same URL, same settings, the page up)."""
-    headers = fetch.header_map
+    content, headers = fetch.readable
     reading = read_page(
-        fetch.content,
+        content,
         headers,
         fetch.final_url,
         spec,
@@ -63,7 +63,7 @@ def analyse(
         # Only a page that changed since a known version is compared with the host's
         # not-found page; a first reading or an unchanged one never is. A page whose
         # watched part is missing says nothing through its fingerprint, so it always is.
-        reading = replace(reading, page_text=page_text(fetch.content, headers))
+        reading = replace(reading, page_text=page_text(content, headers))
     version = version_id(fetch.status, reading)
     capture = capture_id(watch_id, version, fetch.final_url, chain_head)
     evidence = None
@@ -79,7 +79,7 @@ def unabridged(fetch: Fetch, spec: ReadSpec, reading: Reading) -> Reading:
     """``reading`` in full (read again if it was abridged), for evidence."""
     if not reading.abridged:
         return reading
-    return read_page(fetch.content, fetch.header_map, fetch.final_url, spec, page_text=False)
+    return read_page(*fetch.readable, fetch.final_url, spec, page_text=False)
 
 
 def reread(warc_gz: bytes, spec: ReadSpec) -> Reading | None:
@@ -87,7 +87,7 @@ def reread(warc_gz: bytes, spec: ReadSpec) -> Reading | None:
     fetch = fetch_from_warc(warc_gz)
     if fetch is None:
         return None
-    return read_page(fetch.content, fetch.header_map, fetch.final_url, spec, page_text=False)
+    return read_page(*fetch.readable, fetch.final_url, spec, page_text=False)
 
 
 def read_probe(fetch: Fetch) -> Reading:

@@ -40,8 +40,9 @@ from ..core.exchange import Fetch
 from ..core.reader import Known, Reading, ReadSpec
 from ..core.report import RunReport
 from ..core.terminal import one_line
-from ..evidence.build import build_evidence, manifest, sha256
+from ..evidence.build import build_evidence, manifest, screenshot_of, sha256
 from .analyse import Analysis, analyse, read_probe, reread, unabridged
+from .browser import Browser, BrowserMissing, BrowserOptions, RenderFailed
 from .children import Discovered, RunChildren
 from .discovery import SourceFailed, Unchanged, find_children, page_links
 from .family import Family, Seen
@@ -66,6 +67,8 @@ _DISK_FULL = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EROFS})
 # of max_bytes takes a few seconds on a slow core.
 _READ_FLOOR = 10.0
 _WITNESSED = ("first_seen", "changed", "gone")
+# What a browser builds a page from; anything else (a PDF, a feed) is read as sent.
+_RENDERED_TYPES = {"text/html", "application/xhtml+xml"}
 _UP = ("ok", "not_modified")  # a page that answered with its content
 
 
@@ -322,6 +325,10 @@ class Engine:
             if self._run.wayback is not None:
                 await self._run.wayback.aclose()
                 self._run.wayback = None
+            if self._run.browser is not None:
+                self._run.report.rendered = self._run.browser.rendered
+                await self._run.browser.aclose()
+                self._run.browser = None
         finally:
             self.flush()
 
@@ -450,7 +457,7 @@ class Engine:
             return await fetcher.fetch(url, etag, modified, deadline=deadline, **_via(watch))
 
         async def read_links(page: Fetch, selector: str) -> list[Link]:
-            args = (page.content, page.header_map, selector, page.final_url)
+            args = (*page.readable, selector, page.final_url)
             try:
                 found: list[Link] = await self._in_worker(
                     pool, self._reading_time(page), page_links, *args
@@ -513,6 +520,8 @@ class Engine:
         event = transition.event
         # A contact's capture asks the Archive too: its own copy of what the page said then.
         at_contact = self._capturing(watch) and looked.outcome.kind == "ok"
+        if event is not None and event.kind == "changed":
+            event = await self._seen_change(watch, state, looked.fetch, event)
         capture = await self._witness_event(watch, event, at_contact)
         if capture is not None and capture.status == "archived" and event and event.current:
             event = replace(event, current=replace(event.current, witness=capture.url))
@@ -625,6 +634,8 @@ class Engine:
             and state.settings_hash in (None, watch.settings_hash)
             and not _discovery_due(watch, state)
             and not self._capturing(watch)
+            # The document may stay the same while what its scripts load changes.
+            and watch.render is None
         )
         fetch = await fetcher.fetch(
             watch.url,
@@ -635,7 +646,9 @@ class Engine:
         )
         self._run.report.fetch_seconds += fetch.elapsed
         body_sha256 = hashlib.sha256(fetch.body).hexdigest() if fetch.status == 200 else None
-        if (
+        if watch.render is not None:
+            await self._render(watch, fetch)
+        elif (
             body_sha256 is not None
             and body_sha256 == state.body_sha256
             and _settled(watch, state, fetch)
@@ -646,6 +659,33 @@ class Engine:
             # that never send one, and no parsing.
             fetch.status, fetch.body, fetch.content = 304, b"", b""
         return fetch, body_sha256
+
+    async def _render(self, watch: Watch, fetch: Fetch) -> None:
+        """Hands a page's HTML to the browser (render: browser); a page that fails there
+        fails the check, as a fetch would."""
+        assert watch.render is not None
+        media = fetch.header_map.get("content-type", "text/html").split(";", 1)[0].strip()
+        if fetch.error or fetch.status != 200 or media.lower() not in _RENDERED_TYPES:
+            return  # nothing a browser would build: read as sent (a 404 is a 404)
+        if self._run.browser is None:
+            s = self.watchlist.settings
+            options = BrowserOptions(s.allow_networks, s.browser_pages)
+            self._run.browser = Browser(options, self.resolver)
+        user_agent = watch.user_agent or self.watchlist.settings.user_agent
+        started = time.monotonic()
+        try:
+            fetch.rendered = await self._run.browser.render(
+                fetch, watch.render, user_agent, max(self._fetch_deadline() - fetch.elapsed, 1.0)
+            )
+        except BrowserMissing as exc:
+            fetch.error, fetch.error_detail = "browser_missing", str(exc)
+            self._run.report.no_browser = str(exc)
+        except RenderFailed as exc:
+            kind = exc.kind if exc.kind in ("timeout", "forbidden_address") else "render_failed"
+            fetch.error, fetch.error_detail = kind, f"in the browser: {exc}"  # type: ignore[assignment]
+        fetch.elapsed += time.monotonic() - started
+        if fetch.error:
+            fetch.body = fetch.content = b""
 
     async def _read(
         self, pool: WorkerPool | None, watch: Watch, state: WatchState, fetch: Fetch
@@ -839,6 +879,27 @@ class Engine:
                 capture.detail or "no detail",
             )
         return capture
+
+    async def _seen_change(
+        self, watch: Watch, state: WatchState, fetch: Fetch, event: Event
+    ) -> Event:
+        """A rendered page's change, as its screenshot shows it against the last one."""
+        rendered = fetch.rendered
+        if rendered is None or not rendered.screenshot or state.current is None:
+            return event
+        warc = self.evidence.warc(watch.id, state.current.version)
+        before = screenshot_of(warc) if warc is not None else None
+        if before is None:
+            return event  # the last version was read without a browser
+        from .visual import NotAnImage, compare  # Pillow: only where pages are rendered
+
+        try:
+            change = await asyncio.to_thread(compare, before, rendered.screenshot)
+        except NotAnImage as exc:
+            log.warning("%s: screenshots not compared: %s", watch.id, exc)
+            return event
+        visual = {"share": round(change.share, 4), "regions": len(change.regions)}
+        return replace(event, visual=visual)
 
     def _keep(
         self,
@@ -1107,6 +1168,7 @@ class _Run:
     read_here: bool = False  # workers could not be started: pages are read in this process
     family: Family | None = None  # the pages the list's watches discovered
     held: list[Commit] = field(default_factory=list)  # pages' gone, told together
+    browser: Browser | None = None  # started with the first page rendered
 
 
 @dataclass(frozen=True)

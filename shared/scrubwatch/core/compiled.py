@@ -60,6 +60,8 @@ def _plain(watch: Watch) -> dict[str, Any]:
     data = asdict(watch)
     if watch.discover is not None:
         data["discover"] = watch.discover.model_dump(mode="json")
+    if watch.render is not None:
+        data["render"] = watch.render.model_dump(mode="json")
     return data
 
 

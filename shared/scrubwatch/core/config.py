@@ -259,6 +259,63 @@ class _Strict(BaseModel):
 
 Severity = Literal["info", "low", "medium", "high"]
 
+# A rendered page waits for its selector or its `wait` at most this long: a browser page
+# costs about 65 MB while open (docs/browser-rendering.md), so none may be held for long.
+MAX_RENDER_WAIT = 30.0
+_VIEWPORT = re.compile(r"^(\d{3,4})x(\d{3,4})$")
+
+
+class RenderSpec(_Strict):
+    """How a page built by JavaScript is read: in a headless browser (``render: browser``,
+    or a mapping of these options)."""
+
+    # False: `render: none`, which undoes a default's browser for one watch.
+    browser: bool = True
+    # The page is read once this selector matches (else after `wait`, or once loaded).
+    wait_for: Selector | None = None
+    wait: Duration | None = None  # a further wait once loaded (or once wait_for matched)
+    viewport: str = "1280x800"
+
+    @field_validator("wait")
+    @classmethod
+    def _wait(cls, value: float | None) -> float | None:
+        if value is not None and value > MAX_RENDER_WAIT:
+            raise ValueError(f"at most {MAX_RENDER_WAIT:g}s (a browser page is costly to hold)")
+        return value
+
+    @field_validator("viewport")
+    @classmethod
+    def _viewport(cls, value: str) -> str:
+        size = _VIEWPORT.match(value)
+        if not size or not (320 <= int(size[1]) <= 3840 and 240 <= int(size[2]) <= 4320):
+            raise ValueError(
+                f"invalid viewport {quoted(value)}: write WIDTHxHEIGHT in pixels, such as "
+                "1280x800 (320 to 3840 wide)"
+            )
+        return value
+
+    @property
+    def size(self) -> tuple[int, int]:
+        width, height = self.viewport.split("x")
+        return int(width), int(height)
+
+
+def _render_value(value: Any) -> Any:
+    """``render: browser`` is the options' defaults; ``none`` undoes a default's."""
+    if value == "browser":
+        return {}
+    if value == "none":
+        return {"browser": False}
+    if isinstance(value, str):
+        raise ValueError(
+            f"unknown render {quoted(value)}: use browser, none, or a mapping of wait_for, "
+            "wait and viewport"
+        )
+    return value
+
+
+Render = Annotated[RenderSpec, BeforeValidator(_render_value)]
+
 
 class EmailSettings(_Strict):
     """SMTP for alerts from the command line; the password comes from the environment."""
@@ -330,6 +387,8 @@ class Settings(_Strict):
     proxy: ProxyUrl | None = None
     # Children discovered by all watches together (each watch: discover.max_children).
     max_discovered: int = Field(5000, ge=0, le=1_000_000)
+    # Pages open at once in the browser (render: browser): each costs about 65 MB.
+    browser_pages: int = Field(4, ge=1, le=32)
     # RFC 3161 tokens of each new version's manifest (none by default).
     timestamp: TimestampSettings | None = None
 
@@ -380,6 +439,7 @@ class Defaults(_Strict):
     tags: tuple[str, ...] = ()
     exclude: tuple[Selector, ...] = ()
     ignore: tuple[Regex, ...] = ()
+    render: Render | None = None
 
 
 class ChildSpec(_Strict):
@@ -395,6 +455,7 @@ class ChildSpec(_Strict):
     tags: tuple[str, ...] | None = None
     witness: Literal["wayback", "none"] | None = None
     items_order: Literal["ignore", "report"] | None = None
+    render: Render | None = None
 
 
 class DiscoverSpec(_Strict):
@@ -449,6 +510,7 @@ class WatchSpec(_Strict):
     # With `items`: whether a list that only changed order is reported (low severity).
     items_order: Literal["ignore", "report"] = "ignore"
     discover: DiscoverSpec | None = None
+    render: Render | None = None
 
     @field_validator("id")
     @classmethod
@@ -490,6 +552,7 @@ class Watch:
     items_order: str = "ignore"
     discover: DiscoverSpec | None = None
     parent: str | None = None  # a discovered child: its parent's id
+    render: RenderSpec | None = None  # None: read as sent, without a browser
 
     @cached_property
     def host(self) -> str:
@@ -508,12 +571,24 @@ class Watch:
             "ignore": list(self.ignore),
             "items": self.items,
             "keywords": list(self.keywords),
+            # Only when rendered: a watch read as before keeps the settings it had.
+            **({"render": self.render.model_dump(mode="json")} if self.render else {}),
         }
 
     @cached_property
     def settings_hash(self) -> str:
         """Changes whenever how the page is read changes (not when or whom to tell)."""
-        reading = [self.url, self.select, self.exclude, self.ignore, self.items, self.keywords]
+        reading: list[Any] = [
+            self.url,
+            self.select,
+            self.exclude,
+            self.ignore,
+            self.items,
+            self.keywords,
+        ]
+        if self.render is not None:
+            # Only then: the hash of every watch read without a browser stays as it was.
+            reading.append(self.render.model_dump(mode="json"))
         return hashlib.sha256(json.dumps(reading).encode()).hexdigest()[:16]
 
 
@@ -914,10 +989,34 @@ def _validate(data: Any, path: str, located: _Located) -> tuple[WatchlistFile, d
     for loc, message in empty.items():
         problems.add(loc, message)
     _unique_ids(identities, problems)
+    if parsed is not None:
+        _no_browser_behind_proxy(parsed, problems)
     problems.raise_if_any()
     if parsed is None:
         raise AssertionError("unreachable: a validation error is always a problem raised above")
     return parsed, {i: watch_id for i, (watch_id, _) in identities.items()}
+
+
+def _no_browser_behind_proxy(parsed: WatchlistFile, problems: _Problems) -> None:
+    """A browser's requests do not go through the user's proxy yet: a rendered watch behind
+    one would be seen from the user's own address, which the proxy was chosen to hide."""
+    for i, spec in enumerate(parsed.watches):
+        render = _chosen(spec.render, parsed.defaults.render)
+        proxy = spec.proxy if spec.proxy is not None else parsed.settings.proxy
+        if render is not None and proxy:
+            where: Loc = (
+                ("watches", i, "proxy")
+                if spec.proxy
+                else ("watches", i, "render")
+                if spec.render is not None
+                else ("settings", "proxy")
+            )
+            problems.add(
+                where,
+                "render: browser does not go through a proxy yet, and this watch has one "
+                f"({'its own' if spec.proxy else 'settings.proxy'}): remove one of them, or "
+                "the browser would show the site your own address",
+            )
 
 
 def _watch(spec: WatchSpec, watch_id: str, parsed: WatchlistFile) -> Watch:
@@ -940,7 +1039,14 @@ def _watch(spec: WatchSpec, watch_id: str, parsed: WatchlistFile) -> Watch:
         proxy=spec.proxy if spec.proxy is not None else settings.proxy,
         items_order=spec.items_order,
         discover=spec.discover,
+        render=_chosen(spec.render, defaults.render),
     )
+
+
+def _chosen(own: RenderSpec | None, inherited: RenderSpec | None) -> RenderSpec | None:
+    """A watch's own render, else the one it inherits; ``none`` says no browser."""
+    value = own if own is not None else inherited
+    return value if value is not None and value.browser else None
 
 
 def child_watch(parent: Watch, child_id: str, url: str, name: str) -> Watch:
@@ -966,6 +1072,8 @@ def child_watch(parent: Watch, child_id: str, url: str, name: str) -> Watch:
         proxy=parent.proxy,
         items_order=over.items_order or parent.items_order,
         parent=parent.id,
+        # An ad under a listing built by JavaScript is most likely built the same way.
+        render=_chosen(over.render, parent.render),
     )
 
 

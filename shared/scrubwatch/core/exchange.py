@@ -25,6 +25,20 @@ class Hop:
     peer: str | None = None
 
 
+@dataclass(frozen=True)
+class Rendered:
+    """What a browser made of the page (``render: browser``): the document above was
+    handed to it as fetched, and it ran the page's scripts through the address guard."""
+
+    dom: bytes  # the rendered DOM, serialised as UTF-8 HTML: what is read and compared
+    screenshot: bytes  # the whole page as PNG (b"" when it could not be taken)
+    url: str  # the browser's address when read (a script may have changed it)
+    browser: str  # the browser's name and version
+    # The page's own requests the guard refused: (method, host:port, why).
+    refused: tuple[tuple[str, str, str], ...] = ()
+    requests: int = 0  # how many requests the page made through the guard
+
+
 @dataclass
 class Fetch:
     """One fetch of one URL: what was sent, what came back, or why nothing did."""
@@ -46,7 +60,18 @@ class Fetch:
     elapsed: float = 0.0
     error: FetchFailure | None = None
     error_detail: str = ""
+    rendered: Rendered | None = None
 
     @property
     def header_map(self) -> dict[str, str]:
         return {k.lower(): v for k, v in self.headers}
+
+    @property
+    def readable(self) -> tuple[bytes, dict[str, str]]:
+        """What the page is read from, and the headers that say how: the rendered DOM
+        (UTF-8) for a page a browser built, else the content as sent."""
+        if self.rendered is None:
+            return self.content, self.header_map
+        headers = self.header_map
+        headers["content-type"] = "text/html; charset=utf-8"
+        return self.rendered.dom, headers

@@ -28,6 +28,8 @@ _FetchError = Literal[
     "protocol",
     "redirect",
     "redirect_loop",
+    "render_failed",
+    "browser_missing",
 ]
 # What a fetch can fail with (``Fetch.error``); "dns" is a name that does not resolve.
 FetchFailure = Literal[_FetchError, "dns"]
@@ -111,6 +113,13 @@ WORDING: dict[str, Wording] = {
     "invalid_url": Wording(failed="redirects to an address that cannot be requested"),
     "protocol": Wording(failed="sends a malformed answer"),
     "redirect_loop": Wording(failed="redirects in a loop"),
+    "render_failed": Wording(
+        failed="could not be rendered in the browser (it hung or crashed it)", hint=""
+    ),
+    "browser_missing": Wording(
+        failed="needs a browser (render: browser), which is not installed",
+        hint="Install one: make install-browser (or see the README's 'Pages built by JavaScript').",
+    ),
     "http_4xx": Wording(failed="answers with a client error"),
     "http_5xx": Wording(failed="answers with a server error"),
     "read_failed": Wording(failed="could not be read (the reader crashed or never finished)"),

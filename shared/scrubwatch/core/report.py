@@ -22,6 +22,8 @@ class RunReport:
     seconds: float = 0.0
     fetch_seconds: float = 0.0
     workers: int = 0  # reading processes started (none when nothing needed reading)
+    rendered: int = 0  # pages rendered in a browser (render: browser)
+    no_browser: str | None = None  # why watches with render: browser could not be read
     # Per watch id, what the run's closing summary must not hide:
     failures: dict[str, str] = field(default_factory=dict)  # check failed -> why (in order)
     suspected: list[str] = field(default_factory=list)  # seen gone, not yet confirmed

@@ -82,6 +82,8 @@ def _trouble(report: RunReport) -> list[str]:
             f"{_count(len(report.matched_nothing), 'watch matches', 'watches match')} nothing"
             f" ({who}): check its select/items."
         )
+    if report.no_browser:
+        out.append(f"Pages with render: browser were not read. {report.no_browser}.")
     if report.failed or report.suspected:
         out.append("See scrubwatch status.")
     out.extend(f"{i} was re-baselined ({why})." for i, why in report.rebaselined.items())

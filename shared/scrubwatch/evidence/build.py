@@ -17,7 +17,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from ..core.events import rfc3339
-from ..core.exchange import Fetch, Hop
+from ..core.exchange import Fetch, Hop, Rendered
 from ..core.reader import Reading
 
 # Headers that describe the connection, not the entity: the body we keep is de-chunked,
@@ -26,6 +26,10 @@ _HOP_HEADERS = {"transfer-encoding"}
 
 
 MANIFEST_SCHEMA = "scrubwatch.manifest/1"
+# What a browser made of a rendered page, as resource records of the version: the names
+# Browsertrix gives a full-page screenshot (urn:fullPage:) and, by the same pattern, the DOM.
+DOM_PREFIX = "urn:dom:"
+SCREENSHOT_PREFIX = "urn:fullPage:"
 
 
 @dataclass(frozen=True)
@@ -113,7 +117,9 @@ def build_warc(
     records = _exchange(target, date, fetch)
     for hop in fetch.hops:
         records += _exchange(hop.url.split("#", 1)[0], date, hop)
-    meta = {
+    if fetch.rendered is not None:
+        records += _rendered(target, date, fetch.rendered, records[0])
+    meta: dict[str, Any] = {
         "scrubwatch_watch": watch_id,
         "scrubwatch_version": version,
         "scrubwatch_content": content or version,
@@ -122,6 +128,8 @@ def build_warc(
             {"url": h.url, "status": h.status, "location": h.location} for h in fetch.hops
         ],
     }
+    if fetch.rendered is not None:
+        meta["rendered"] = rendered_facts(fetch.rendered)
     metadata = BufferWARCWriter(gzip=False).create_warc_record(
         target,
         "metadata",
@@ -188,6 +196,45 @@ def _exchange(target: str, date: str, answer: Fetch | Hop) -> list[Any]:
     return [response, request]
 
 
+def _rendered(target: str, date: str, rendered: Rendered, response: Any) -> list[Any]:
+    """The rendered DOM and the screenshot as resource records of the page's response."""
+    from warcio.warcwriter import BufferWARCWriter
+
+    writer = BufferWARCWriter(gzip=False)
+    parts = [(DOM_PREFIX, rendered.dom, "text/html; charset=utf-8")]
+    if rendered.screenshot:
+        parts.append((SCREENSHOT_PREFIX, rendered.screenshot, "image/png"))
+    return [
+        writer.create_warc_record(
+            prefix + target,
+            "resource",
+            payload=io.BytesIO(data),
+            length=len(data),
+            warc_content_type=mime,
+            warc_headers_dict={
+                "WARC-Date": date,
+                "WARC-Concurrent-To": response.rec_headers["WARC-Record-ID"],
+            },
+        )
+        for prefix, data, mime in parts
+    ]
+
+
+def rendered_facts(rendered: Rendered) -> dict[str, Any]:
+    """What the manifest and the WARC's metadata say of a rendering."""
+    return {
+        "browser": rendered.browser,
+        "url": rendered.url,
+        "dom_sha256": sha256(rendered.dom),
+        "screenshot_sha256": sha256(rendered.screenshot) if rendered.screenshot else None,
+        "requests": rendered.requests,
+        "refused": [{"method": m, "to": to, "why": why} for m, to, why in rendered.refused],
+        # The document as fetched is the response record; the browser was handed it
+        # decoded, and what it built from it (scripts run) is the DOM record.
+        "note": "rendered in a headless browser from the response above",
+    }
+
+
 def build_evidence(
     fetch: Fetch, reading: Reading, version: str, watch_id: str, content: str | None = None
 ) -> Evidence:
@@ -222,6 +269,8 @@ def build_evidence(
         },
         "warc_records": records,
     }
+    if fetch.rendered is not None:
+        facts["rendered"] = rendered_facts(fetch.rendered)
     return Evidence(
         warc_gz=warc_gz,
         text=text,
@@ -235,6 +284,17 @@ def build_evidence(
     )
 
 
+def screenshot_of(warc_gz: bytes) -> bytes | None:
+    """The screenshot a rendered version keeps (None for a page read as sent)."""
+    from warcio.archiveiterator import ArchiveIterator
+
+    for record in ArchiveIterator(io.BytesIO(warc_gz)):
+        uri = record.rec_headers.get_header("WARC-Target-URI") or ""
+        if record.rec_type == "resource" and uri.startswith(SCREENSHOT_PREFIX):
+            return bytes(record.content_stream().read())
+    return None
+
+
 def fetch_from_warc(warc_gz: bytes) -> Fetch | None:
     """The exchange a kept WARC holds, as a Fetch (its response and metadata records)."""
     from warcio.archiveiterator import ArchiveIterator
@@ -243,7 +303,13 @@ def fetch_from_warc(warc_gz: bytes) -> Fetch | None:
 
     fetch: Fetch | None = None
     requested = None
+    made: dict[str, bytes] = {}
+    rendering: dict[str, Any] = {}
     for record in ArchiveIterator(io.BytesIO(warc_gz)):
+        uri = record.rec_headers.get_header("WARC-Target-URI") or ""
+        if record.rec_type == "resource" and uri.startswith((DOM_PREFIX, SCREENSHOT_PREFIX)):
+            made[uri.split(":", 2)[1]] = record.content_stream().read()
+            continue
         if record.rec_type == "response" and fetch is None:
             http = record.http_headers
             headers = list(http.headers) if http else []
@@ -260,9 +326,18 @@ def fetch_from_warc(warc_gz: bytes) -> Fetch | None:
             )
         elif record.rec_type == "metadata":
             with contextlib.suppress(ValueError):
-                requested = json.loads(record.content_stream().read()).get("requested_url")
+                noted = json.loads(record.content_stream().read())
+                requested = noted.get("requested_url")
+                rendering = noted.get("rendered") or {}
     if fetch is None:
         return None
+    if "dom" in made:
+        fetch.rendered = Rendered(
+            dom=made["dom"],
+            screenshot=made.get("fullPage", b""),
+            url=str(rendering.get("url") or fetch.final_url),
+            browser=str(rendering.get("browser") or ""),
+        )
     # It was read within max_bytes when fetched; a kept body is not limited again.
     fetch.content = decode_content(fetch.body, fetch.header_map.get("content-encoding"), 1 << 40)
     if requested:
