@@ -91,11 +91,17 @@ class SmtpPublisher:
     name = "email"
 
     def __init__(
-        self, settings: EmailSettings, route: Route, mark: MarkDelivered | None = None
+        self,
+        settings: EmailSettings,
+        route: Route,
+        mark: MarkDelivered | None = None,
+        pictures: Callable[[Event], tuple[bytes, str] | None] | None = None,
     ) -> None:
         self.settings = settings
         self.route = route
         self.mark = mark or _no_mark
+        # A rendered page's before/after picture, attached to its alert (render: browser).
+        self.pictures = pictures
         self.password: str | None = None
         if settings.password_env:
             self.password = os.environ.get(settings.password_env)
@@ -116,6 +122,14 @@ class SmtpPublisher:
         msg["X-Scrubwatch-Kind"] = event.kind
         msg["X-Scrubwatch-Watch"] = event.watch
         msg.set_content(email_text(event))
+        picture = self.pictures(event) if self.pictures and event.visual else None
+        if picture is not None:
+            data, mime = picture
+            kind = mime.split("/", 1)[1]
+            name = (
+                f"{event.watch.replace('/', '-')}-before-after.{'jpg' if kind == 'jpeg' else kind}"
+            )
+            msg.add_attachment(data, maintype="image", subtype=kind, filename=name)
         return msg
 
     def digest(self, title: str, body: str, told: Sequence[Event]) -> EmailMessage:

@@ -22,6 +22,7 @@ from ..core.contact import Contact
 from ..core.decode import content_type, decode_content, decode_text
 from ..core.discover import Child
 from ..core.events import Event
+from ..evidence.build import DOM_PREFIX, SCREENSHOT_PREFIX
 from ..evidence.packed import PARTS, unpack
 from ..evidence.verify import CHILD_FOLDER, verify_contacts, verify_folder
 from .state_folder import LocalBackend, UsageError, open_backend, pick
@@ -283,6 +284,8 @@ def cmd_show(args: argparse.Namespace, root: Path) -> int:
         raise UsageError(f"the history names version {version!r}, which is not a file name")
     if args.part == "discovery":
         return _show_discovery(folder, version, args.id)
+    if args.screenshot is not None or args.part == "dom":
+        return _show_rendered(folder / f"{version}.warc.gz", version, args.screenshot)
     if args.part == "text":
         path = folder / f"{version}.txt"
         if not path.exists():
@@ -316,6 +319,35 @@ def cmd_show(args: argparse.Namespace, root: Path) -> int:
             _write_page_text(text)
             return 0
     raise UsageError(f"{path} holds no response record")
+
+
+def _show_rendered(path: Path, version: str, screenshot: Path | None) -> int:
+    """The DOM a browser built (printed) or its screenshot (written to ``screenshot``)."""
+    if not path.exists():
+        raise UsageError(f"evidence for version {version} is missing")
+    prefix = SCREENSHOT_PREFIX if screenshot is not None else DOM_PREFIX
+    with path.open("rb") as handle:
+        for record in ArchiveIterator(handle):
+            uri = record.rec_headers.get_header("WARC-Target-URI") or ""
+            if record.rec_type == "resource" and uri.startswith(prefix):
+                data = record.content_stream().read()
+                break
+        else:
+            raise UsageError(
+                f"version {version[:12]} holds no {'screenshot' if screenshot else 'rendered page'}"
+                ": it was not read with render: browser (--html shows the page as sent)"
+            )
+    if screenshot is None:
+        _write_page_text(data.decode("utf-8", "replace"))
+        return 0
+    try:
+        screenshot.write_bytes(data)
+    except OSError as exc:
+        raise UsageError(
+            f"{screenshot}: cannot write the screenshot: {exc.strerror or exc}"
+        ) from None
+    print(f"{screenshot}: the screenshot of version {version[:12]} ({len(data):,} bytes, PNG)")
+    return 0
 
 
 def _show_discovery(folder: Path, version: str, watch_id: str) -> int:

@@ -155,6 +155,19 @@ def _archive_commands(
     part.add_argument("--html", dest="part", action="store_const", const="html")
     part.add_argument("--headers", dest="part", action="store_const", const="headers")
     part.add_argument(
+        "--dom",
+        dest="part",
+        action="store_const",
+        const="dom",
+        help="the page as the browser built it (render: browser)",
+    )
+    part.add_argument(
+        "--screenshot",
+        metavar="FILE",
+        type=Path,
+        help="write the version's screenshot (render: browser) to FILE, a PNG",
+    )
+    part.add_argument(
         "--discovery",
         dest="part",
         action="store_const",
@@ -323,6 +336,7 @@ def _publishers(
     as_json: bool,
     progress: _Progress | None = None,
     state: SqliteStateStore | None = None,
+    evidence: FolderEvidenceStore | None = None,
 ) -> list[Publisher]:
     from ..alerts.channels import (
         ConsolePublisher,
@@ -331,6 +345,7 @@ def _publishers(
         SmtpPublisher,
     )
     from ..core.routing import SLACK_WEBHOOK_ENV, routes
+    from .pictures import before_after_of
 
     email, slack = routes(watchlist)
     settings = watchlist.settings
@@ -344,7 +359,12 @@ def _publishers(
     ]
     if settings.email:
         try:
-            out.append(SmtpPublisher(settings.email, email, mark=_marker(state, "email")))
+            pictures = before_after_of(evidence) if evidence is not None else None
+            out.append(
+                SmtpPublisher(
+                    settings.email, email, mark=_marker(state, "email"), pictures=pictures
+                )
+            )
         except ValueError as exc:
             raise UsageError(f"{watchlist.path}: {exc}") from None
     webhook = os.environ.get(SLACK_WEBHOOK_ENV) or settings.slack_webhook
@@ -427,7 +447,9 @@ def cmd_check(args: argparse.Namespace, watchlist: Watchlist, root: Path) -> int
         backend = _writable_backend(root)
         try:
             with _disk_errors(root):
-                publishers = _publishers(watchlist, args.json, progress, backend.state)
+                publishers = _publishers(
+                    watchlist, args.json, progress, backend.state, backend.evidence
+                )
                 engine = Engine(
                     watchlist,
                     backend.state,
@@ -764,7 +786,7 @@ def cmd_contact(args: argparse.Namespace, watchlist: Watchlist, root: Path) -> i
                 contact, new = record(args, watchlist, root / "evidence")
                 backend.state.add_contact(contact)
                 failed = stamp_record(watchlist, root / "evidence" / "contacts", contact)
-                publishers = _publishers(watchlist, False, None, backend.state)
+                publishers = _publishers(watchlist, False, None, backend.state, backend.evidence)
                 engine = Engine(
                     watchlist,
                     backend.state,

@@ -127,16 +127,25 @@ def cmd_report(
     records = contact_records(archive, shown, pinned)
     meta = _meta(args, archive, since_at, shown, records, pinned)
     from .report_page import markdown, page_html
+    from .report_pictures import pictures
+
+    try:
+        meta["pictures"] = pictures(archive, stories, args.dir)
+    except OSError as exc:
+        raise UsageError(
+            f"cannot write screenshots in {args.dir} ({exc.strerror or exc})"
+        ) from None
 
     _write(args.dir / "report.html", page_html(stories, meta))
     _write(args.dir / "report.md", markdown(stories, meta))
     changes = sum(s.changes for s in stories)
     pages = sum(1 for s in stories if s.parent is not None)
     found = f" and {_count(pages, 'page', 'pages')} they found" if pages else ""
+    shots = f", screenshots in {args.dir / 'screenshots'}" if meta["pictures"] else ""
     print(
         f"Report of {_count(len(stories) - pages, 'watch', 'watches')}{found} "
         f"({_count(changes, 'change', 'changes')}) written to {args.dir / 'report.html'} "
-        f"and {args.dir / 'report.md'}"
+        f"and {args.dir / 'report.md'}{shots}"
     )
     broken = [s.watch for s in stories if s.verified is False]
     broken += ["the contact records"] if records.problems else []

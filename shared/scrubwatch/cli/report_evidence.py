@@ -64,6 +64,7 @@ def _kept(folder: Path, row: dict[str, Any], checked: Report) -> Kept:
         trusted=tuple((when, signer) for when, signer, _ in checked.trusted.get(version, [])),
         wayback=_wayback(folder, version, manifest),
         title=str(manifest.get("title") or ""),
+        screenshot=_has_screenshot(manifest),
     )
     reading = None
     try:
@@ -72,6 +73,11 @@ def _kept(folder: Path, row: dict[str, Any], checked: Report) -> Kept:
         reading = None  # missing or unreadable: the change is said to be unavailable
     settings = str(manifest.get("settings_hash") or "")
     return Kept(capture, reading, str(row.get("content") or version), settings)
+
+
+def _has_screenshot(manifest: dict[str, Any]) -> bool:
+    rendered = manifest.get("rendered")
+    return isinstance(rendered, dict) and bool(rendered.get("screenshot_sha256"))
 
 
 def _read(path: Path) -> bytes | None:

@@ -111,6 +111,9 @@ class Event:
     # The latest contact of its watch before it was seen (core/contact.py): its id, time,
     # note, and how long after it this was seen; None when there was none.
     contact: dict[str, Any] | None = None
+    # A rendered page's screenshot against the last version's (render: browser): the
+    # share of the page that changed and in how many regions; None when not compared.
+    visual: dict[str, Any] | None = None
     schema: str = SCHEMA
 
     @property
@@ -153,7 +156,7 @@ class Event:
         return cls(**data)
 
 
-_OPTIONAL = ("removed_count", "added_count", "parent", "contact")
+_OPTIONAL = ("removed_count", "added_count", "parent", "contact", "visual")
 
 
 def capped(entries: Sequence[str]) -> tuple[list[str], int | None]:

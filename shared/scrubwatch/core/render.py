@@ -100,6 +100,18 @@ def _listing(label: str, entries: Sequence[str], total: int, shown: int) -> list
     return [*out, ""]
 
 
+def visual_line(event: Event) -> str:
+    """How much of a rendered page's screenshot changed ("" when none was compared)."""
+    seen = event.visual or {}
+    try:
+        share, regions = float(seen["share"]), int(seen.get("regions", 0))
+    except (KeyError, TypeError, ValueError):
+        return ""
+    percent = "under 1 %" if 0 < share < 0.01 else f"{round(share * 100)} %"
+    where = f", in {regions} region{'' if regions == 1 else 's'}" if regions else ""
+    return f"Screenshot: {percent} of the page changed{where}"
+
+
 def email_text(event: Event, shown: int = SHOWN, diff_lines: int = DIFF_LINES) -> str:
     """The plain-text email body."""
     lines = [
@@ -115,6 +127,8 @@ def email_text(event: Event, shown: int = SHOWN, diff_lines: int = DIFF_LINES) -
     lines.append("")
     for title, entries, total in counted_lists(event):
         lines += _listing(title, entries, total, shown)
+    if seen := visual_line(event):
+        lines += [seen + ".", ""]
     if event.diff:
         diff = event.diff.splitlines()
         lines += ["Diff (excerpt):", *(_clip(d, 300) for d in diff[:diff_lines])]
@@ -184,6 +198,8 @@ def console_text(event: Event, shown: int = 5) -> str:
             out.extend(f"      - {entry}" for entry in entries[:shown])
             if _unshown(entries, total, shown):
                 out.append(f"      ... and {_unshown(entries, total, shown)} more")
+    if seen := visual_line(event):
+        out.append(f"    {seen[0].lower()}{seen[1:]}")
     if event.previous and event.previous.evidence:
         out.append(f"    evidence (before): {event.previous.evidence}")
     if event.current and event.current.evidence and event.kind != "first_seen":
@@ -245,6 +261,8 @@ def slack_message(event: Event, shown: int = SHOWN) -> dict[str, Any]:
     for title, entries, total in counted_lists(event):
         if total:
             blocks.append(_section(_bullets(title, entries, total, shown)))
+    if seen := visual_line(event):
+        blocks.append(_section(escape(seen) + "."))
     context = [f"Detected {escape(event.detected_at)}"]
     if event.previous and event.previous.evidence:
         context.append(f"before: {escape(event.previous.evidence)}")

@@ -37,6 +37,7 @@ class Capture:
     trusted: tuple[tuple[str, str], ...] = ()  # (trusted time, authority)
     wayback: str | None = None
     title: str = ""
+    screenshot: bool = False  # rendered in a browser (render: browser), its picture kept
 
 
 @dataclass(frozen=True)
@@ -54,6 +55,7 @@ class Change:
     status_before: int | None = None  # set when the HTTP status changed
     status_after: int | None = None
     part_lost: bool = False  # the watched part was there before, and is not now
+    before: str = ""  # the version it is compared with
     # A reading of either version is missing from the evidence: nothing is compared.
     unavailable: bool = False
 
@@ -157,7 +159,11 @@ def change_between(before: Kept, after: Kept) -> Change | None:
     statuses = (before.capture.status, after.capture.status) if status_changed else (None, None)
     if old is None or new is None:
         return Change(
-            diff=(), unavailable=True, status_before=statuses[0], status_after=statuses[1]
+            diff=(),
+            unavailable=True,
+            status_before=statuses[0],
+            status_after=statuses[1],
+            before=before.capture.version,
         )
     old_lines = old.lines if old else ()
     new_lines = new.lines if new else ()
@@ -184,6 +190,7 @@ def change_between(before: Kept, after: Kept) -> Change | None:
         status_before=statuses[0],
         status_after=statuses[1],
         part_lost=old.region_found and not new.region_found,
+        before=before.capture.version,
     )
 
 
