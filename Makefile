@@ -95,3 +95,7 @@ lock:
 
 clean:
 	rm -rf $(VENV) .tools .aws-sam .scrubwatch
+
+# The render function's layers (build-RenderLayer, build-ScrubwatchLayerX86). Last: an
+# include's first target would otherwise become the default.
+include render.mk

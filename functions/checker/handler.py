@@ -10,7 +10,6 @@ from aws_lambda_powertools.logging.utils import copy_config_to_registered_logger
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from scrubwatch.aws import app as aws_app
-from scrubwatch.aws.schedule import CheckRequest
 from scrubwatch.core.report import RunReport
 
 logger = Logger(service="scrubwatch-checker")
@@ -27,26 +26,10 @@ COMMIT_MARGIN_S = 15.0
 @tracer.capture_lambda_handler
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    records = event.get("Records", [])
-    requests: list[CheckRequest] = []
-    ids: list[str] = []  # message ids, as the requests
-    malformed: list[str] = []
-    for record in records:
-        try:
-            requests.append(CheckRequest.model_validate_json(record["body"]))
-            ids.append(record["messageId"])
-        except ValueError:
-            logger.exception("malformed check message", extra={"message_id": record["messageId"]})
-            malformed.append(record["messageId"])
     budget = context.get_remaining_time_in_millis() / 1000 - COMMIT_MARGIN_S
-    result = aws_app.check_batch(requests, budget=budget)
-    if result.requeue:
-        unfinished = len(result.report.unfinished)
-        logger.warning("out of time; requeued", extra={"unfinished": unfinished})
-        aws_app.requeue(result.requeue)
-    _account(result.report, len(requests))
-    failed = [*malformed, *(ids[n] for n in result.failed)]
-    return {"batchItemFailures": [{"itemIdentifier": i} for i in failed]}
+    done = aws_app.check_messages(event.get("Records", []), budget)
+    _account(done.report, done.messages)
+    return {"batchItemFailures": [{"itemIdentifier": i} for i in done.failed]}
 
 
 def _account(report: RunReport, messages: int) -> None:

@@ -127,6 +127,7 @@ def test_every_function_has_a_failure_destination(cfn: dict[str, Any]) -> None:
         "CheckerFunction",
         "NotifierFunction",
         "WitnessFunction",
+        "RenderFunction",
     }
     on_failure = {
         target(p["Properties"]["FunctionName"]): p["Properties"]["DestinationConfig"]["OnFailure"]
@@ -212,18 +213,28 @@ def test_managed_policies_are_only_the_lambda_basics(cfn: dict[str, Any]) -> Non
 
 
 def test_runtime_and_architecture(cfn: dict[str, Any]) -> None:
+    """Every function on Graviton with the scrubwatch layer, but the render function: the
+    Lambda build of Chromium is x86_64 only, so it has the layer's x86_64 twin and the
+    browser's layer, and nothing arm64."""
     layers = of_type(cfn, "AWS::Lambda::LayerVersion")
-    assert len(layers) == 1
-    [(layer_id, layer)] = layers.items()
-    assert layer["Properties"]["CompatibleRuntimes"] == ["python3.12"]
-    assert layer["Properties"]["CompatibleArchitectures"] == ["arm64"]
+    by_name = {layer["Properties"]["LayerName"]: i for i, layer in layers.items()}
+    assert set(by_name) == {"ScrubwatchLayer", "ScrubwatchLayerX86", "RenderLayer"}
+    arch = {i: layer["Properties"]["CompatibleArchitectures"] for i, layer in layers.items()}
+    for layer in layers.values():
+        assert layer["Properties"]["CompatibleRuntimes"] == ["python3.12"]
     for name, function in of_type(cfn, "AWS::Lambda::Function").items():
         p = function["Properties"]
         assert p["Runtime"] == "python3.12", name
-        assert p["Architectures"] == ["arm64"], name
         assert p["Handler"] == "handler.lambda_handler", name
-        assert [target(x) for x in p["Layers"]] == [layer_id], name
         assert target(p["TracingConfig"]["Mode"]) == "Tracing", name
+        used = [target(x) for x in p["Layers"]]
+        if name == "RenderFunction":
+            assert p["Architectures"] == ["x86_64"]
+            assert used == [by_name["ScrubwatchLayerX86"], by_name["RenderLayer"]]
+        else:
+            assert p["Architectures"] == ["arm64"], name
+            assert used == [by_name["ScrubwatchLayer"]], name
+        assert all(arch[i] == p["Architectures"] for i in used), name
 
 
 def test_functions_are_given_their_configuration(cfn: dict[str, Any]) -> None:
@@ -425,7 +436,7 @@ def test_alarms_on_function_errors_reach_an_unfiltered_subscription(
         for d in a["Properties"]["Dimensions"]
         if d["Name"] == "FunctionName"
     }
-    assert {"SchedulerFunction", "CheckerFunction"} <= errors
+    assert {"SchedulerFunction", "CheckerFunction", "RenderFunction"} <= errors
     subscriptions = [s["Properties"] for s in of_type(cfn, "AWS::SNS::Subscription").values()]
     for alarm in alarms:
         for action in alarm["Properties"]["AlarmActions"]:
@@ -440,7 +451,13 @@ def test_alarms_on_function_errors_reach_an_unfiltered_subscription(
 # --- operations (issue 12, point 5) ----------------------------------------------------
 
 
-FUNCTIONS = ("SchedulerFunction", "CheckerFunction", "NotifierFunction", "WitnessFunction")
+FUNCTIONS = (
+    "SchedulerFunction",
+    "CheckerFunction",
+    "NotifierFunction",
+    "WitnessFunction",
+    "RenderFunction",
+)
 
 
 def test_every_function_logs_to_a_group_kept_for_the_retention_days(cfn: dict[str, Any]) -> None:
@@ -453,7 +470,11 @@ def test_every_function_logs_to_a_group_kept_for_the_retention_days(cfn: dict[st
 
 @pytest.mark.parametrize(
     ("function", "parameter"),
-    [("CheckerFunction", "CheckerMaxConcurrency"), ("NotifierFunction", "NotifierMaxConcurrency")],
+    [
+        ("CheckerFunction", "CheckerMaxConcurrency"),
+        ("NotifierFunction", "NotifierMaxConcurrency"),
+        ("RenderFunction", "RenderMaxConcurrency"),
+    ],
 )
 def test_queue_consumers_have_a_maximum_concurrency(
     cfn: dict[str, Any], function: str, parameter: str

@@ -28,7 +28,15 @@ from ..core.report import RunReport
 from ..core.routing import channels_for, routes
 from . import clients, watchlists, witnessing
 from .environment import stack
-from .schedule import CheckRequest, batches, carrying, due_by_slot, pack, watchlist_digest
+from .schedule import (
+    CheckRequest,
+    batches,
+    carrying,
+    due_by_slot,
+    pack,
+    rendered_apart,
+    watchlist_digest,
+)
 
 log = logging.getLogger("scrubwatch")
 
@@ -97,8 +105,14 @@ def schedule(now: float | None = None, sqs: Any = None, dynamodb: Any = None) ->
                 if rechecking(states[w.id]) and is_due(w, states[w.id], t, recheck)
             )
         read += len(wl.watches)
-    requests = pack(due.values())
-    _send((carrying(r, wl, digest).body() for r in requests), sqs or clients.client("sqs"))
+    plain, rendered = rendered_apart(due.values())
+    requests = pack(plain)
+    sqs = sqs or clients.client("sqs")
+    _send((carrying(r, wl, digest).body() for r in requests), sqs)
+    if rendered:
+        pages = pack(rendered)
+        _send((carrying(r, wl, digest).body() for r in pages), sqs, render_queue())
+        requests += pages
     store.save_tick(t, digest)  # after sending: a tick that failed is done again in full
     return ScheduleReport(due=len(due), messages=len(requests), states_read=read)
 
@@ -115,8 +129,14 @@ def with_children(wl: Watchlist, store: DynamoStateStore) -> tuple[Watchlist, li
     return replace(wl, watches=(*wl.watches, *found)), [w for w in found if w.id in never]
 
 
-def _send(bodies: Iterable[str], sqs: Any) -> None:
-    queue = _env("QUEUE_URL")
+def render_queue() -> str:
+    """Where rendered watches' messages go: their own queue, or the check queue of a stack
+    deployed without one."""
+    return stack().render_queue_url or _env("QUEUE_URL")
+
+
+def _send(bodies: Iterable[str], sqs: Any, queue: str | None = None) -> None:
+    queue = queue or _env("QUEUE_URL")
     for batch in batches(bodies):
         entries = [{"Id": str(i), "MessageBody": body} for i, body in enumerate(batch)]
         for _ in range(3):
@@ -145,6 +165,7 @@ def check_batch(
     sns: Any = None,
     resolver: Any = None,
     budget: float | None = None,
+    browser_args: Sequence[str] = (),
 ) -> BatchResult:
     """Checks the watches of a batch of messages in one run: messages of different hosts
     side by side, each host under its `per_host` limit, so a batch takes as long as its
@@ -165,7 +186,7 @@ def check_batch(
     if not ids:
         return BatchResult(RunReport(), [], [])
     capture = frozenset(i for r in requests if r.capture for i in r.watches)
-    engine = _checker_engine(wl, dynamodb, s3, sns, resolver, capture)
+    engine = _checker_engine(wl, dynamodb, s3, sns, resolver, capture, browser_args)
     try:
         # Not forced: a message delivered twice, or queued by two overlapping ticks, finds
         # the watch checked moments ago and skips it, so two quick checks never confirm a
@@ -233,6 +254,7 @@ def _checker_engine(
     sns: Any,
     resolver: Any,
     capture: frozenset[str] = frozenset(),
+    browser_args: Sequence[str] = (),
 ) -> Engine:
     all_routes = routes(wl)
 
@@ -270,11 +292,49 @@ def _checker_engine(
         children_with_parent=False,  # each child is queued by the scheduler on its own
         contacts=contacts,  # each event says how long after a contact it was seen
         capture_all=capture,
+        browser_args=browser_args,  # the render function's Chromium (aws/chromium.py)
     )
 
 
-def requeue(requests: Sequence[CheckRequest], sqs: Any = None) -> None:
-    """Sends the watches a checker had no time for back to the check queue as messages of
-    their own: new messages, so a host slow enough to need several rounds never pushes its
-    watches into the dead-letter queue (which counts receives of one message)."""
-    _send((r.body() for r in requests), sqs or clients.client("sqs"))
+@dataclass(frozen=True)
+class MessagesChecked:
+    """What became of a batch of queue records (``check_messages``)."""
+
+    report: RunReport
+    messages: int  # the records that were check messages
+    failed: list[str]  # the message ids to return to the queue (malformed or broken)
+
+
+def check_messages(
+    records: Sequence[dict[str, Any]],
+    budget: float,
+    browser_args: Sequence[str] = (),
+    queue: str | None = None,
+) -> MessagesChecked:
+    """A checking function's work on its SQS records: the messages read, their watches
+    checked within ``budget`` seconds, the rest requeued to ``queue`` (the check queue's by
+    default)."""
+    requests: list[CheckRequest] = []
+    ids: list[str] = []  # message ids, as the requests
+    malformed: list[str] = []
+    for record in records:
+        try:
+            requests.append(CheckRequest.model_validate_json(record["body"]))
+            ids.append(record["messageId"])
+        except ValueError:
+            log.exception("malformed check message", extra={"message_id": record["messageId"]})
+            malformed.append(record["messageId"])
+    result = check_batch(requests, budget=budget, browser_args=browser_args)
+    if result.requeue:
+        log.warning("out of time; requeued", extra={"unfinished": len(result.report.unfinished)})
+        requeue(result.requeue, queue=queue)
+    failed = [*malformed, *(ids[n] for n in result.failed)]
+    return MessagesChecked(result.report, len(requests), failed)
+
+
+def requeue(requests: Sequence[CheckRequest], sqs: Any = None, queue: str | None = None) -> None:
+    """Sends the watches a checker had no time for back to the check queue (or ``queue``)
+    as messages of their own: new messages, so a host slow enough to need several rounds
+    never pushes its watches into the dead-letter queue (which counts receives of one
+    message)."""
+    _send((r.body() for r in requests), sqs or clients.client("sqs"), queue)

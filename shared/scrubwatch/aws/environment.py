@@ -20,6 +20,12 @@ class StackEnvironment:
     email_queue_arn: str = ""  # EMAIL_QUEUE_ARN: the alerts for email, to the notifier
     email_topic_arn: str = ""  # EMAIL_TOPIC_ARN: where the notifier sends each email once
     witness_queue_url: str = ""  # WITNESS_QUEUE_URL: Internet Archive captures, after checks
+    # RENDER_QUEUE_URL: check messages of watches rendered in a browser (render: browser),
+    # to a function of their own; unset, they go to QUEUE_URL with the others.
+    render_queue_url: str = ""
+    # SCRUBWATCH_CHROMIUM: the browser to render with; unset on Lambda, where the render
+    # function unpacks the render layer's (aws/chromium.py), which sets it.
+    scrubwatch_chromium: str = ""
     watchlist_path: str = DEFAULT_WATCHLIST  # WATCHLIST_PATH
     slack_webhook_param: str = ""  # SLACK_WEBHOOK_PARAM: the SSM parameter holding it
 

@@ -102,6 +102,16 @@ def watchlist_digest(watchlist: Watchlist) -> str:
     return h.hexdigest()
 
 
+def rendered_apart(watches: Iterable[Watch]) -> tuple[list[Watch], list[Watch]]:
+    """The watches read as sent, and those rendered in a browser (render: browser): these
+    go to a queue and function of their own, since a browser needs ten times the memory."""
+    plain: list[Watch] = []
+    rendered: list[Watch] = []
+    for watch in watches:
+        (plain if watch.render is None else rendered).append(watch)
+    return plain, rendered
+
+
 def pack(watches: Iterable[Watch], per_message: int = WATCHES_PER_MESSAGE) -> list[CheckRequest]:
     """Messages of at most ``per_message`` watches. A host's watches fill whole messages
     of their own; what is left of a host (or a host with fewer) shares a message with

@@ -42,7 +42,7 @@ from ..core.report import RunReport
 from ..core.terminal import one_line
 from ..evidence.build import build_evidence, manifest, screenshot_of, sha256
 from .analyse import Analysis, analyse, read_probe, reread, unabridged
-from .browser import Browser, BrowserMissing, BrowserOptions, RenderFailed
+from .browser import CHROMIUM_ARGS, Browser, BrowserMissing, BrowserOptions, RenderFailed
 from .children import Discovered, RunChildren
 from .discovery import SourceFailed, Unchanged, find_children, page_links
 from .family import Family, Seen
@@ -113,6 +113,7 @@ class Engine:
         authorities: Sequence[Authority] = (),
         contacts: Sequence[Contact] = (),
         capture_all: bool | Collection[str] = False,
+        browser_args: Sequence[str] = (),
     ) -> None:
         self.watchlist = watchlist
         self.state = state
@@ -150,6 +151,8 @@ class Engine:
         # each page said right before the subject was asked): all, or these watches and
         # the pages they discovered (a check message of a contact on AWS).
         self.capture_all = capture_all
+        # Flags for the browser beyond ours (render: browser): a Lambda's Chromium needs some.
+        self.browser_args = tuple(browser_args)
         self._run = _Run()
         self._deadline = watchlist.settings.deadline  # for each watch's fetch and reading
 
@@ -669,7 +672,9 @@ class Engine:
             return  # nothing a browser would build: read as sent (a 404 is a 404)
         if self._run.browser is None:
             s = self.watchlist.settings
-            options = BrowserOptions(s.allow_networks, s.browser_pages)
+            options = BrowserOptions(
+                s.allow_networks, s.browser_pages, args=(*CHROMIUM_ARGS, *self.browser_args)
+            )
             self._run.browser = Browser(options, self.resolver)
         user_agent = watch.user_agent or self.watchlist.settings.user_agent
         started = time.monotonic()

@@ -16,6 +16,7 @@ from .contact import record, stamp_record
 from .state_folder import UsageError
 
 if TYPE_CHECKING:
+    from ..aws.schedule import CheckRequest
     from ..backends.aws import DynamoStateStore
 
 _PREFIX = "evidence/contacts/"
@@ -43,7 +44,7 @@ def on_stack(args: argparse.Namespace, watchlist: Watchlist) -> int:
         _upload(s3, bucket, folder, there)
     store = DynamoStateStore(table)
     store.add_contact(contact)
-    queued = _queue_captures(watchlist, store, contact, queue)
+    queued = _queue_captures(watchlist, store, contact, queue, args.stack)
     at = rfc3339(datetime.fromtimestamp(contact.at, UTC))
     until = rfc3339(datetime.fromtimestamp(contact.until, UTC))
     done = "recorded" if new and not there else "already recorded (its record stands)"
@@ -91,21 +92,34 @@ def _upload(s3: Any, bucket: str, folder: Path, there: set[str]) -> None:
 
 
 def _queue_captures(
-    watchlist: Watchlist, store: DynamoStateStore, contact: Contact, queue: str
+    watchlist: Watchlist, store: DynamoStateStore, contact: Contact, queue: str, stack: str
 ) -> int:
     import boto3
 
-    from ..aws.schedule import batches, pack
+    from ..aws.schedule import pack, rendered_apart
     from ..check.children import RunChildren
+    from .archive import stack_output
 
     watches = [w for w in map(watchlist.get, contact.watches) if w is not None]
     parents = [w.id for w in watches if w.discover is not None]
     if parents:
         kids = RunChildren(watchlist, store.children(parents))
         watches += kids.watches(skip={w.id for w in watches})
-    requests = [r.model_copy(update={"capture": True}) for r in pack(watches)]
+    plain, rendered = rendered_apart(watches)
     sqs = boto3.client("sqs")
-    for batch in batches(r.body() for r in requests):
+    _send_captures(sqs, pack(plain), queue, contact)
+    if rendered:
+        # A page rendered in a browser is checked by the stack's render function.
+        [render_queue] = stack_output(stack, "RenderQueueUrl")
+        _send_captures(sqs, pack(rendered), render_queue, contact)
+    return len(watches)
+
+
+def _send_captures(sqs: Any, requests: list[CheckRequest], queue: str, contact: Contact) -> None:
+    from ..aws.schedule import batches
+
+    captures = [r.model_copy(update={"capture": True}) for r in requests]
+    for batch in batches(r.body() for r in captures):
         entries = [{"Id": str(i), "MessageBody": body} for i, body in enumerate(batch)]
         reply = sqs.send_message_batch(QueueUrl=queue, Entries=entries)
         if reply.get("Failed"):
@@ -114,4 +128,3 @@ def _queue_captures(
                 f"the check queue refused {len(reply['Failed'])} message(s); the contact is "
                 f"recorded: run the same command with --at {at} to queue its captures"
             )
-    return len(watches)

@@ -147,33 +147,7 @@ def _archive_commands(
     diff.add_argument("id")
     diff.add_argument("--from", dest="from_version", metavar="V", help="version (or prefix)")
     diff.add_argument("--to", dest="to_version", metavar="V", help="version (or prefix)")
-    show = sub.add_parser("show", parents=[common, deployed], help="what a kept version said")
-    show.add_argument("id")
-    show.add_argument("--version", metavar="V", help="version (or prefix); default the latest")
-    part = show.add_mutually_exclusive_group()
-    part.add_argument("--text", dest="part", action="store_const", const="text", default="text")
-    part.add_argument("--html", dest="part", action="store_const", const="html")
-    part.add_argument("--headers", dest="part", action="store_const", const="headers")
-    part.add_argument(
-        "--dom",
-        dest="part",
-        action="store_const",
-        const="dom",
-        help="the page as the browser built it (render: browser)",
-    )
-    part.add_argument(
-        "--screenshot",
-        metavar="FILE",
-        type=Path,
-        help="write the version's screenshot (render: browser) to FILE, a PNG",
-    )
-    part.add_argument(
-        "--discovery",
-        dest="part",
-        action="store_const",
-        const="discovery",
-        help="what a watch's look at its pages decided on that check (added, unlinked, skipped)",
-    )
+    _show_parser(sub, common, deployed)
     export = sub.add_parser(
         "export", parents=[common, deployed], help="a self-contained evidence bundle"
     )
@@ -219,6 +193,38 @@ def _archive_commands(
         "each command by hand",
     )
     demo.add_argument("--port", type=int, default=8731, help="the port --serve listens on")
+
+
+def _show_parser(
+    sub: Any, common: argparse.ArgumentParser, deployed: argparse.ArgumentParser
+) -> None:
+    show = sub.add_parser("show", parents=[common, deployed], help="what a kept version said")
+    show.add_argument("id")
+    show.add_argument("--version", metavar="V", help="version (or prefix); default the latest")
+    part = show.add_mutually_exclusive_group()
+    part.add_argument("--text", dest="part", action="store_const", const="text", default="text")
+    part.add_argument("--html", dest="part", action="store_const", const="html")
+    part.add_argument("--headers", dest="part", action="store_const", const="headers")
+    part.add_argument(
+        "--dom",
+        dest="part",
+        action="store_const",
+        const="dom",
+        help="the page as the browser built it (render: browser)",
+    )
+    part.add_argument(
+        "--screenshot",
+        metavar="FILE",
+        type=Path,
+        help="write the version's screenshot (render: browser) to FILE, a PNG",
+    )
+    part.add_argument(
+        "--discovery",
+        dest="part",
+        action="store_const",
+        const="discovery",
+        help="what a watch's look at its pages decided on that check (added, unlinked, skipped)",
+    )
 
 
 def _config_path(args: argparse.Namespace) -> Path:
