@@ -14,6 +14,7 @@ import yaml
 from PIL import Image
 from support import Harness, Listener, Site, page
 from support.command import run_cli
+from support.engine import build_watchlist
 from support.web import Page
 from warcio.archiveiterator import ArchiveIterator
 
@@ -208,3 +209,26 @@ def test_gzip_stays_valid_per_record(site: Site, harness: Callable[..., Harness]
     for _ in ArchiveIterator(io.BytesIO(warc)):
         members += 1
     assert members >= 5  # response, request, DOM, screenshot, metadata
+
+
+def test_turning_the_browser_on_or_off_is_a_new_baseline_not_a_change(
+    site: Site, harness: Callable[..., Harness]
+) -> None:
+    """As sent the list is empty; rendered it has three ads. Neither reading is the site's
+    doing, so switching between them tells nothing: the capture cannot be read again the
+    other way."""
+    site.set("/careers", jobs_page(ADS))
+    plain = {"id": "careers", "url": site.url("/careers"), "items": "#jobs li"}
+    h = harness([plain])
+    h.run()
+    for watches in ([{**plain, "render": "browser"}], [plain]):
+        h.watchlist = build_watchlist(watches)
+        assert h.run() == []
+        said = h.reports[-1].rebaselined["careers"]
+        assert said.startswith("render changed: the page is now read ")
+    site.set("/careers", jobs_page(ADS[1:]))
+    h.watchlist = build_watchlist([{**plain, "render": "browser"}])
+    h.run()  # the baseline again, rendered
+    site.set("/careers", jobs_page(ADS[2:]))
+    [event] = h.run()
+    assert event.removed == [ADS[1]]

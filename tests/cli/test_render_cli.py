@@ -125,3 +125,13 @@ def test_show_of_a_page_read_as_sent_says_there_is_no_screenshot(
     assert done.returncode == 2
     assert "holds no screenshot: it was not read with render: browser" in done.stderr
     assert not (tmp_path / "x.png").exists()
+
+
+def test_check_selectors_reads_a_rendered_page_as_check_does(
+    site: Site, mail: SmtpServer, tmp_path: Path
+) -> None:
+    _site(site, ADS)
+    listed = _watchlist(tmp_path, site, mail)
+    done = run_cli("validate", "--check-selectors", "-c", str(listed), cwd=tmp_path)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "items '#jobs li.job': 3 item(s)" in done.stdout

@@ -790,11 +790,14 @@ class Engine:
             # the watch would watch nothing, so say so where it shows.
             report.matched_nothing.append(watch.id)
             what = f"items {watch.items!r}" if reading.region_found else f"select {watch.select!r}"
+            # A page whose list its scripts build matches nothing as sent.
+            hint = "" if watch.render else ", or render: browser if scripts build the page"
             log.warning(
-                "%s: %s matches nothing on %s; try `scrubwatch validate --check-selectors`",
+                "%s: %s matches nothing on %s; try `scrubwatch validate --check-selectors`%s",
                 watch.id,
                 what,
                 watch.url,
+                hint,
             )
         if before is not None:
             report.rebaselined[watch.id] = _what_changed(before, watch)
@@ -839,6 +842,8 @@ class Engine:
         if before is not None:
             if before.get("url", watch.url) != watch.url or reading is None:
                 return None  # another page: nothing to compare with
+            if _browser_switched(before, watch):
+                return None
             return await self._reread(pool, watch, state.current.version)
         changed = reading is not None and reading.fingerprint != state.fingerprint
         if not (changed or outcome.kind == "gone"):
@@ -1126,11 +1131,21 @@ def _public_url(url: str) -> bool:
 def _what_changed(before: dict[str, Any], watch: Watch) -> str:
     after = watch.reading_settings
     keys = [k for k in after if k in before and before[k] != after[k]]
+    if _browser_switched(before, watch):
+        how = "in a browser" if watch.render else "as sent, without a browser"
+        return f"render changed: the page is now read {how}, and this reading is the baseline"
     if not keys:
         return "its reading settings changed"
     if "url" in keys:
         return "url changed: the new page is the baseline"
     return ", ".join(keys) + " changed: the page was compared as read the new way"
+
+
+def _browser_switched(before: dict[str, Any], watch: Watch) -> bool:
+    """Whether the last capture was read with a browser and this one is not, or the other
+    way round: a capture cannot be read again the other way (a page read as sent kept no
+    rendered page), so the two are not compared."""
+    return bool(before.get("render")) != (watch.render is not None)
 
 
 def _moved_permanently(fetch: Fetch, state: WatchState) -> bool:

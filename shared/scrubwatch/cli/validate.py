@@ -20,13 +20,14 @@ import argparse
 import asyncio
 import os
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
 from ..core.config import Watch, Watchlist, bounded, quoted
 from ..core.routing import delivery_problems
 
 if TYPE_CHECKING:
+    from ..check.browser import Browser
     from ..core.exchange import Fetch
     from ..core.reader import Reading
 
@@ -113,6 +114,7 @@ def check_selectors(watchlist: Watchlist) -> int:
 
 async def _check_all(watchlist: Watchlist) -> list[SelectorReport]:
     # The HTTP stack is imported only here: plain `validate` fetches nothing.
+    from ..check.browser import Browser, BrowserOptions
     from ..check.engine import fetch_options
     from ..check.fetch import HttpFetcher
 
@@ -123,12 +125,36 @@ async def _check_all(watchlist: Watchlist) -> list[SelectorReport]:
         return (watch.url, watch.proxy or None, watch.user_agent or None)
 
     pages = list(dict.fromkeys(how(w) for w in watchlist.watches))
-    async with HttpFetcher(fetch_options(watchlist)) as fetcher:
+    s = watchlist.settings
+    # The browser starts only if a watch has render: browser.
+    browser = Browser(BrowserOptions(s.allow_networks, s.browser_pages))
+    async with HttpFetcher(fetch_options(watchlist)) as fetcher, browser:
         fetches = await asyncio.gather(
             *(fetcher.fetch(url, proxy=proxy, user_agent=agent) for url, proxy, agent in pages)
         )
-    fetched = dict(zip(pages, fetches, strict=True))
-    return [_report(watchlist, i, w, fetched[how(w)]) for i, w in enumerate(watchlist.watches)]
+        fetched = dict(zip(pages, fetches, strict=True))
+        read = await asyncio.gather(
+            *(_rendered(browser, w, fetched[how(w)], watchlist) for w in watchlist.watches)
+        )
+    return [_report(watchlist, i, w, read[i]) for i, w in enumerate(watchlist.watches)]
+
+
+async def _rendered(browser: Browser, watch: Watch, fetch: Fetch, watchlist: Watchlist) -> Fetch:
+    """The page as ``check`` reads it: rendered for a watch with render: browser."""
+    from ..check.browser import BrowserMissing, RenderFailed
+
+    if watch.render is None or fetch.error or fetch.status != 200:
+        return fetch
+    s = watchlist.settings
+    out = replace(fetch)  # pages are shared by watches, which may render them differently
+    try:
+        agent = watch.user_agent or s.user_agent
+        out.rendered = await browser.render(fetch, watch.render, agent, s.deadline)
+    except BrowserMissing as exc:
+        out.error, out.error_detail = "browser_missing", str(exc)
+    except RenderFailed as exc:
+        out.error, out.error_detail = "render_failed", f"in the browser: {exc}"
+    return out
 
 
 def _report(watchlist: Watchlist, index: int, watch: Watch, fetch: Fetch) -> SelectorReport:
@@ -158,7 +184,7 @@ def _report(watchlist: Watchlist, index: int, watch: Watch, fetch: Fetch) -> Sel
         )
     spec = ReadSpec.of(watch.reading_settings)
     try:
-        reading = read_page(fetch.content, fetch.header_map, fetch.final_url, spec, False)
+        reading = read_page(*fetch.readable, fetch.final_url, spec, False)
     except Exception as exc:  # the reader is meant never to raise; a page must not crash us
         return SelectorReport(
             watch.id,
