@@ -621,3 +621,29 @@ def test_aclose_closes_open_tunnels_promptly() -> None:
             idle_writer.close()
 
     run(go(), timeout=10)
+
+
+def test_past_its_byte_budget_the_proxy_cuts_and_refuses(site: Site) -> None:
+    site.set("/big", lambda request: Response(b"y" * 200_000))
+    site.set("/small", lambda request: Response(b"small"))
+
+    async def go() -> tuple[bool, httpx.Response, list[Passage]]:
+        async with (
+            VettingProxy(Recording(), LOOPBACK, max_bytes=100_000) as proxy,
+            client(proxy) as http,
+        ):
+            cut = False
+            try:
+                whole = await http.get(site.url("/big"))
+                cut = len(whole.content) < 200_000
+            except httpx.HTTPError:
+                cut = True  # the connection was cut mid-answer
+            after = await http.get(site.url("/small"))
+            return cut and proxy.over_budget, after, proxy.refusals()
+
+    cut, after, refusals = run(go())
+    assert cut
+    assert after.status_code == 403
+    assert after.headers["x-scrubwatch-refused"] == "too_large"
+    assert [r.refused for r in refusals] == ["too_large"]
+    assert site.seen("/small") == []  # nothing more reached the site

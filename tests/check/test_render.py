@@ -232,3 +232,31 @@ def test_turning_the_browser_on_or_off_is_a_new_baseline_not_a_change(
     site.set("/careers", jobs_page(ADS[2:]))
     [event] = h.run()
     assert event.removed == [ADS[1]]
+
+
+def test_what_a_page_loads_is_bounded(site: Site, harness: Callable[..., Harness]) -> None:
+    """max_bytes bounds the page as sent; the page and all it loads get ten times that,
+    past which every connection is cut and the check fails as too_large."""
+    site.set("/big.bin", Page(b"x" * 3_000_000, content_type="application/octet-stream"))
+    loads = '<script>fetch("/big.bin").then(r => r.arrayBuffer())</script>'
+    site.set("/heavy", page("Heavy", "<p>heavy</p>" + loads))
+    h = harness(
+        [{"id": "heavy", "url": site.url("/heavy"), "render": "browser"}],
+        max_bytes="256KB",
+        confirm_errors=1,
+    )
+    [told] = h.run()
+    assert h.reports[-1].failures == {"heavy": "too_large"}
+    assert "the page's requests brought over 2621440 bytes (10 × max_bytes)" in told.summary
+
+
+def test_a_very_tall_page_is_pictured_to_its_top(
+    site: Site, harness: Callable[..., Harness]
+) -> None:
+    site.set("/tall", page("Tall", '<div style="height:40000px">endless</div>'))
+    h = harness([{"id": "tall", "url": site.url("/tall"), "render": "browser"}])
+    h.run()
+    state = h.state.load(["tall"])["tall"]
+    assert state.current is not None
+    _, png = records(warc_of(h, "tall", state.current.version))["urn:fullPage:" + site.url("/tall")]
+    assert Image.open(io.BytesIO(png)).size == (1280, 16_000)

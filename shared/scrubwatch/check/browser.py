@@ -61,6 +61,12 @@ SELECTOR_WAIT = 15.0
 # this long to settle.
 SETTLE_WAIT = 5.0
 _CLOSE_WAIT = 5.0
+# What a page and everything it loads may bring, as a multiple of max_bytes (the page's
+# own limit): images and scripts are many times a page's HTML.
+LOADS_PER_PAGE = 10
+# The screenshot's height at most: past it, the top of the page (a picture of an endless
+# page would take gigabytes of the browser's memory).
+MAX_SHOT_HEIGHT = 16_000
 # The document is handed over decoded: these headers described the bytes as sent.
 _NOT_PASSED = {"content-encoding", "content-length", "transfer-encoding", "connection"}
 
@@ -106,6 +112,7 @@ def browser_problem() -> str | None:
 class BrowserOptions:
     allow_networks: Sequence[IPNetwork] = ()
     pages: int = 4  # pages open at once (each about 65 MB)
+    max_bytes: int = 10 * 1024 * 1024  # settings.max_bytes: the rendered page's too
     executable: str | None = None  # None: find_chromium()
     args: Sequence[str] = CHROMIUM_ARGS
 
@@ -158,7 +165,8 @@ class Browser:
             # The browser's start is the run's cost, not this page's: not in its deadline.
             browser = await self._started()
             started = time.monotonic()
-            proxy = VettingProxy(self._resolver, self.options.allow_networks)
+            budget = LOADS_PER_PAGE * self.options.max_bytes
+            proxy = VettingProxy(self._resolver, self.options.allow_networks, max_bytes=budget)
             await proxy.start()
             try:
                 left = max(deadline - (time.monotonic() - started), 0.1)
@@ -168,13 +176,14 @@ class Browser:
                         dom, screenshot, url = await _read(context, fetch, spec, left)
                     finally:
                         await _close(context)
+                _bounded(dom, proxy, self.options.max_bytes)
             except TimeoutError:
                 raise RenderFailed(
                     "timeout",
                     f"the page did not finish loading within {max(round(deadline), 1)} s, what "
                     "was left of settings.deadline",
                 ) from None
-            except BrowserMissing:
+            except (BrowserMissing, RenderFailed):
                 raise
             except Exception as exc:  # the page's doing: a crash, a closed target
                 log.debug("rendering %s failed", fetch.final_url, exc_info=True)
@@ -235,8 +244,31 @@ async def _read(
     await page.goto(fetch.final_url, wait_until="load")
     await _settle(page, spec)
     dom = (await page.content()).encode("utf-8")
-    screenshot = await page.screenshot(full_page=True, type="png", animations="disabled")
-    return dom, screenshot, page.url
+    return dom, await _screenshot(page), page.url
+
+
+async def _screenshot(page: Page) -> bytes:
+    """The whole page as PNG, or its top MAX_SHOT_HEIGHT pixels."""
+    height = await page.evaluate(
+        "Math.max(document.documentElement.scrollHeight, document.body?.scrollHeight ?? 0)"
+    )
+    options: dict[str, Any] = {"full_page": True, "type": "png", "animations": "disabled"}
+    if isinstance(height, int | float) and height > MAX_SHOT_HEIGHT:
+        width = page.viewport_size["width"] if page.viewport_size else 1280
+        options["clip"] = {"x": 0, "y": 0, "width": width, "height": MAX_SHOT_HEIGHT}
+    return await page.screenshot(**options)
+
+
+def _bounded(dom: bytes, proxy: VettingProxy, max_bytes: int) -> None:
+    """RenderFailed when the page, or what it loaded, passed its limits."""
+    if proxy.over_budget:
+        raise RenderFailed(
+            "too_large",
+            f"the page's requests brought over {LOADS_PER_PAGE * max_bytes} bytes "
+            f"({LOADS_PER_PAGE} × max_bytes)",
+        )
+    if len(dom) > max_bytes:
+        raise RenderFailed("too_large", f"the rendered page is over max_bytes ({max_bytes})")
 
 
 def _hand_over(fetch: Fetch, page: Page) -> Any:

@@ -18,7 +18,7 @@ import contextlib
 import ipaddress
 import logging
 import re
-from collections.abc import Coroutine, Sequence
+from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import dataclass
 from types import TracebackType
 from typing import Any
@@ -210,12 +210,13 @@ class _Pipe:
         reader: asyncio.StreamReader,
         writer: asyncio.StreamWriter | None,
         budget: int | None = None,
+        meter: Callable[[int], bool] | None = None,
     ) -> None:
         """Copies to ``writer`` (or throws away, when None) until the end, idleness, or
-        ``budget`` bytes."""
+        ``budget`` bytes, or until ``meter``, told of each chunk, says no more."""
         while budget is None or budget > 0:
             data = await self._step(reader, _CHUNK if budget is None else min(_CHUNK, budget))
-            if not data:
+            if not data or (meter is not None and not meter(len(data))):
                 return
             self._last = self._loop.time()
             if budget is not None:
@@ -255,8 +256,13 @@ class VettingProxy:
         connect_timeout: float = 10.0,
         idle_timeout: float = 30.0,
         max_connections: int = 64,
+        max_bytes: int | None = None,
     ) -> None:
         self._resolver = resolver
+        # What all the page's answers may bring together: past it every connection is cut
+        # and nothing more is let through (a page must not fill the browser's memory).
+        self._max_bytes = max_bytes
+        self.received = 0
         self._allow = tuple(allow)
         self._connect_timeout = connect_timeout
         self._idle_timeout = idle_timeout
@@ -289,6 +295,19 @@ class VettingProxy:
 
     def refusals(self) -> list[Passage]:
         return [p for p in self.passages if p.refused is not None]
+
+    @property
+    def over_budget(self) -> bool:
+        return self._max_bytes is not None and self.received > self._max_bytes
+
+    def _meter(self, size: int) -> bool:
+        """Counts what the sites sent; at the budget, cuts every connection."""
+        self.received += size
+        if not self.over_budget:
+            return True
+        for transport in list(self._transports):
+            transport.abort()
+        return False
 
     async def aclose(self) -> None:
         """Stops listening and closes every connection, tunnels the browser keeps open too."""
@@ -375,12 +394,14 @@ class VettingProxy:
             pipe = _Pipe(self._idle_timeout)
             if request.method == "CONNECT":
                 writer.write(b"HTTP/1.1 200 Connection established\r\n\r\n")
-                await _first_of(pipe.copy(reader, up_writer), pipe.copy(up_reader, writer))
+                await _first_of(
+                    pipe.copy(reader, up_writer), pipe.copy(up_reader, writer, meter=self._meter)
+                )
             else:
                 up_writer.write(request.origin_form())
                 await _first_of(
                     self._upload(pipe, reader, up_writer, request.body_length),
-                    pipe.copy(up_reader, writer),
+                    pipe.copy(up_reader, writer, meter=self._meter),
                 )
         finally:
             self._transports.discard(up_writer.transport)
@@ -408,7 +429,11 @@ class VettingProxy:
     ) -> tuple[asyncio.StreamReader, asyncio.StreamWriter] | None:
         """A connection to a vetted address of the request's host, recorded; or the
         request refused, answered and recorded, and None."""
-        vetted = await self._vet(request.host, request.port)
+        vetted: list[str] | tuple[int, str, str]
+        if self.over_budget:
+            vetted = (403, "too_large", f"the page's answers passed {self._max_bytes} bytes")
+        else:
+            vetted = await self._vet(request.host, request.port)
         if isinstance(vetted, list):
             connected = await self._connect(vetted, request.port)
             if not isinstance(connected, str):

@@ -69,6 +69,8 @@ _READ_FLOOR = 10.0
 _WITNESSED = ("first_seen", "changed", "gone")
 # What a browser builds a page from; anything else (a PDF, a feed) is read as sent.
 _RENDERED_TYPES = {"text/html", "application/xhtml+xml"}
+# How a rendering fails, as a fetch does; anything else is render_failed.
+_RENDER_FAILURES = ("timeout", "forbidden_address", "too_large")
 _UP = ("ok", "not_modified")  # a page that answered with its content
 
 
@@ -673,7 +675,10 @@ class Engine:
         if self._run.browser is None:
             s = self.watchlist.settings
             options = BrowserOptions(
-                s.allow_networks, s.browser_pages, args=(*CHROMIUM_ARGS, *self.browser_args)
+                s.allow_networks,
+                s.browser_pages,
+                s.max_bytes,
+                args=(*CHROMIUM_ARGS, *self.browser_args),
             )
             self._run.browser = Browser(options, self.resolver)
         user_agent = watch.user_agent or self.watchlist.settings.user_agent
@@ -686,7 +691,7 @@ class Engine:
             fetch.error, fetch.error_detail = "browser_missing", str(exc)
             self._run.report.no_browser = str(exc)
         except RenderFailed as exc:
-            kind = exc.kind if exc.kind in ("timeout", "forbidden_address") else "render_failed"
+            kind = exc.kind if exc.kind in _RENDER_FAILURES else "render_failed"
             fetch.error, fetch.error_detail = kind, f"in the browser: {exc}"  # type: ignore[assignment]
         fetch.elapsed += time.monotonic() - started
         if fetch.error:

@@ -127,7 +127,7 @@ async def _check_all(watchlist: Watchlist) -> list[SelectorReport]:
     pages = list(dict.fromkeys(how(w) for w in watchlist.watches))
     s = watchlist.settings
     # The browser starts only if a watch has render: browser.
-    browser = Browser(BrowserOptions(s.allow_networks, s.browser_pages))
+    browser = Browser(BrowserOptions(s.allow_networks, s.browser_pages, s.max_bytes))
     async with HttpFetcher(fetch_options(watchlist)) as fetcher, browser:
         fetches = await asyncio.gather(
             *(fetcher.fetch(url, proxy=proxy, user_agent=agent) for url, proxy, agent in pages)
