@@ -6,10 +6,12 @@ from __future__ import annotations
 import gzip
 import io
 import json
+import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import pytest
 import yaml
 from PIL import Image
 from support import Harness, Listener, Site, page
@@ -260,3 +262,96 @@ def test_a_very_tall_page_is_pictured_to_its_top(
     assert state.current is not None
     _, png = records(warc_of(h, "tall", state.current.version))["urn:fullPage:" + site.url("/tall")]
     assert Image.open(io.BytesIO(png)).size == (1280, 16_000)
+
+
+def test_a_page_cannot_start_a_program(
+    site: Site, harness: Callable[..., Harness], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Chromium hands mailto: and news: links to xdg-open, whose mail client or newsreader
+    would connect around the proxy and show itself on the user's screen."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    started = tmp_path / "started"
+    opener = bin_dir / "xdg-open"
+    opener.write_text(f'#!/bin/sh\necho "$@" >> {started}\n')
+    opener.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{bin_dir}:{os.environ['PATH']}")
+    script = '<script>location = "mailto:desk@example.org"</script>'
+    site.set("/p", page("P", "<p>a page</p>" + script))
+    h = harness([{"id": "p", "url": site.url("/p"), "render": "browser"}])
+    h.run()
+    assert not started.exists()
+
+
+def test_a_page_sent_to_a_forbidden_address_is_that_error_not_a_version(
+    site: Site, harness: Callable[..., Harness]
+) -> None:
+    forbidden = Listener("127.0.0.2")
+    try:
+        target = f"http://127.0.0.2:{forbidden.port}/"
+        script = f'<script>setTimeout(() => {{ location = "{target}" }}, 10)</script>'
+        site.set("/p", page("P", "<ul id=jobs><li>ad</li></ul>" + script))
+        h = harness(
+            [{"id": "p", "url": site.url("/p"), "render": {"wait": "1s"}}], confirm_errors=1
+        )
+        [told] = h.run()
+        assert forbidden.connections() == 0
+        assert h.reports[-1].failures == {"p": "forbidden_address"}
+        assert f"the page sent the browser to 127.0.0.2:{forbidden.port}" in told.summary
+        assert h.history("p") == []  # Chromium's error page was not kept as the page
+    finally:
+        forbidden.close()
+
+
+def test_a_list_whose_api_fails_is_an_error_not_every_ad_removed(
+    site: Site, harness: Callable[..., Harness]
+) -> None:
+    site.set("/careers", page("Careers", FETCHED))
+    site.set("/api/jobs.json", Page(json.dumps(ADS), content_type="application/json"))
+    watch = {"id": "c", "url": site.url("/careers"), "items": "#jobs li"}
+    h = harness([{**watch, "render": {"wait_for": "body[data-ready]"}}], confirm_errors=1)
+    h.run()
+    site.set("/api/jobs.json", Page("down for maintenance", status=503))
+    [told] = h.run()
+    assert told.kind == "error"
+    assert "the page's own requests failed (GET /api/jobs.json: 503)" in told.summary
+    assert h.reports[-1].failures == {"c": "render_failed"}
+
+
+def test_an_address_in_another_form_is_still_fetched_once(
+    site: Site, harness: Callable[..., Harness]
+) -> None:
+    """The browser asks for /caf%C3%A9 where the watch says /café: it is handed the
+    fetched answer all the same, and the site is not asked twice."""
+    site.set("/café", jobs_page(ADS))
+    h = harness([{"id": "c", "url": site.url("/café"), "items": "#jobs li", "render": "browser"}])
+    [first_seen] = h.run()
+    assert "3 items" in first_seen.summary
+    assert len(site.seen("/café")) == 1
+
+
+def test_a_browser_that_does_not_start_fails_its_pages_quickly(
+    site: Site, harness: Callable[..., Harness], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    launches = tmp_path / "launches"
+    hanging = tmp_path / "chromium"
+    hanging.write_text(f"#!/bin/sh\necho started >> {launches}\nexec sleep 600\n")
+    hanging.chmod(0o755)
+    monkeypatch.setenv("SCRUBWATCH_CHROMIUM", str(hanging))
+    site.set("/a", jobs_page(ADS))
+    site.set("/b", jobs_page(ADS))
+    h = harness(
+        [
+            {"id": "a", "url": site.url("/a"), "render": "browser"},
+            {"id": "b", "url": site.url("/b"), "render": "browser"},
+        ],
+        timeout="3s",
+        deadline="5s",
+        confirm_errors=1,
+        browser_pages=1,
+    )
+    events = h.run()
+    assert h.reports[-1].failures == {"a": "render_failed", "b": "render_failed"}
+    assert all("the browser did not start" in e.summary for e in events), events
+    # Started once: the second page did not wait out a second launch.
+    assert launches.read_text() == "started\n"

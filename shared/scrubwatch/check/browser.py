@@ -18,20 +18,20 @@ import logging
 import os
 import shutil
 import time
-from collections.abc import Sequence
+from collections.abc import Coroutine, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlsplit
 
 from ..core.config import RenderSpec
 from ..core.exchange import Fetch, Rendered
 from ..core.terminal import one_line
+from .browser_page import PageFailed, Read, judge, read_page
 from .browser_proxy import VettingProxy
 from .netguard import IPNetwork, Resolver, SystemResolver
 
 if TYPE_CHECKING:
     from playwright.async_api import Browser as PlaywrightBrowser
-    from playwright.async_api import BrowserContext, Page, Playwright, Route
+    from playwright.async_api import BrowserContext, Playwright
 
 log = logging.getLogger("scrubwatch")
 
@@ -53,22 +53,15 @@ CHROMIUM_ARGS = (
     # Without it, WebRTC's STUN packets go straight out, around the proxy (measured).
     "--webrtc-ip-handling-policy=disable_non_proxied_udp",
     "--force-webrtc-ip-handling-policy",
+    # navigator.webdriver would tell every script on the page that a robot reads it.
+    "--disable-blink-features=AutomationControlled",
 )
-# A selector named by wait_for is waited for this long at most; then the page is read as
-# it is (a scrubbed list may never match again: its absence is the news, not an error).
-SELECTOR_WAIT = 15.0
-# Without wait_for, the page's requests after `load` (an XHR filling a list) are given
-# this long to settle.
-SETTLE_WAIT = 5.0
 _CLOSE_WAIT = 5.0
+# The browser's start, at most (Playwright's own default is 3 minutes).
+_LAUNCH_WAIT = 30.0
 # What a page and everything it loads may bring, as a multiple of max_bytes (the page's
 # own limit): images and scripts are many times a page's HTML.
 LOADS_PER_PAGE = 10
-# The screenshot's height at most: past it, the top of the page (a picture of an endless
-# page would take gigabytes of the browser's memory).
-MAX_SHOT_HEIGHT = 16_000
-# The document is handed over decoded: these headers described the bytes as sent.
-_NOT_PASSED = {"content-encoding", "content-length", "transfer-encoding", "connection"}
 
 
 class BrowserMissing(RuntimeError):
@@ -127,6 +120,8 @@ class Browser:
         self._starting = asyncio.Lock()
         self._playwright: Playwright | None = None
         self._browser: PlaywrightBrowser | None = None
+        self._crashed = asyncio.Event()  # set when the browser goes away mid-run
+        self._broken: str | None = None  # why it could not be started: not tried again
         self.version = ""
         self.rendered = 0
 
@@ -136,80 +131,149 @@ class Browser:
     async def __aexit__(self, *exc: object) -> None:
         await self.aclose()
 
-    async def _started(self) -> PlaywrightBrowser:
-        async with self._starting:
-            if self._browser is not None and self._browser.is_connected():
-                return self._browser
-            await self._stop()  # a browser that crashed: its driver goes with it
-            problem = browser_problem()
-            if problem is not None and self.options.executable is None:
-                raise BrowserMissing(problem)
-            from playwright.async_api import async_playwright
-
-            self._playwright = await async_playwright().start()
-            self._browser = await self._playwright.chromium.launch(
-                executable_path=self.options.executable or find_chromium(),
-                args=list(self.options.args),
-                # Each context names its own proxy (the check's). The browser's own calls
-                # go to this one, where nothing listens: a name here would be looked up.
-                proxy={"server": "http://127.0.0.1:9"},
-            )
-            self.version = f"Chromium {self._browser.version}"
-            return self._browser
-
     async def render(
-        self, fetch: Fetch, spec: RenderSpec, user_agent: str, deadline: float
+        self, fetch: Fetch, spec: RenderSpec, user_agent: str, until: float
     ) -> Rendered:
-        """What the browser makes of ``fetch``'s answer within ``deadline`` seconds."""
-        async with self._gate:
-            # The browser's start is the run's cost, not this page's: not in its deadline.
-            browser = await self._started()
-            started = time.monotonic()
-            budget = LOADS_PER_PAGE * self.options.max_bytes
-            proxy = VettingProxy(self._resolver, self.options.allow_networks, max_bytes=budget)
+        """What the browser makes of ``fetch``'s answer by ``until`` (time.monotonic()):
+        the wait for a page's turn and the browser's start are in it, so a check never
+        outlasts its deadline, nor a checker its budget."""
+        allowed = until - time.monotonic()
+        try:
+            async with asyncio.timeout_at(until):
+                await self._gate.acquire()
+        except TimeoutError:
+            raise RenderFailed("timeout", "no time was left to open the page") from None
+        try:
+            browser = await self._started(until)
+            proxy = VettingProxy(
+                self._resolver,
+                self.options.allow_networks,
+                max_bytes=LOADS_PER_PAGE * self.options.max_bytes,
+            )
             await proxy.start()
             try:
-                left = max(deadline - (time.monotonic() - started), 0.1)
-                async with asyncio.timeout(left):
-                    context = await self._context(browser, proxy.url, spec, user_agent)
-                    try:
-                        dom, screenshot, url = await _read(context, fetch, spec, left)
-                    finally:
-                        await _close(context)
-                _bounded(dom, proxy, self.options.max_bytes)
-            except TimeoutError:
-                raise RenderFailed(
-                    "timeout",
-                    f"the page did not finish loading within {max(round(deadline), 1)} s, what "
-                    "was left of settings.deadline",
-                ) from None
-            except (BrowserMissing, RenderFailed):
-                raise
-            except Exception as exc:  # the page's doing: a crash, a closed target
-                log.debug("rendering %s failed", fetch.final_url, exc_info=True)
-                raise RenderFailed("render_failed", _plain(exc)) from None
+                read = await self._read(browser, proxy, fetch, spec, user_agent, until, allowed)
             finally:
                 await proxy.aclose()
+        finally:
+            self._gate.release()
         self.rendered += 1
         refused = tuple(
             (p.method, _where(p.host, p.port), p.refused or "") for p in proxy.refusals()
         )
-        navigated = urlsplit(url)
-        if any(
-            p.refused == "forbidden_address" and p.host == (navigated.hostname or "")
-            for p in proxy.refusals()
-        ):
-            # A script sent the page itself to a forbidden address: the page is that.
-            raise RenderFailed("forbidden_address", f"the page navigated to {url}, refused")
-        return Rendered(dom, screenshot, url, self.version, refused, len(proxy.passages))
+        return Rendered(
+            read.dom, read.screenshot, read.url, self.version, refused, len(proxy.passages)
+        )
+
+    async def _read(
+        self,
+        browser: PlaywrightBrowser,
+        proxy: VettingProxy,
+        fetch: Fetch,
+        spec: RenderSpec,
+        user_agent: str,
+        until: float,
+        allowed: float,
+    ) -> Read:
+        """One page in a context of its own, closed after (outside the deadline: a close
+        cut short would leave its page running)."""
+        context: BrowserContext | None = None
+        try:
+            async with asyncio.timeout_at(until):
+                context = await self._context(browser, proxy.url, spec)
+                read = await self._unless_crashed(
+                    read_page(context, fetch, spec, user_agent, until)
+                )
+        except TimeoutError:
+            raise RenderFailed(
+                "timeout",
+                f"the page did not finish loading within {max(round(allowed), 1)} s, "
+                "what was left of settings.deadline",
+            ) from None
+        except PageFailed as exc:
+            raise RenderFailed(exc.kind, str(exc)) from None
+        except (BrowserMissing, RenderFailed):
+            raise
+        except Exception as exc:  # the page's doing: a crash, a closed target
+            log.debug("rendering %s failed", fetch.final_url, exc_info=True)
+            raise RenderFailed("render_failed", _plain(exc)) from None
+        finally:
+            if context is not None:
+                await _close(context)
+        _bounded(read.dom, proxy, self.options.max_bytes)
+        try:
+            judge(read, proxy.refusals(), fetch.final_url)
+        except PageFailed as exc:
+            raise RenderFailed(exc.kind, str(exc)) from None
+        return read
+
+    async def _unless_crashed(self, job: Coroutine[Any, Any, Read]) -> Read:
+        """``job``'s result; RenderFailed at once if the browser goes away meanwhile."""
+        reading = asyncio.ensure_future(job)
+        crash = asyncio.ensure_future(self._crashed.wait())
+        try:
+            await asyncio.wait({reading, crash}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            crash.cancel()
+            if not reading.done():
+                reading.cancel()
+                await asyncio.gather(reading, return_exceptions=True)
+        if reading.cancelled():
+            raise RenderFailed("render_failed", "the browser crashed while the page was open")
+        return reading.result()
+
+    async def start(self, until: float) -> None:
+        """Starts the browser if it is not running, by ``until`` (time.monotonic()): the
+        run's cost, which a caller keeps out of its first page's deadline."""
+        await self._started(until)
+
+    async def _started(self, until: float) -> PlaywrightBrowser:
+        async with self._starting:
+            if self._browser is not None and self._browser.is_connected():
+                return self._browser
+            if self._broken is not None:
+                raise RenderFailed("render_failed", self._broken)
+            await self._stop()  # a browser that crashed: its driver goes with it
+            problem = browser_problem()
+            if problem is not None and self.options.executable is None:
+                raise BrowserMissing(problem)
+            try:
+                return await self._launch(until)
+            except Exception as exc:
+                # A browser that cannot start will not start for the next page either.
+                self._broken = f"the browser did not start: {_plain(exc)}"
+                await self._stop()
+                raise RenderFailed("render_failed", self._broken) from None
+
+    async def _launch(self, until: float) -> PlaywrightBrowser:
+        from playwright.async_api import async_playwright
+
+        self._playwright = await async_playwright().start()
+        wait = max(min(_LAUNCH_WAIT, until - time.monotonic()), 1.0)
+        browser = await self._playwright.chromium.launch(
+            executable_path=self.options.executable or find_chromium(),
+            args=list(self.options.args),
+            # Each context names its own proxy (the check's). The browser's own calls
+            # go to this one, where nothing listens: a name here would be looked up.
+            proxy={"server": "http://127.0.0.1:9"},
+            # No program on PATH: a page's mailto: or news: link would start one (xdg-open),
+            # which connects around the proxy and shows itself on the user's screen.
+            env={**os.environ, "PATH": "/nonexistent"},
+            timeout=wait * 1000,
+        )
+        self._crashed = asyncio.Event()
+        browser.on("disconnected", lambda _: self._crashed.set())
+        self._browser = browser
+        self.version = f"Chromium {browser.version}"
+        return browser
 
     async def _context(
-        self, browser: PlaywrightBrowser, proxy: str, spec: RenderSpec, user_agent: str
+        self, browser: PlaywrightBrowser, proxy: str, spec: RenderSpec
     ) -> BrowserContext:
         width, height = spec.size
         return await browser.new_context(
-            proxy={"server": proxy},
-            user_agent=user_agent,
+            # Loopback through the proxy too, whatever Playwright's defaults say.
+            proxy={"server": proxy, "bypass": "<-loopback>"},
             viewport={"width": width, "height": height},
             # A worker's fetches and a download are not the page as read.
             service_workers="block",
@@ -233,32 +297,6 @@ class Browser:
                 await asyncio.wait_for(playwright.stop(), _CLOSE_WAIT)
 
 
-async def _read(
-    context: BrowserContext, fetch: Fetch, spec: RenderSpec, left: float
-) -> tuple[bytes, bytes, str]:
-    """Opens the page from ``fetch``'s answer and reads what its scripts made of it."""
-    page = await context.new_page()
-    page.set_default_timeout(left * 1000)
-    document = fetch.final_url.split("#", 1)[0]
-    await page.route(lambda url: url.split("#", 1)[0] == document, _hand_over(fetch, page))
-    await page.goto(fetch.final_url, wait_until="load")
-    await _settle(page, spec)
-    dom = (await page.content()).encode("utf-8")
-    return dom, await _screenshot(page), page.url
-
-
-async def _screenshot(page: Page) -> bytes:
-    """The whole page as PNG, or its top MAX_SHOT_HEIGHT pixels."""
-    height = await page.evaluate(
-        "Math.max(document.documentElement.scrollHeight, document.body?.scrollHeight ?? 0)"
-    )
-    options: dict[str, Any] = {"full_page": True, "type": "png", "animations": "disabled"}
-    if isinstance(height, int | float) and height > MAX_SHOT_HEIGHT:
-        width = page.viewport_size["width"] if page.viewport_size else 1280
-        options["clip"] = {"x": 0, "y": 0, "width": width, "height": MAX_SHOT_HEIGHT}
-    return await page.screenshot(**options)
-
-
 def _bounded(dom: bytes, proxy: VettingProxy, max_bytes: int) -> None:
     """RenderFailed when the page, or what it loaded, passed its limits."""
     if proxy.over_budget:
@@ -269,40 +307,6 @@ def _bounded(dom: bytes, proxy: VettingProxy, max_bytes: int) -> None:
         )
     if len(dom) > max_bytes:
         raise RenderFailed("too_large", f"the rendered page is over max_bytes ({max_bytes})")
-
-
-def _hand_over(fetch: Fetch, page: Page) -> Any:
-    """A route handler that answers the page's first navigation with ``fetch``'s answer;
-    any later request for the same address goes to the site through the proxy."""
-    handed = False
-
-    async def handle(route: Route) -> None:
-        nonlocal handed
-        request = route.request
-        if handed or not request.is_navigation_request() or request.frame != page.main_frame:
-            await route.continue_()
-            return
-        handed = True
-        headers = {k: v for k, v in fetch.headers if k.lower() not in _NOT_PASSED}
-        await route.fulfill(status=fetch.status or 200, headers=headers, body=fetch.content)
-
-    return handle
-
-
-async def _settle(page: Page, spec: RenderSpec) -> None:
-    """Waits for what the watch says the page needs: its selector, else a quiet network;
-    then its further `wait`. A wait that runs out is not a failure: the page is read."""
-    from playwright.async_api import TimeoutError as PlaywrightTimeout
-
-    with contextlib.suppress(PlaywrightTimeout):
-        if spec.wait_for:
-            await page.wait_for_selector(
-                spec.wait_for, state="attached", timeout=SELECTOR_WAIT * 1000
-            )
-        else:
-            await page.wait_for_load_state("networkidle", timeout=SETTLE_WAIT * 1000)
-    if spec.wait:
-        await page.wait_for_timeout(spec.wait * 1000)
 
 
 async def _close(context: BrowserContext) -> None:

@@ -69,6 +69,8 @@ _READ_FLOOR = 10.0
 _WITNESSED = ("first_seen", "changed", "gone")
 # What a browser builds a page from; anything else (a PDF, a feed) is read as sent.
 _RENDERED_TYPES = {"text/html", "application/xhtml+xml"}
+# The browser's start at most: Playwright waits 3 minutes by default.
+_BROWSER_START = 30.0
 # How a rendering fails, as a fetch does; anything else is render_failed.
 _RENDER_FAILURES = ("timeout", "forbidden_address", "too_large")
 _UP = ("ok", "not_modified")  # a page that answered with its content
@@ -684,9 +686,11 @@ class Engine:
         user_agent = watch.user_agent or self.watchlist.settings.user_agent
         started = time.monotonic()
         try:
-            fetch.rendered = await self._run.browser.render(
-                fetch, watch.render, user_agent, max(self._fetch_deadline() - fetch.elapsed, 1.0)
-            )
+            # The browser's start is the run's (within its budget), not the first page's.
+            await self._run.browser.start(started + min(self._left(), _BROWSER_START))
+            # The watch's deadline (within the run's budget) bounds its fetch and page.
+            until = time.monotonic() + max(self._fetch_deadline() - fetch.elapsed, 1.0)
+            fetch.rendered = await self._run.browser.render(fetch, watch.render, user_agent, until)
         except BrowserMissing as exc:
             fetch.error, fetch.error_detail = "browser_missing", str(exc)
             self._run.report.no_browser = str(exc)
@@ -906,11 +910,11 @@ class Engine:
         before = screenshot_of(warc) if warc is not None else None
         if before is None:
             return event  # the last version was read without a browser
-        from .visual import NotAnImage, compare  # Pillow: only where pages are rendered
+        from .visual import compare  # Pillow: only where pages are rendered
 
         try:
             change = await asyncio.to_thread(compare, before, rendered.screenshot)
-        except NotAnImage as exc:
+        except Exception as exc:  # a damaged picture, memory: the alert goes without it
             log.warning("%s: screenshots not compared: %s", watch.id, exc)
             return event
         visual = {"share": round(change.share, 4), "regions": len(change.regions)}

@@ -24,19 +24,24 @@ def before_after_of(evidence: EvidenceStore) -> Callable[[Event], Picture | None
     def picture(event: Event) -> Picture | None:
         if not (event.visual and event.previous and event.current):
             return None
-        shots = []
-        for ref in (event.previous, event.current):
-            warc = evidence.warc(event.watch, ref.version)
-            shot = screenshot_of(warc) if warc is not None else None
-            if shot is None:
-                return None
-            shots.append(shot)
-        from ..check.visual import NotAnImage, before_after, compare
-
         try:
-            return before_after(shots[0], shots[1], compare(shots[0], shots[1]))
-        except NotAnImage as exc:
+            return _made(evidence, event)
+        except Exception as exc:  # damaged evidence, memory: the email goes without it
             log.warning("%s: no before/after picture: %s", event.watch, exc)
             return None
 
     return picture
+
+
+def _made(evidence: EvidenceStore, event: Event) -> Picture | None:
+    from ..check.visual import before_after, compare
+
+    assert event.previous is not None and event.current is not None
+    shots = []
+    for ref in (event.previous, event.current):
+        warc = evidence.warc(event.watch, ref.version)
+        shot = screenshot_of(warc) if warc is not None else None
+        if shot is None:
+            return None
+        shots.append(shot)
+    return before_after(shots[0], shots[1], compare(shots[0], shots[1]))

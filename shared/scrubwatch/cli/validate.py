@@ -20,6 +20,7 @@ import argparse
 import asyncio
 import os
 import sys
+import time
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
@@ -149,11 +150,12 @@ async def _rendered(browser: Browser, watch: Watch, fetch: Fetch, watchlist: Wat
     out = replace(fetch)  # pages are shared by watches, which may render them differently
     try:
         agent = watch.user_agent or s.user_agent
-        out.rendered = await browser.render(fetch, watch.render, agent, s.deadline)
+        until = time.monotonic() + s.deadline
+        out.rendered = await browser.render(fetch, watch.render, agent, until)
     except BrowserMissing as exc:
         out.error, out.error_detail = "browser_missing", str(exc)
     except RenderFailed as exc:
-        out.error, out.error_detail = "render_failed", f"in the browser: {exc}"
+        out.error, out.error_detail = exc.kind, f"in the browser: {exc}"  # type: ignore[assignment]
     return out
 
 

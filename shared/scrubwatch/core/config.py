@@ -1002,6 +1002,9 @@ def _no_browser_behind_proxy(parsed: WatchlistFile, problems: _Problems) -> None
     one would be seen from the user's own address, which the proxy was chosen to hide."""
     for i, spec in enumerate(parsed.watches):
         render = _chosen(spec.render, parsed.defaults.render)
+        if render is None and spec.discover is not None:
+            # The pages it discovers are rendered when discover.child says so.
+            render = _chosen(spec.discover.child.render, None)
         proxy = spec.proxy if spec.proxy is not None else parsed.settings.proxy
         if render is not None and proxy:
             where: Loc = (

@@ -107,7 +107,11 @@ def visual_line(event: Event) -> str:
         share, regions = float(seen["share"]), int(seen.get("regions", 0))
     except (KeyError, TypeError, ValueError):
         return ""
-    percent = "under 1 %" if 0 < share < 0.01 else f"{round(share * 100)} %"
+    percent = f"{round(share * 100)} %"
+    if 0 < share < 0.01:
+        percent = "under 1 %"
+    elif share < 1 and percent == "100 %":
+        percent = "over 99 %"
     where = f", in {regions} region{'' if regions == 1 else 's'}" if regions else ""
     return f"Screenshot: {percent} of the page changed{where}"
 
