@@ -223,7 +223,8 @@ def test_turning_the_browser_on_or_off_is_a_new_baseline_not_a_change(
     plain = {"id": "careers", "url": site.url("/careers"), "items": "#jobs li"}
     h = harness([plain])
     h.run()
-    for watches in ([{**plain, "render": "browser"}], [plain]):
+    other_wait = {**plain, "render": {"wait_for": "h1"}}  # matches before the list is built
+    for watches in ([{**plain, "render": "browser"}], [other_wait], [plain]):
         h.watchlist = build_watchlist(watches)
         assert h.run() == []
         said = h.reports[-1].rebaselined["careers"]
@@ -303,18 +304,19 @@ def test_a_page_sent_to_a_forbidden_address_is_that_error_not_a_version(
         forbidden.close()
 
 
+@pytest.mark.parametrize("status", [503, 404])
 def test_a_list_whose_api_fails_is_an_error_not_every_ad_removed(
-    site: Site, harness: Callable[..., Harness]
+    site: Site, harness: Callable[..., Harness], status: int
 ) -> None:
     site.set("/careers", page("Careers", FETCHED))
     site.set("/api/jobs.json", Page(json.dumps(ADS), content_type="application/json"))
     watch = {"id": "c", "url": site.url("/careers"), "items": "#jobs li"}
     h = harness([{**watch, "render": {"wait_for": "body[data-ready]"}}], confirm_errors=1)
     h.run()
-    site.set("/api/jobs.json", Page("down for maintenance", status=503))
+    site.set("/api/jobs.json", Page("not here today", status=status))
     [told] = h.run()
     assert told.kind == "error"
-    assert "the page's own requests failed (GET /api/jobs.json: 503)" in told.summary
+    assert f"the page's own requests failed (GET /api/jobs.json: {status})" in told.summary
     assert h.reports[-1].failures == {"c": "render_failed"}
 
 

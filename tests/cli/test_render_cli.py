@@ -135,3 +135,26 @@ def test_check_selectors_reads_a_rendered_page_as_check_does(
     done = run_cli("validate", "--check-selectors", "-c", str(listed), cwd=tmp_path)
     assert done.returncode == 0, done.stdout + done.stderr
     assert "items '#jobs li.job': 3 item(s)" in done.stdout
+
+
+def test_check_selectors_says_when_wait_for_never_matches(
+    site: Site, mail: SmtpServer, tmp_path: Path
+) -> None:
+    _site(site, ADS)
+    listed = _watchlist(tmp_path, site, mail)
+    listed.write_text(
+        listed.read_text("utf-8").replace("wait_for: '#jobs li.job'", "wait_for: '#jobz li'")
+    )
+    done = run_cli("validate", "--check-selectors", "-c", str(listed), cwd=tmp_path)
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert "watches[0].render: wait_for '#jobz li' matches nothing" in done.stderr
+
+
+def test_show_screenshot_wants_a_file_name(site: Site, mail: SmtpServer, tmp_path: Path) -> None:
+    _site(site, ADS)
+    listed = _watchlist(tmp_path, site, mail)
+    assert run_cli("check", "-c", str(listed), cwd=tmp_path).returncode == 0
+    done = run_cli("show", "careers", "--screenshot", "-", cwd=tmp_path)
+    assert done.returncode == 2
+    assert "--screenshot takes a file name to write the PNG to, not -" in done.stderr
+    assert not (tmp_path / "-").exists()

@@ -16,6 +16,7 @@ import asyncio
 import contextlib
 import logging
 import os
+import re
 import shutil
 import time
 from collections.abc import Coroutine, Sequence
@@ -162,7 +163,14 @@ class Browser:
             (p.method, _where(p.host, p.port), p.refused or "") for p in proxy.refusals()
         )
         return Rendered(
-            read.dom, read.screenshot, read.url, self.version, refused, len(proxy.passages)
+            read.dom,
+            read.screenshot,
+            read.url,
+            self.version,
+            refused,
+            len(proxy.passages),
+            wait_for_matched=read.matched,
+            screenshot_cut=read.cut,
         )
 
     async def _read(
@@ -321,5 +329,6 @@ def _where(host: str, port: int) -> str:
 
 def _plain(exc: BaseException) -> str:
     """Playwright's message without its call log."""
-    first = str(exc).split("Call log:", 1)[0].strip()
+    # Its call log and the browser's own (a launch's command line) are for -v, not alerts.
+    first = re.split(r"Call log:|Browser logs:", str(exc), maxsplit=1)[0].strip()
     return one_line(first or type(exc).__name__, 300)

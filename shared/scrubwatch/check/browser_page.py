@@ -9,7 +9,6 @@ own requests failing (a list whose API is down would read as every ad removed).
 
 from __future__ import annotations
 
-import contextlib
 import re
 import time
 from collections.abc import Sequence
@@ -63,6 +62,8 @@ class Read:
     url: str = ""
     handed: bool = False  # the browser was given the fetched answer
     failed: list[str] = field(default_factory=list)  # the page's own requests that failed
+    matched: bool | None = None  # wait_for matched in time (None: the watch names none)
+    cut: bool = False  # the screenshot is the page's top only
 
 
 async def read_page(
@@ -80,10 +81,10 @@ async def read_page(
     await page.goto(fetch.final_url, wait_until="load")
     if not read.handed:
         raise PageFailed("render_failed", "the browser did not ask for the page as fetched")
-    await _settle(page, spec, until)
+    read.matched = await _settle(page, spec, until)
     read.url = page.url
     read.dom = (await page.content()).encode("utf-8")
-    read.screenshot = await _screenshot(page)
+    read.screenshot, read.cut = await _screenshot(page)
     return read
 
 
@@ -93,10 +94,12 @@ def judge(read: Read, refusals: Sequence[Passage], document: str) -> None:
         # Chromium's own error page: the page sent the browser somewhere it could not go.
         forbidden = [p for p in refusals if p.refused == "forbidden_address"]
         if forbidden:
+            # Not netguard's advice to allow it: the page's script chose this address.
             where = forbidden[-1]
             raise PageFailed(
                 "forbidden_address",
-                f"the page sent the browser to {where.host}:{where.port}: {where.detail}",
+                f"the page sent the browser to {where.host}:{where.port}, an address "
+                "scrubwatch does not connect to",
             )
         raise PageFailed(
             "render_failed", "the page sent the browser to an address it could not load"
@@ -153,7 +156,9 @@ def _watch_own_requests(page: Page, document: str, read: Read) -> None:
         )
 
     def answered(response: Response) -> None:
-        if own(response.request) and (response.status >= 500 or response.status == 429):
+        # A 404 too: the list's API gone while its page stays is the site failing (an
+        # error told after confirm_errors), not every ad removed.
+        if own(response.request) and response.status >= 400:
             path = urlsplit(response.request.url).path
             read.failed.append(f"{response.request.method} {path}: {response.status}")
 
@@ -190,28 +195,35 @@ async def _disguise(context: BrowserContext, page: Page, user_agent: str) -> Non
     await session.send("Emulation.setUserAgentOverride", override)
 
 
-async def _settle(page: Page, spec: RenderSpec, until: float) -> None:
+async def _settle(page: Page, spec: RenderSpec, until: float) -> bool | None:
     """Waits for what the watch says the page needs: its selector, else a quiet network;
     then its further `wait`, all within the deadline. A wait that runs out is not a
-    failure: the page is read as it is."""
+    failure: the page is read as it is. Whether wait_for matched (None: none named)."""
     from playwright.async_api import TimeoutError as PlaywrightTimeout
 
     def left(most: float) -> float:
         return max(min(most, until - time.monotonic() - READ_MARGIN), 0.0) * 1000
 
-    with contextlib.suppress(PlaywrightTimeout):
+    matched = None
+    try:
         if spec.wait_for:
+            matched = False
             await page.wait_for_selector(
                 spec.wait_for, state="attached", timeout=left(SELECTOR_WAIT) or 1
             )
+            matched = True
         else:
             await page.wait_for_load_state("networkidle", timeout=left(SETTLE_WAIT) or 1)
+    except PlaywrightTimeout:
+        pass
     if spec.wait:
         await page.wait_for_timeout(left(spec.wait))
+    return matched
 
 
-async def _screenshot(page: Page) -> bytes:
-    """The page as PNG, the viewport's width, at most MAX_SHOT_HEIGHT tall."""
+async def _screenshot(page: Page) -> tuple[bytes, bool]:
+    """The page as PNG, the viewport's width, at most MAX_SHOT_HEIGHT tall; and whether
+    it was cut."""
     height = await page.evaluate(
         "Math.max(document.documentElement.scrollHeight, document.body?.scrollHeight ?? 0)"
     )
@@ -219,4 +231,5 @@ async def _screenshot(page: Page) -> bytes:
     tallest = min(MAX_SHOT_HEIGHT, MAX_SHOT_PIXELS // width)
     shown = int(height) if isinstance(height, int | float) and height > 0 else 1
     clip: Clip = {"x": 0, "y": 0, "width": width, "height": max(min(shown, tallest), 1)}
-    return await page.screenshot(full_page=True, clip=clip, type="png", animations="disabled")
+    shot = await page.screenshot(full_page=True, clip=clip, type="png", animations="disabled")
+    return shot, shown > tallest

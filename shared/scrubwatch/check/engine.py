@@ -700,6 +700,13 @@ class Engine:
         fetch.elapsed += time.monotonic() - started
         if fetch.error:
             fetch.body = fetch.content = b""
+        elif fetch.rendered is not None and fetch.rendered.wait_for_matched is False:
+            log.warning(
+                "%s: wait_for %r did not match on %s in time; the page was read as it was",
+                watch.id,
+                watch.render.wait_for,
+                watch.url,
+            )
 
     async def _read(
         self, pool: WorkerPool | None, watch: Watch, state: WatchState, fetch: Fetch
@@ -851,7 +858,7 @@ class Engine:
         if before is not None:
             if before.get("url", watch.url) != watch.url or reading is None:
                 return None  # another page: nothing to compare with
-            if _browser_switched(before, watch):
+            if _render_changed(before, watch):
                 return None
             return await self._reread(pool, watch, state.current.version)
         changed = reading is not None and reading.fingerprint != state.fingerprint
@@ -917,7 +924,9 @@ class Engine:
         except Exception as exc:  # a damaged picture, memory: the alert goes without it
             log.warning("%s: screenshots not compared: %s", watch.id, exc)
             return event
-        visual = {"share": round(change.share, 4), "regions": len(change.regions)}
+        visual: dict[str, Any] = {"share": round(change.share, 4), "regions": len(change.regions)}
+        if rendered.screenshot_cut:
+            visual["cut"] = True  # the page's top only was pictured, and compared
         return replace(event, visual=visual)
 
     def _keep(
@@ -1140,8 +1149,10 @@ def _public_url(url: str) -> bool:
 def _what_changed(before: dict[str, Any], watch: Watch) -> str:
     after = watch.reading_settings
     keys = [k for k in after if k in before and before[k] != after[k]]
-    if _browser_switched(before, watch):
+    if _render_changed(before, watch):
         how = "in a browser" if watch.render else "as sent, without a browser"
+        if bool(before.get("render")) == (watch.render is not None):
+            how = "in the browser another way"
         return f"render changed: the page is now read {how}, and this reading is the baseline"
     if not keys:
         return "its reading settings changed"
@@ -1150,11 +1161,11 @@ def _what_changed(before: dict[str, Any], watch: Watch) -> str:
     return ", ".join(keys) + " changed: the page was compared as read the new way"
 
 
-def _browser_switched(before: dict[str, Any], watch: Watch) -> bool:
-    """Whether the last capture was read with a browser and this one is not, or the other
-    way round: a capture cannot be read again the other way (a page read as sent kept no
-    rendered page), so the two are not compared."""
-    return bool(before.get("render")) != (watch.render is not None)
+def _render_changed(before: dict[str, Any], watch: Watch) -> bool:
+    """Whether the last capture was rendered otherwise (or not at all): a capture keeps
+    the page as its browser left it, which cannot be read again as another wait or none
+    would have left it, so the two are not compared."""
+    return before.get("render") != watch.reading_settings.get("render")
 
 
 def _moved_permanently(fetch: Fetch, state: WatchState) -> bool:

@@ -325,6 +325,8 @@ def _show_rendered(path: Path, version: str, screenshot: Path | None) -> int:
     """The DOM a browser built (printed) or its screenshot (written to ``screenshot``)."""
     if not path.exists():
         raise UsageError(f"evidence for version {version} is missing")
+    if screenshot is not None and str(screenshot) == "-":
+        raise UsageError("--screenshot takes a file name to write the PNG to, not -")
     prefix = SCREENSHOT_PREFIX if screenshot is not None else DOM_PREFIX
     with path.open("rb") as handle:
         for record in ArchiveIterator(handle):

@@ -208,6 +208,14 @@ def _report(watchlist: Watchlist, index: int, watch: Watch, fetch: Fetch) -> Sel
             f"remove {key} to watch the whole {reading.kind}",
             matched_nothing=True,
         )
+    if fetch.rendered is not None and fetch.rendered.wait_for_matched is False:
+        assert watch.render is not None
+        return SelectorReport(
+            watch.id,
+            f"{at('render')}: wait_for {quoted(watch.render.wait_for or '')} matches nothing "
+            f"on {page} in the browser: each check would wait for it in vain",
+            matched_nothing=True,
+        )
     if watch.select and not reading.region_found:
         return SelectorReport(
             watch.id,
@@ -220,7 +228,8 @@ def _report(watchlist: Watchlist, index: int, watch: Watch, fetch: Fetch) -> Sel
         return SelectorReport(
             watch.id,
             f"{at('items')}: {quoted(watch.items)} matches nothing{inside} on {page}: the watch "
-            "would list no items; check the selector against the page",
+            "would list no items; check the selector against the page"
+            + ("" if watch.render else " (or render: browser, if scripts build the list)"),
             matched_nothing=True,
         )
     return SelectorReport(watch.id, f"{at('url')} ({watch.id}): OK, {_found(watch, reading)}")

@@ -290,7 +290,7 @@ class RenderSpec(_Strict):
         if not size or not (320 <= int(size[1]) <= 3840 and 240 <= int(size[2]) <= 4320):
             raise ValueError(
                 f"invalid viewport {quoted(value)}: write WIDTHxHEIGHT in pixels, such as "
-                "1280x800 (320 to 3840 wide)"
+                "1280x800 (320 to 3840 wide, 240 to 4320 high)"
             )
         return value
 
@@ -1007,18 +1007,13 @@ def _no_browser_behind_proxy(parsed: WatchlistFile, problems: _Problems) -> None
             render = _chosen(spec.discover.child.render, None)
         proxy = spec.proxy if spec.proxy is not None else parsed.settings.proxy
         if render is not None and proxy:
-            where: Loc = (
-                ("watches", i, "proxy")
-                if spec.proxy
-                else ("watches", i, "render")
-                if spec.render is not None
-                else ("settings", "proxy")
-            )
+            key = "proxy" if spec.proxy else "render" if spec.render is not None else "url"
             problems.add(
-                where,
+                ("watches", i, key),
                 "render: browser does not go through a proxy yet, and this watch has one "
-                f"({'its own' if spec.proxy else 'settings.proxy'}): remove one of them, or "
-                "the browser would show the site your own address",
+                f"({'its own' if spec.proxy else 'settings.proxy'}): the browser would show "
+                "the site your own address. Remove one of them, or keep rendered watches in "
+                "a watch list of their own without a proxy",
             )
 
 

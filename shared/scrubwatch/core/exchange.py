@@ -37,6 +37,8 @@ class Rendered:
     # The page's own requests the guard refused: (method, host:port, why).
     refused: tuple[tuple[str, str, str], ...] = ()
     requests: int = 0  # how many requests the page made through the guard
+    wait_for_matched: bool | None = None  # None: the watch names no wait_for
+    screenshot_cut: bool = False  # the picture is the page's top only (a taller page)
 
 
 @dataclass

@@ -113,7 +113,8 @@ def visual_line(event: Event) -> str:
     elif share < 1 and percent == "100 %":
         percent = "over 99 %"
     where = f", in {regions} region{'' if regions == 1 else 's'}" if regions else ""
-    return f"Screenshot: {percent} of the page changed{where}"
+    top = " (of its top, all that was pictured)" if seen.get("cut") else ""
+    return f"Screenshot: {percent} of the page changed{top}{where}"
 
 
 def email_text(event: Event, shown: int = SHOWN, diff_lines: int = DIFF_LINES) -> str:

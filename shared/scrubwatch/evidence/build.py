@@ -228,6 +228,8 @@ def rendered_facts(rendered: Rendered) -> dict[str, Any]:
         "dom_sha256": sha256(rendered.dom),
         "screenshot_sha256": sha256(rendered.screenshot) if rendered.screenshot else None,
         "requests": rendered.requests,
+        "wait_for_matched": rendered.wait_for_matched,
+        "screenshot_cut": rendered.screenshot_cut,
         "refused": [{"method": m, "to": to, "why": why} for m, to, why in rendered.refused],
         # The document as fetched is the response record; the browser was handed it
         # decoded, and what it built from it (scripts run) is the DOM record.
