@@ -86,6 +86,11 @@ How to check that nothing was altered, with common tools (run them in this folde
   6. Or, with scrubwatch: scrubwatch verify <this folder>
 
 To read a page as it was: open the .txt, or `warcio extract --payload X.warc.gz 0`.
+A page read in a browser (render: browser) also has, in its WARC, the page as the
+browser built it (`urn:dom:` record) and its picture (`urn:fullPage:`, a PNG):
+`warcio index X.warc.gz` lists the records' offsets, and `warcio extract --payload
+X.warc.gz OFFSET` writes one out. What the page's scripts loaded is not kept: a replay
+of the WARC shows the page as sent, the DOM record what its scripts made of it.
 """
 
 

@@ -516,6 +516,8 @@ def _read_as_newer(
     settings = manifests[1].get("reading_settings")
     if not settings or manifests[0].get("settings_hash") == manifests[1].get("settings_hash"):
         return None
+    if (manifests[0].get("reading_settings") or {}).get("render") != settings.get("render"):
+        return None  # rendered otherwise: the older capture cannot be read the newer way
     warc = evidence.warc(watch_id, older)
     reading = reread(warc, ReadSpec.of(settings)) if warc else None
     return list(reading.lines) if reading else None
