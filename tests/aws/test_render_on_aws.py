@@ -14,22 +14,11 @@ from scrubwatch.check.browser import find_chromium
 from scrubwatch.evidence.build import screenshot_of
 from scrubwatch.evidence.packed import unpack
 from support import Site, page
-from support.web import Page
+from support.js_site import ADS, serve_ads
 
 from .support import IGNORE_EMPTY_METRICS, LambdaContext, Stack, _load, sample_event
 
 pytestmark = IGNORE_EMPTY_METRICS
-
-ADS = ["Optics engineer, Urumqi", "Firmware engineer, Urumqi", "Buyer, Hangzhou"]
-APP = """<ul id="jobs"></ul>
-<script>
-fetch("/api/jobs.json").then(r => r.json()).then(ads => {
-  for (const ad of ads) {
-    const li = document.createElement("li"); li.className = "job"; li.textContent = ad;
-    document.getElementById("jobs").appendChild(li);
-  }
-});
-</script>"""
 
 
 @pytest.fixture
@@ -40,11 +29,6 @@ def render_queue(aws: Stack, monkeypatch: pytest.MonkeyPatch) -> str:
     assert chromium is not None, "make test installs Chromium (make install-browser)"
     monkeypatch.setenv("SCRUBWATCH_CHROMIUM", chromium)  # on Lambda: the render layer's
     return url
-
-
-def _ads(site: Site, ads: list[str]) -> None:
-    site.set("/careers", page("Careers", APP))
-    site.set("/api/jobs.json", Page(json.dumps(ads), content_type="application/json"))
 
 
 def _tick(aws: Stack, handlers: SimpleNamespace, render: Any, queue: str) -> None:
@@ -65,7 +49,7 @@ def test_rendered_watches_have_their_own_queue_and_function(
     render_queue: str,
     clock: Callable[[float], None],
 ) -> None:
-    _ads(site, ADS)
+    serve_ads(site, ADS)
     site.set("/plain", page("Plain", "<p>as sent</p>"))
     rendered = {"id": "careers", "url": site.url("/careers"), "items": "#jobs li.job"}
     watchlist(
@@ -81,7 +65,7 @@ def test_rendered_watches_have_their_own_queue_and_function(
     item = aws.state("careers")
     assert item["condition"] == "up"
 
-    _ads(site, ADS[2:])
+    serve_ads(site, ADS[2:])
     aws.envelopes()  # what the first check published
     clock(120)
     _tick(aws, handlers, render, render_queue)

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import base64
 import io
-import json
 import re
 from collections.abc import Iterator
 from pathlib import Path
@@ -16,29 +15,13 @@ from alerts.support import Mailbox, SmtpServer, serving_smtp
 from PIL import Image
 from support import Site, page
 from support.command import run_cli
-from support.web import Page
-
-ADS = ["Optics engineer, Urumqi", "Firmware engineer, Urumqi", "Buyer, Hangzhou"]
-APP = """<ul id="jobs"></ul>
-<script>
-fetch("/api/jobs.json").then(r => r.json()).then(ads => {
-  for (const ad of ads) {
-    const li = document.createElement("li"); li.className = "job"; li.textContent = ad;
-    document.getElementById("jobs").appendChild(li);
-  }
-});
-</script>"""
+from support.js_site import ADS, serve_ads
 
 
 @pytest.fixture
 def mail() -> Iterator[SmtpServer]:
     with serving_smtp(Mailbox()) as server:
         yield server
-
-
-def _site(site: Site, ads: list[str]) -> None:
-    site.set("/careers", page("Careers", "<h1>Careers</h1>" + APP))
-    site.set("/api/jobs.json", Page(json.dumps(ads), content_type="application/json"))
 
 
 def _watchlist(tmp_path: Path, site: Site, mail: SmtpServer) -> Path:
@@ -61,7 +44,7 @@ def _watchlist(tmp_path: Path, site: Site, mail: SmtpServer) -> Path:
 def test_a_removed_ad_is_told_with_before_and_after(
     site: Site, mail: SmtpServer, tmp_path: Path
 ) -> None:
-    _site(site, ADS)
+    serve_ads(site, ADS)
     listed = _watchlist(tmp_path, site, mail)
 
     def scrubwatch(*args: str) -> str:
@@ -71,7 +54,7 @@ def test_a_removed_ad_is_told_with_before_and_after(
         return str(done.stdout)
 
     scrubwatch("check", "-c", str(listed))
-    _site(site, ADS[2:])
+    serve_ads(site, ADS[2:])
     out = scrubwatch("check", "-c", str(listed), "--force")
     assert "Optics engineer, Urumqi" in out and "Firmware engineer, Urumqi" in out
     assert re.search(r"screenshot: \d+ % of the page changed, in \d+ regions?", out), out
@@ -130,7 +113,7 @@ def test_show_of_a_page_read_as_sent_says_there_is_no_screenshot(
 def test_check_selectors_reads_a_rendered_page_as_check_does(
     site: Site, mail: SmtpServer, tmp_path: Path
 ) -> None:
-    _site(site, ADS)
+    serve_ads(site, ADS)
     listed = _watchlist(tmp_path, site, mail)
     done = run_cli("validate", "--check-selectors", "-c", str(listed), cwd=tmp_path)
     assert done.returncode == 0, done.stdout + done.stderr
@@ -140,7 +123,7 @@ def test_check_selectors_reads_a_rendered_page_as_check_does(
 def test_check_selectors_says_when_wait_for_never_matches(
     site: Site, mail: SmtpServer, tmp_path: Path
 ) -> None:
-    _site(site, ADS)
+    serve_ads(site, ADS)
     listed = _watchlist(tmp_path, site, mail)
     listed.write_text(
         listed.read_text("utf-8").replace("wait_for: '#jobs li.job'", "wait_for: '#jobz li'")
@@ -151,7 +134,7 @@ def test_check_selectors_says_when_wait_for_never_matches(
 
 
 def test_show_screenshot_wants_a_file_name(site: Site, mail: SmtpServer, tmp_path: Path) -> None:
-    _site(site, ADS)
+    serve_ads(site, ADS)
     listed = _watchlist(tmp_path, site, mail)
     assert run_cli("check", "-c", str(listed), cwd=tmp_path).returncode == 0
     done = run_cli("show", "careers", "--screenshot", "-", cwd=tmp_path)
