@@ -247,7 +247,8 @@ def test_check_selectors_fails_on_a_selector_that_matches_nothing(
         f"{where(config, 'select', 0)}: '#job-list' matches nothing on {url}: the watch "
         "would read nothing; check the selector against the page",
         f"{where(config, 'items', 1)}: 'li.x' matches nothing inside '#jobs' on {url}: "
-        "the watch would list no items; check the selector against the page",
+        "the watch would list no items; check the selector against the page (or render: "
+        "browser, if scripts build the list)",
     ]
     assert f"{where(config, 'url', 2)} (fine): OK" in out
     assert out.splitlines()[-1] == "Selectors: 1 OK, 2 matching nothing, 0 not fetched."
